@@ -1,0 +1,11 @@
+.PHONY: run stop test
+
+# The README's two commands.
+run:
+	bash scripts/run.sh
+
+stop:
+	bash scripts/run.sh stop
+
+test:
+	bash scripts/test.sh

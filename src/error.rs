@@ -1,0 +1,64 @@
+//! Errors carry precise SQLSTATEs; messages name the offending argument and
+//! never contain a secret (token, password, link), so they are safe to show.
+
+use pgrx::prelude::*;
+use pgrx::PgSqlErrorCode;
+
+fn raise(code: PgSqlErrorCode, message: &str) -> ! {
+    ereport!(ERROR, code, message.to_owned());
+}
+
+/// 22004: a required argument is NULL.
+pub fn required<T>(value: Option<T>, name: &str) -> T {
+    match value {
+        Some(value) => value,
+        None => raise(
+            PgSqlErrorCode::ERRCODE_NULL_VALUE_NOT_ALLOWED,
+            &format!("{name} must not be null"),
+        ),
+    }
+}
+
+/// 22023: a setting holds a value the extension cannot use.
+pub fn invalid_setting(message: &str) -> ! {
+    raise(PgSqlErrorCode::ERRCODE_INVALID_PARAMETER_VALUE, message)
+}
+
+/// XX000: a failure that no input can cause (the OS RNG, a library bug).
+/// The message is fixed text, never a value.
+pub fn internal_error(message: &str) -> ! {
+    raise(PgSqlErrorCode::ERRCODE_INTERNAL_ERROR, message)
+}
+
+/// 28000: the reset token does not authorize the request.
+pub fn bad_token(message: &str) -> ! {
+    raise(PgSqlErrorCode::ERRCODE_INVALID_AUTHORIZATION_SPECIFICATION, message)
+}
+
+/// Argument errors found by the pure validation code (which stays free of
+/// PostgreSQL so it can be unit-tested), raised later with their SQLSTATE.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ArgError {
+    /// 22001: longer than the rule allows.
+    TooLong(String),
+    /// 22023: malformed, or not allowed.
+    Invalid(String),
+}
+
+impl ArgError {
+    pub fn raise(self) -> ! {
+        match self {
+            ArgError::TooLong(message) => {
+                raise(PgSqlErrorCode::ERRCODE_STRING_DATA_RIGHT_TRUNCATION, &message)
+            }
+            ArgError::Invalid(message) => {
+                raise(PgSqlErrorCode::ERRCODE_INVALID_PARAMETER_VALUE, &message)
+            }
+        }
+    }
+}
+
+/// Unwraps a validation result or raises its error.
+pub fn or_raise<T>(result: Result<T, ArgError>) -> T {
+    result.unwrap_or_else(|e| e.raise())
+}

@@ -1,0 +1,33 @@
+//! The allow-list of origins that reset links and callbacks may point to.
+
+use pgrx::prelude::*;
+
+use crate::error::{or_raise, required};
+use crate::links::parse_origin;
+
+/// Trusts `origin` (e.g. `https://app.example.com`); returns it normalized.
+#[pg_extern(security_definer)]
+#[search_path(pg_catalog, pg_temp)]
+fn add_trusted_origin(origin: Option<&str>) -> String {
+    let origin = or_raise(parse_origin(required(origin, "origin")));
+    Spi::run_with_args(
+        "INSERT INTO auth.trusted_origins (origin) VALUES ($1) ON CONFLICT DO NOTHING",
+        &[origin.as_str().into()],
+    )
+    .unwrap_or_else(|e| crate::plans::spi_failed(e));
+    origin
+}
+
+/// Stops trusting `origin`; false when it was not trusted.
+#[pg_extern(security_definer)]
+#[search_path(pg_catalog, pg_temp)]
+fn remove_trusted_origin(origin: Option<&str>) -> bool {
+    let origin = or_raise(parse_origin(required(origin, "origin")));
+    Spi::get_one_with_args::<bool>(
+        "WITH gone AS (DELETE FROM auth.trusted_origins WHERE origin = $1 RETURNING 1)
+         SELECT EXISTS (SELECT 1 FROM gone)",
+        &[origin.as_str().into()],
+    )
+    .unwrap_or_else(|e| crate::plans::spi_failed(e))
+    .unwrap_or(false)
+}

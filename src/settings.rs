@@ -1,0 +1,101 @@
+//! The extension's settings: real GUCs, so `SET`, `ALTER DATABASE ... SET`
+//! and postgresql.conf all work, and PostgreSQL validates ranges for us.
+//!
+//! Every setting is SUSET: they are security policy (token lifetime, resend
+//! rate, password rules), which the DBA owns, not the roles that call the
+//! functions.
+
+use std::ffi::CString;
+
+use pgrx::{GucContext, GucFlags, GucRegistry, GucSetting};
+
+pub static TOKEN_TTL_SECONDS: GucSetting<i32> = GucSetting::<i32>::new(3600);
+pub static MIN_RESEND_INTERVAL_SECONDS: GucSetting<i32> = GucSetting::<i32>::new(60);
+pub static NOTIFY_CHANNEL: GucSetting<Option<CString>> =
+    GucSetting::<Option<CString>>::new(Some(c"nile_reset_email"));
+pub static MIN_PASSWORD_LENGTH: GucSetting<i32> = GucSetting::<i32>::new(8);
+pub static BCRYPT_COST: GucSetting<i32> = GucSetting::<i32>::new(10);
+pub static MAX_FAILED_ATTEMPTS: GucSetting<i32> = GucSetting::<i32>::new(5);
+
+/// bcrypt only looks at the first 72 bytes of a password.
+pub const MAX_PASSWORD_BYTES: usize = 72;
+
+pub fn register() {
+    GucRegistry::define_int_guc(
+        c"nile_reset.token_ttl",
+        c"How long a password reset token stays valid.",
+        c"Between 1 minute and 7 days; accepts units, e.g. '30min'.",
+        &TOKEN_TTL_SECONDS,
+        60,
+        7 * 24 * 3600,
+        GucContext::Suset,
+        GucFlags::UNIT_S,
+    );
+    GucRegistry::define_int_guc(
+        c"nile_reset.min_resend_interval",
+        c"Minimum time between two reset tokens for the same user.",
+        c"A request inside this window does nothing, exactly as for an unknown email.",
+        &MIN_RESEND_INTERVAL_SECONDS,
+        0,
+        24 * 3600,
+        GucContext::Suset,
+        GucFlags::UNIT_S,
+    );
+    GucRegistry::define_string_guc(
+        c"nile_reset.notify_channel",
+        c"NOTIFY channel that wakes the email sender.",
+        c"A plain identifier of at most 63 bytes.",
+        &NOTIFY_CHANNEL,
+        GucContext::Suset,
+        GucFlags::default(),
+    );
+    GucRegistry::define_int_guc(
+        c"nile_reset.min_password_length",
+        c"Minimum length, in characters, of a new password.",
+        c"",
+        &MIN_PASSWORD_LENGTH,
+        1,
+        MAX_PASSWORD_BYTES as i32,
+        GucContext::Suset,
+        GucFlags::default(),
+    );
+    GucRegistry::define_int_guc(
+        c"nile_reset.bcrypt_cost",
+        c"bcrypt cost factor for new password hashes.",
+        c"Each step doubles the hashing time.",
+        &BCRYPT_COST,
+        4,
+        31,
+        GucContext::Suset,
+        GucFlags::default(),
+    );
+    GucRegistry::define_int_guc(
+        c"nile_reset.max_failed_attempts",
+        c"Wrong tokens tolerated for one identifier before its token is revoked.",
+        c"The account itself is never locked; the user can ask for a new token.",
+        &MAX_FAILED_ATTEMPTS,
+        1,
+        1000,
+        GucContext::Suset,
+        GucFlags::default(),
+    );
+}
+
+/// The NOTIFY channel, checked at use: string GUCs have no range to enforce.
+pub fn notify_channel() -> String {
+    let channel = NOTIFY_CHANNEL
+        .get()
+        .and_then(|c| c.into_string().ok())
+        .unwrap_or_default();
+    let valid = !channel.is_empty()
+        && channel.len() < 64
+        && channel
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '_');
+    if !valid {
+        crate::error::invalid_setting(
+            "nile_reset.notify_channel must be a plain identifier of 1 to 63 characters",
+        );
+    }
+    channel
+}

@@ -1,0 +1,49 @@
+-- The new-password policy: minimum length (setting), at most 72 bytes,
+-- no control characters. A refused password changes nothing.
+\set VERBOSITY terse
+DROP EXTENSION IF EXISTS nile_reset CASCADE;
+CREATE EXTENSION nile_reset;
+SELECT auth.add_trusted_origin('http://localhost:3000');
+INSERT INTO users.users (email) VALUES ('jane@example.com');
+SELECT created FROM auth.generate_password_token('jane@example.com', 'http://localhost:3000/', 'http://localhost:3000/r');
+SELECT substring(body FROM 'token=([0-9a-f]{64})') AS token FROM auth.email_outbox \gset
+SET nile_reset.bcrypt_cost = 4;
+
+-- Too short (default minimum 8 characters): 22023.
+SELECT auth.reset_password('jane@example.com', :'token', 'seven77');
+\echo :LAST_ERROR_SQLSTATE
+-- Characters, not bytes: 7 two-byte characters are still too short.
+SELECT auth.reset_password('jane@example.com', :'token', 'ééééééé');
+\echo :LAST_ERROR_SQLSTATE
+-- Over 72 bytes (bcrypt's limit): 22001, also when 25 characters make 75 bytes.
+SELECT auth.reset_password('jane@example.com', :'token', repeat('x', 73));
+\echo :LAST_ERROR_SQLSTATE
+SELECT auth.reset_password('jane@example.com', :'token', repeat('€', 25));
+\echo :LAST_ERROR_SQLSTATE
+-- Control characters: 22023.
+SELECT auth.reset_password('jane@example.com', :'token', E'password\n123');
+\echo :LAST_ERROR_SQLSTATE
+SELECT auth.reset_password('jane@example.com', :'token', E'pass\tword123');
+\echo :LAST_ERROR_SQLSTATE
+-- NULLs: 22004.
+SELECT auth.reset_password('jane@example.com', :'token', NULL);
+\echo :LAST_ERROR_SQLSTATE
+SELECT auth.reset_password(NULL, :'token', 'a good password');
+\echo :LAST_ERROR_SQLSTATE
+SELECT auth.reset_password('jane@example.com', NULL, 'a good password');
+\echo :LAST_ERROR_SQLSTATE
+-- The messages never contain the password.
+SELECT auth.reset_password('jane@example.com', :'token', E'hunter2\x01');
+
+-- Nothing changed: no credential, the token is still live, no alert, no failed attempt counted.
+SELECT (SELECT count(*) FROM auth.credentials) AS credentials,
+       (SELECT status FROM auth.verify_password_token('jane@example.com', :'token')) AS token_status,
+       (SELECT count(*) FROM auth.email_outbox WHERE kind = 'password_alert') AS alerts,
+       (SELECT failed_attempts FROM auth.verification_tokens) AS failed_attempts;
+
+-- A higher minimum set by the DBA.
+SET nile_reset.min_password_length = 12;
+SELECT auth.reset_password('jane@example.com', :'token', 'eleven char');
+\echo :LAST_ERROR_SQLSTATE
+-- Exactly at the limits is fine: 12 characters, and 72 bytes.
+SELECT auth.reset_password('jane@example.com', :'token', repeat('€', 24)) IS NOT NULL AS reset_with_72_bytes;
