@@ -24,9 +24,9 @@ ensure_reachable() {
 
 case "$cmd" in
   start)
+    mkdir -p "$datadir"
     ensure_reachable
     if [ ! -s "$datadir/PG_VERSION" ]; then
-      mkdir -p "$datadir"
       [ "$(id -u)" -eq 0 ] && chown "$PG_OS_USER" "$datadir"
       chmod 700 "$datadir"
       as_pg "$PG_BIN/initdb" -D "$datadir" -U postgres --auth=trust -E UTF8 --locale=C.UTF-8 >/dev/null

@@ -21,6 +21,8 @@ mod token;
 ::pgrx::pg_module_magic!();
 
 extension_sql_file!("../sql/schema.sql", name = "schema", bootstrap);
+extension_sql_file!("../sql/sender.sql", name = "sender", requires = ["schema"]);
+extension_sql_file!("../sql/wakeup.sql", name = "wakeup", requires = ["schema"]);
 extension_sql_file!("../sql/privileges.sql", name = "privileges", finalize);
 
 #[pg_guard]
@@ -76,6 +78,15 @@ mod tests {
         .unwrap();
         assert_eq!(created, Some(20));
         assert_eq!(Spi::get_one::<i64>("SELECT count(*) FROM auth.email_outbox").unwrap(), Some(20));
+    }
+
+    #[pg_test]
+    fn wakeup_lock_key_matches_the_sql_function() {
+        for channel in ["nile_reset_email", "other"] {
+            let sql = Spi::get_one_with_args::<i64>("SELECT auth.wakeup_lock_key($1)", &[channel.into()])
+                .unwrap();
+            assert_eq!(sql, Some(crate::outbox::wakeup_lock_key(channel)));
+        }
     }
 
     #[pg_test(error = "email must not be null")]

@@ -5,6 +5,7 @@
 use pgrx::prelude::*;
 use pgrx::spi::SpiClient;
 use pgrx::JsonB;
+use sha2::{Digest, Sha256};
 
 use crate::plans::{execute, Statement};
 use crate::templates::{one_line, render, Variables};
@@ -37,9 +38,13 @@ const ENQUEUE: Statement = Statement {
     ],
 };
 
-const NOTIFY: Statement = Statement {
-    sql: "SELECT pg_catalog.pg_notify($1, $2)",
-    args: &[PgBuiltInOids::TEXTOID, PgBuiltInOids::TEXTOID],
+/// NOTIFY only when a sender sleeps: see sql/wakeup.sql. The shared
+/// advisory lock, held to commit, keeps senders from falling asleep while
+/// this transaction's row is not yet visible.
+const NOTIFY_IF_ASLEEP: Statement = Statement {
+    sql: "SELECT pg_catalog.pg_notify($1, $2)
+           WHERE NOT pg_catalog.pg_try_advisory_xact_lock_shared($3)",
+    args: &[PgBuiltInOids::TEXTOID, PgBuiltInOids::TEXTOID, PgBuiltInOids::INT8OID],
 };
 
 pub fn load_template(client: &mut SpiClient<'_>, name: &'static str) -> Template {
@@ -107,8 +112,24 @@ pub fn enqueue(
     id
 }
 
-/// NOTIFY on the configured channel with the outbox id as payload.
+/// Wakes a sleeping sender with `NOTIFY channel, '<outbox id>'` on commit.
+/// With `nile_reset.wakeups = off` nothing is sent: senders find the row by
+/// polling.
 fn wake(client: &mut SpiClient<'_>, outbox_id: i64) {
+    if !crate::settings::WAKEUPS.get() {
+        return;
+    }
     let channel = crate::settings::notify_channel();
-    execute(client, &NOTIFY, &[channel.into(), outbox_id.to_string().into()]);
+    let key = wakeup_lock_key(&channel);
+    execute(
+        client,
+        &NOTIFY_IF_ASLEEP,
+        &[channel.into(), outbox_id.to_string().into(), key.into()],
+    );
+}
+
+/// The channel's advisory lock key; `auth.wakeup_lock_key` computes the same.
+pub fn wakeup_lock_key(channel: &str) -> i64 {
+    let digest = Sha256::digest(format!("nile_reset wakeup:{channel}").as_bytes());
+    i64::from_be_bytes(digest[..8].try_into().expect("a SHA-256 digest has 32 bytes"))
 }

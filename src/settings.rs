@@ -16,6 +16,7 @@ pub static NOTIFY_CHANNEL: GucSetting<Option<CString>> =
 pub static MIN_PASSWORD_LENGTH: GucSetting<i32> = GucSetting::<i32>::new(8);
 pub static BCRYPT_COST: GucSetting<i32> = GucSetting::<i32>::new(10);
 pub static MAX_FAILED_ATTEMPTS: GucSetting<i32> = GucSetting::<i32>::new(5);
+pub static WAKEUPS: GucSetting<bool> = GucSetting::<bool>::new(true);
 
 /// bcrypt only looks at the first 72 bytes of a password.
 pub const MAX_PASSWORD_BYTES: usize = 72;
@@ -46,6 +47,14 @@ pub fn register() {
         c"NOTIFY channel that wakes the email sender.",
         c"A plain identifier of at most 63 bytes.",
         &NOTIFY_CHANNEL,
+        GucContext::Suset,
+        GucFlags::default(),
+    );
+    GucRegistry::define_bool_guc(
+        c"nile_reset.wakeups",
+        c"Whether queueing an email NOTIFYs a sleeping sender.",
+        c"Off leaves delivery to the senders' polling.",
+        &WAKEUPS,
         GucContext::Suset,
         GucFlags::default(),
     );

@@ -1,0 +1,27 @@
+//! `nile-reset`: the companion binary of the nile_reset extension.
+//! `send` drains the email outbox.
+
+use clap::{Parser, Subcommand};
+
+mod sender;
+
+#[derive(Parser)]
+#[command(name = "nile-reset", version, about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Deliver queued emails from auth.email_outbox.
+    Send(sender::SendArgs),
+}
+
+fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    let runtime = tokio::runtime::Runtime::new()?;
+    match cli.command {
+        Command::Send(args) => runtime.block_on(sender::run(args)),
+    }
+}

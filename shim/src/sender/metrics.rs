@@ -1,0 +1,172 @@
+//! Prometheus metrics: what this sender did (counters, latency) and what the
+//! queue looks like (gauges, read from auth.email_outbox_stats on each scrape
+//! so that they describe the whole outbox, whichever sender did the work).
+
+use std::net::SocketAddr;
+use std::sync::atomic::AtomicU64;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use axum::extract::State;
+use axum::http::header::CONTENT_TYPE;
+use axum::response::IntoResponse;
+use axum::routing::get;
+use axum::Router;
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::{exponential_buckets, Histogram};
+use prometheus_client::registry::{Registry, Unit};
+use tokio::sync::watch;
+
+use super::outbox::Outbox;
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct KindLabel {
+    /// The template name, e.g. password_reset.
+    pub kind: String,
+}
+
+pub struct Metrics {
+    registry: Registry,
+    pub sent: Family<KindLabel, Counter>,
+    /// Every failed attempt, whether it will be retried or not.
+    pub failed: Family<KindLabel, Counter>,
+    /// Emails given up.
+    pub dead: Family<KindLabel, Counter>,
+    /// From queueing (the row's `created`) to delivery.
+    pub latency: Histogram,
+    pending: Gauge,
+    in_flight: Gauge,
+    dead_rows: Gauge,
+    oldest_pending_age: Gauge<f64, AtomicU64>,
+}
+
+impl Metrics {
+    pub fn new() -> Self {
+        let mut registry = Registry::with_prefix("nile_reset");
+        let sent = Family::default();
+        let failed = Family::default();
+        let dead = Family::default();
+        // 0.1 s to about 14 min: from a NOTIFY-driven send to a long outage.
+        let latency = Histogram::new(exponential_buckets(0.1, 2.0, 14));
+        let (pending, in_flight, dead_rows) =
+            (Gauge::default(), Gauge::default(), Gauge::default());
+        let oldest_pending_age = Gauge::<f64, AtomicU64>::default();
+        registry.register("emails_sent", "Emails delivered", sent.clone());
+        registry.register("emails_failed", "Failed delivery attempts", failed.clone());
+        registry.register(
+            "emails_dead",
+            "Emails given up after a permanent error or too many attempts",
+            dead.clone(),
+        );
+        registry.register_with_unit(
+            "email_delivery_latency",
+            "Time from queueing an email to its delivery",
+            Unit::Seconds,
+            latency.clone(),
+        );
+        registry.register(
+            "outbox_pending",
+            "Emails waiting to be sent, in flight included",
+            pending.clone(),
+        );
+        registry.register(
+            "outbox_in_flight",
+            "Emails claimed by a sender right now",
+            in_flight.clone(),
+        );
+        registry.register(
+            "outbox_dead",
+            "Emails given up, waiting for auth.requeue_dead_emails",
+            dead_rows.clone(),
+        );
+        registry.register_with_unit(
+            "outbox_oldest_pending_age",
+            "Age of the oldest email waiting to be sent (0 when none)",
+            Unit::Seconds,
+            oldest_pending_age.clone(),
+        );
+        Self {
+            registry,
+            sent,
+            failed,
+            dead,
+            latency,
+            pending,
+            in_flight,
+            dead_rows,
+            oldest_pending_age,
+        }
+    }
+
+    pub fn label(kind: &str) -> KindLabel {
+        KindLabel {
+            kind: kind.to_owned(),
+        }
+    }
+
+    async fn refresh_queue_gauges(&self, outbox: &Outbox) {
+        let stats = match tokio::time::timeout(Duration::from_secs(5), outbox.stats()).await {
+            Ok(Ok(stats)) => stats,
+            Ok(Err(error)) => return tracing::warn!(%error, "cannot read outbox statistics"),
+            Err(_) => return tracing::warn!("reading outbox statistics timed out"),
+        };
+        self.pending.set(stats.pending);
+        self.in_flight.set(stats.in_flight);
+        self.dead_rows.set(stats.dead);
+        let age = stats
+            .oldest_pending
+            .and_then(|created| SystemTime::now().duration_since(created).ok())
+            .unwrap_or_default();
+        self.oldest_pending_age.set(age.as_secs_f64());
+    }
+}
+
+#[derive(Clone)]
+struct Scrape {
+    metrics: Arc<Metrics>,
+    outbox: Outbox,
+}
+
+/// Binds first, so that a taken port fails the start rather than a scrape.
+pub async fn bind(addr: SocketAddr) -> anyhow::Result<tokio::net::TcpListener> {
+    tokio::net::TcpListener::bind(addr)
+        .await
+        .map_err(|e| anyhow::anyhow!("cannot listen for metrics on {addr}: {e}"))
+}
+
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    metrics: Arc<Metrics>,
+    outbox: Outbox,
+    mut shutdown: watch::Receiver<bool>,
+) {
+    let app = Router::new()
+        .route("/metrics", get(scrape))
+        .with_state(Scrape { metrics, outbox });
+    let stopping = async move {
+        let _ = shutdown.wait_for(|stopping| *stopping).await;
+    };
+    if let Err(error) = axum::serve(listener, app)
+        .with_graceful_shutdown(stopping)
+        .await
+    {
+        tracing::error!(%error, "the metrics server failed");
+    }
+}
+
+async fn scrape(State(scrape): State<Scrape>) -> impl IntoResponse {
+    scrape.metrics.refresh_queue_gauges(&scrape.outbox).await;
+    let mut text = String::new();
+    // Writing into a String cannot fail.
+    let _ = prometheus_client::encoding::text::encode(&mut text, &scrape.metrics.registry);
+    (
+        [(
+            CONTENT_TYPE,
+            "application/openmetrics-text; version=1.0.0; charset=utf-8",
+        )],
+        text,
+    )
+}

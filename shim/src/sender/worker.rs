@@ -1,0 +1,233 @@
+//! The drain loop: wake up (notification or poll), claim a batch, send it,
+//! record each outcome, repeat while batches come back full.
+
+use std::future::Future;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use futures_util::{stream, StreamExt};
+use tokio::sync::watch;
+use tokio::time::Instant;
+
+use super::mailer::{DeliveryError, Mailer};
+use super::message;
+use super::metrics::Metrics;
+use super::outbox::{FailureOutcome, Outbox, OutboxEmail};
+use super::wakeup::WakeUps;
+
+pub struct Settings {
+    pub poll_interval: Duration,
+    pub batch_size: u16,
+    pub concurrency: usize,
+    pub lease: Duration,
+}
+
+pub struct Worker {
+    pub outbox: Outbox,
+    pub mailer: Mailer,
+    pub metrics: Arc<Metrics>,
+    pub settings: Settings,
+}
+
+/// When the sends of one claimed batch must have started, and when recording
+/// their outcome is still worth retrying.
+#[derive(Clone, Copy)]
+struct Deadlines {
+    /// Sends start only before 3/4 of the lease: later, the send could outlive
+    /// the lease and another sender could deliver the same email meanwhile.
+    start_by: Instant,
+    /// The lease end. Until then no other sender can have claimed the row, so
+    /// an outcome not yet recorded (database down) can still be.
+    lease_end: Instant,
+}
+
+/// The first pause after a failed attempt to sleep; it doubles up to the
+/// poll interval while the attempts keep failing.
+const FIRST_NAP: Duration = Duration::from_millis(50);
+
+impl Worker {
+    /// Runs until `shutdown` turns true; the batch in progress is finished
+    /// (the caller bounds how long that may take).
+    ///
+    /// Between drains the worker sleeps as sql/wakeup.sql asks: take the
+    /// sleep lock, drain once more (rows committed before the lock was ours
+    /// sent no NOTIFY), then wait for a notification or the poll interval.
+    /// Without the lock no NOTIFY is promised, so it looks again soon.
+    pub async fn run(self, wake_ups: WakeUps, mut shutdown: watch::Receiver<bool>) {
+        let mut nap_when_awake = FIRST_NAP;
+        while !*shutdown.borrow() {
+            self.drain(&shutdown).await;
+            let asleep = wake_ups.fall_asleep().await;
+            let nap = if asleep.is_some() {
+                self.drain(&shutdown).await;
+                nap_when_awake = FIRST_NAP;
+                tracing::debug!("asleep until notified");
+                self.settings.poll_interval
+            } else {
+                let nap = nap_when_awake;
+                nap_when_awake = (nap_when_awake * 2).min(self.settings.poll_interval);
+                nap
+            };
+            tokio::select! {
+                _ = wake_ups.bell.notified() => {}
+                _ = tokio::time::sleep(nap) => {}
+                _ = shutdown.wait_for(|stopping| *stopping) => {}
+            }
+            if let Some(asleep) = asleep {
+                asleep.wake_up().await;
+            }
+        }
+    }
+
+    async fn drain(&self, shutdown: &watch::Receiver<bool>) {
+        while !*shutdown.borrow() {
+            let claimed_at = Instant::now();
+            let batch = match self
+                .outbox
+                .claim(self.settings.batch_size, self.settings.lease)
+                .await
+            {
+                Ok(batch) => batch,
+                Err(error) => {
+                    // The next wake-up or the end of the nap tries again.
+                    tracing::warn!(error = %format!("{error:#}"), "cannot claim emails");
+                    return;
+                }
+            };
+            let full = batch.len() == usize::from(self.settings.batch_size);
+            if batch.is_empty() {
+                return;
+            }
+            let deadlines = Deadlines {
+                start_by: claimed_at + self.settings.lease.mul_f64(0.75),
+                lease_end: claimed_at + self.settings.lease,
+            };
+            self.send_batch(batch, deadlines).await;
+            if !full {
+                return;
+            }
+        }
+    }
+
+    async fn send_batch(&self, batch: Vec<OutboxEmail>, deadlines: Deadlines) {
+        let late = AtomicUsize::new(0);
+        stream::iter(batch)
+            .for_each_concurrent(self.settings.concurrency, |email| {
+                let late = &late;
+                async move {
+                    if Instant::now() >= deadlines.start_by {
+                        late.fetch_add(1, Ordering::Relaxed);
+                    } else {
+                        self.deliver(email, deadlines).await;
+                    }
+                }
+            })
+            .await;
+        let late = late.into_inner();
+        if late > 0 {
+            // Nothing of ours is in flight now, so this releases exactly the
+            // late emails, for the next claim (ours or another sender's).
+            match self.outbox.release().await {
+                Ok(released) => tracing::info!(
+                    late,
+                    released,
+                    "gave back emails the lease left no time for"
+                ),
+                Err(error) => {
+                    tracing::warn!(error = %format!("{error:#}"), "cannot give back late emails; their lease will expire")
+                }
+            }
+        }
+    }
+
+    async fn deliver(&self, email: OutboxEmail, deadlines: Deadlines) {
+        let (id, kind) = (email.id, email.kind.as_str());
+        let label = Metrics::label(kind);
+        let delivery = match message::build(&email) {
+            Ok(message) => self.mailer.send(message).await,
+            // The reasons name a field, never its content: safe to log.
+            Err(invalid) => Err(DeliveryError {
+                permanent: true,
+                summary: invalid.to_string(),
+                detail: invalid.to_string(),
+            }),
+        };
+        match delivery {
+            Ok(()) => {
+                self.metrics.sent.get_or_create(&label).inc();
+                let latency = SystemTime::now()
+                    .duration_since(email.created)
+                    .unwrap_or_default();
+                self.metrics.latency.observe(latency.as_secs_f64());
+                match record(deadlines, || self.outbox.mark_sent(id)).await {
+                    Some(true) => tracing::info!(id, kind, outcome = "sent"),
+                    Some(false) => tracing::warn!(
+                        id,
+                        kind,
+                        outcome = "sent",
+                        "the email was sent but no longer ours to record"
+                    ),
+                    None => tracing::error!(
+                        id,
+                        kind,
+                        outcome = "sent",
+                        "the email was sent but cannot be recorded; it will be sent again"
+                    ),
+                }
+            }
+            Err(failure) => {
+                self.metrics.failed.get_or_create(&label).inc();
+                let attempt = email.attempts + 1;
+                let (permanent, error) = (failure.permanent, failure.summary.as_str());
+                let outcome = record(deadlines, || {
+                    self.outbox.mark_failed(id, &failure.detail, permanent)
+                })
+                .await;
+                match outcome {
+                    Some(FailureOutcome::Retry) => {
+                        tracing::info!(id, kind, attempt, error, outcome = "retry")
+                    }
+                    Some(FailureOutcome::Dead) => {
+                        self.metrics.dead.get_or_create(&label).inc();
+                        tracing::warn!(id, kind, attempt, error, permanent, outcome = "dead");
+                    }
+                    Some(FailureOutcome::NotHeld) => {
+                        tracing::warn!(id, kind, outcome = "failed", "no longer ours to record")
+                    }
+                    None => tracing::error!(
+                        id,
+                        kind,
+                        outcome = "failed",
+                        "cannot record the failure; the lease will expire"
+                    ),
+                }
+            }
+        }
+    }
+}
+
+/// Runs a database update until it succeeds or the lease ends (after which
+/// another sender may hold the row). A sent email whose delivery is not
+/// recorded would be sent again, so a short database outage is worth riding out.
+async fn record<T, F, Fut>(deadlines: Deadlines, mut update: F) -> Option<T>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = anyhow::Result<T>>,
+{
+    let mut pause = Duration::from_millis(100);
+    loop {
+        match update().await {
+            Ok(value) => return Some(value),
+            Err(error) if Instant::now() + pause < deadlines.lease_end => {
+                tracing::warn!(error = %format!("{error:#}"), "cannot record an outcome; retrying");
+                tokio::time::sleep(pause).await;
+                pause = (pause * 2).min(Duration::from_secs(2));
+            }
+            Err(error) => {
+                tracing::warn!(error = %format!("{error:#}"), "cannot record an outcome");
+                return None;
+            }
+        }
+    }
+}

@@ -1,0 +1,797 @@
+//! End-to-end tests of `nile-reset send`: the real binary, a real PostgreSQL
+//! cluster with the installed extension, a real SMTP server
+//! (tests/smtp_sink.py), and faults injected by killing and restarting them.
+//! Each test owns a cluster on its own port (28830-28839).
+
+mod support;
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::os::unix::fs::PermissionsExt as _;
+use std::time::Duration;
+
+use support::{
+    count, queue_email, queue_emails, received_in, wait_drained, wait_for, Cluster, Received,
+    Sender, Sink,
+};
+
+const LISTENING: &str = "listening for outbox notifications";
+/// Logged (at debug level) once the sender holds the sleep lock: from then
+/// on, queueing an email NOTIFYs it.
+const ASLEEP: &str = "asleep until notified";
+const SECOND: Duration = Duration::from_secs(1);
+
+/// Sender flags for fast tests: quick polls and retries.
+const FAST: &[&str] = &["--poll-interval", "200ms", "--retry-base", "100ms"];
+
+fn args<'a>(base: &[&'a str], more: &[&'a str]) -> Vec<&'a str> {
+    base.iter().chain(more).copied().collect()
+}
+
+/// Recipient -> number of copies received.
+fn copies(received: &[Received]) -> BTreeMap<String, usize> {
+    let mut copies = BTreeMap::new();
+    for message in received {
+        assert_eq!(
+            message.rcpt_tos.len(),
+            1,
+            "one recipient per message: {:?}",
+            message.rcpt_tos
+        );
+        *copies.entry(message.rcpt_tos[0].clone()).or_default() += 1;
+    }
+    copies
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn delivers_a_reset_email_over_smtp_on_notify() {
+    let dir = support::scratch_dir("sender-smtp");
+    let cluster = Cluster::start(&dir, 28830);
+    let db = cluster.database("app").await;
+    db.batch_execute(
+        "SELECT auth.add_trusted_origin('http://localhost:3000');
+         INSERT INTO users.users (email, name) VALUES ('alice@example.com', 'Alice');",
+    )
+    .await
+    .unwrap();
+    let sink = Sink::start(&dir.join("mail"), 0, &["--auth", "mailer:pa55word"]);
+    let password_file = dir.join("smtp-password");
+    std::fs::write(&password_file, "pa55word\n").unwrap();
+    let metrics_port = support::free_port().to_string();
+    let metrics_addr = format!("127.0.0.1:{metrics_port}");
+    let smtp_url = sink.url();
+    // A long poll interval: only the NOTIFY can deliver within the test's wait.
+    let sender = Sender::start(
+        dir.join("sender.log"),
+        &cluster.url("app"),
+        &[
+            "--transport",
+            "smtp",
+            "--poll-interval",
+            "10m",
+            "--metrics-addr",
+            &metrics_addr,
+        ],
+        &[
+            ("NILE_RESET_SMTP_URL", &smtp_url),
+            ("NILE_RESET_SMTP_USERNAME", "mailer"),
+            (
+                "NILE_RESET_SMTP_PASSWORD_FILE",
+                password_file.to_str().unwrap(),
+            ),
+        ],
+    );
+    sender.wait_for_log(ASLEEP, 1, 10 * SECOND).await;
+
+    let row = db
+        .query_one(
+            "SELECT created, outbox_id FROM auth.generate_password_token(
+                 'alice@example.com', 'http://localhost:3000/callback', 'http://localhost:3000/reset')",
+            &[],
+        )
+        .await
+        .unwrap();
+    assert!(row.get::<_, bool>(0), "no token was created");
+    let outbox_id: i64 = row.get(1);
+    let template_subject: String = db
+        .query_one(
+            "SELECT subject FROM auth.email_templates WHERE name = 'password_reset'",
+            &[],
+        )
+        .await
+        .unwrap()
+        .get(0);
+
+    let received = wait_for(10 * SECOND, "the reset email", || async {
+        let received = sink.received();
+        (!received.is_empty()).then_some(received)
+    })
+    .await;
+    assert_eq!(received.len(), 1);
+    let message = &received[0];
+    assert_eq!(message.rcpt_tos, ["alice@example.com"]);
+    assert_eq!(message.header("To"), ["alice@example.com"]);
+    assert_eq!(message.subject, template_subject);
+    let link_start = message
+        .body
+        .find("http://localhost:3000/reset?token=")
+        .expect("no reset link in the body");
+    let link = message.body[link_start..]
+        .split_whitespace()
+        .next()
+        .unwrap();
+    let token = link["http://localhost:3000/reset?token=".len()..]
+        .split('&')
+        .next()
+        .unwrap();
+    assert!(
+        token.len() == 64 && token.chars().all(|c| c.is_ascii_hexdigit()),
+        "odd token in {link}"
+    );
+    assert!(
+        link.contains("identifier=alice%40example.com"),
+        "no identifier in {link}"
+    );
+
+    wait_for(5 * SECOND, "the row to be marked sent", || async {
+        let row = db
+            .query_one(
+                "SELECT sent_at IS NOT NULL, body IS NULL FROM auth.email_outbox WHERE id = $1",
+                &[&outbox_id],
+            )
+            .await
+            .unwrap();
+        (row.get::<_, bool>(0) && row.get::<_, bool>(1)).then_some(())
+    })
+    .await;
+
+    let metrics = reqwest::get(format!("http://{metrics_addr}/metrics"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        metrics.contains("nile_reset_emails_sent_total{kind=\"password_reset\"} 1"),
+        "{metrics}"
+    );
+    assert!(metrics.contains("nile_reset_outbox_pending 0"), "{metrics}");
+    assert!(
+        metrics.contains("nile_reset_email_delivery_latency_seconds_count 1"),
+        "{metrics}"
+    );
+
+    let log = sender.log_text();
+    assert!(
+        log.contains(&format!("id={outbox_id}")) && log.contains("outcome=\"sent\""),
+        "{log}"
+    );
+    assert!(
+        !log.contains(token) && !log.contains("localhost:3000/reset"),
+        "the log shows the link:\n{log}"
+    );
+    assert!(!log.contains("pa55word"), "the log shows the SMTP password");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn file_transport_writes_one_eml_per_email() {
+    let dir = support::scratch_dir("sender-file");
+    let cluster = Cluster::start(&dir, 28831);
+    let db = cluster.database("app").await;
+    queue_emails(&db, "file", 3).await;
+    let folder = dir.join("eml");
+    let _sender = Sender::start(
+        dir.join("sender.log"),
+        &cluster.url("app"),
+        &args(FAST, &["--outbox-dir", folder.to_str().unwrap()]),
+        &[],
+    );
+
+    wait_drained(&db, 10 * SECOND).await;
+    assert_eq!(count(&db, "sent_at IS NOT NULL AND body IS NULL").await, 3);
+    let mut files: Vec<String> = std::fs::read_dir(&folder)
+        .unwrap()
+        .map(|entry| entry.unwrap().path())
+        .filter(|path| path.extension().is_some_and(|ext| ext == "eml"))
+        .map(|path| std::fs::read_to_string(path).unwrap())
+        .collect();
+    files.sort_by_key(|eml| {
+        eml.find("To: ")
+            .map(|at| eml[at..].lines().next().unwrap().to_owned())
+    });
+    assert_eq!(files.len(), 3, "one .eml per email");
+    for (n, eml) in (1..=3).zip(&files) {
+        assert!(
+            eml.contains(&format!("\r\nTo: file{n}@example.com\r\n")),
+            "{eml}"
+        );
+        assert!(
+            eml.contains("From: Support <support@example.com>\r\n"),
+            "{eml}"
+        );
+        assert!(eml.contains(&format!("reset?token=t{n}")), "{eml}");
+    }
+    let mode = std::fs::metadata(&folder).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode, 0o700, "the mail folder must be private");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn kill_9_mid_batch_loses_nothing_and_duplicates_only_in_flight_rows() {
+    const QUEUED: i32 = 30;
+    let dir = support::scratch_dir("sender-kill9");
+    let cluster = Cluster::start(&dir, 28832);
+    let db = cluster.database("app").await;
+    queue_emails(&db, "k", QUEUED).await;
+    let sink = Sink::start(&dir.join("mail"), 0, &["--delay", "0.05"]);
+    let smtp_url = sink.url();
+    let flags = args(
+        FAST,
+        &[
+            "--transport",
+            "smtp",
+            "--smtp-url",
+            &smtp_url,
+            "--batch-size",
+            "10",
+            "--concurrency",
+            "2",
+            "--lease",
+            "2s",
+        ],
+    );
+
+    let mut first = Sender::start(
+        dir.join("first.log"),
+        &cluster.url("app"),
+        &args(&flags, &["--worker-id", "kill9-first"]),
+        &[],
+    );
+    wait_for(15 * SECOND, "a few deliveries", || async {
+        (sink.received().len() >= 5).then_some(())
+    })
+    .await;
+    first.kill9();
+    let in_flight: BTreeSet<String> = db
+        .query("SELECT recipient FROM auth.email_outbox WHERE claimed_by = 'kill9-first' AND sent_at IS NULL", &[])
+        .await
+        .unwrap()
+        .iter()
+        .map(|row| row.get(0))
+        .collect();
+    assert!(!in_flight.is_empty(), "the kill did not happen mid-batch");
+
+    let _second = Sender::start(
+        dir.join("second.log"),
+        &cluster.url("app"),
+        &args(&flags, &["--worker-id", "kill9-second"]),
+        &[],
+    );
+    wait_drained(&db, 20 * SECOND).await;
+    assert_eq!(count(&db, "sent_at IS NOT NULL").await, i64::from(QUEUED));
+
+    let copies = copies(&sink.received());
+    let delivered: usize = copies.values().sum();
+    let duplicated: BTreeSet<&String> = copies
+        .iter()
+        .filter(|(_, n)| **n > 1)
+        .map(|(r, _)| r)
+        .collect();
+    eprintln!(
+        "kill9: queued={QUEUED} delivered_unique={} duplicates={} in_flight_at_kill={}",
+        copies.len(),
+        delivered - copies.len(),
+        in_flight.len()
+    );
+    assert_eq!(copies.len(), QUEUED as usize, "every email is delivered");
+    assert!(
+        copies.values().all(|n| *n <= 2),
+        "an email was delivered more than twice: {copies:?}"
+    );
+    assert!(
+        duplicated.iter().all(|r| in_flight.contains(*r)),
+        "duplicates {duplicated:?} were not in flight {in_flight:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn smtp_outage_is_retried_until_the_server_is_back() {
+    let dir = support::scratch_dir("sender-smtp-outage");
+    let cluster = Cluster::start(&dir, 28833);
+    let db = cluster.database("app").await;
+    queue_emails(&db, "outage", 5).await;
+    let port = support::free_port();
+    let smtp_url = format!("smtp://127.0.0.1:{port}");
+    let _sender = Sender::start(
+        dir.join("sender.log"),
+        &cluster.url("app"),
+        &args(
+            FAST,
+            &[
+                "--transport",
+                "smtp",
+                "--smtp-url",
+                &smtp_url,
+                "--max-attempts",
+                "50",
+                "--smtp-timeout",
+                "2s",
+            ],
+        ),
+        &[],
+    );
+
+    // Nothing listens on the port: every attempt fails, none is given up.
+    wait_for(15 * SECOND, "two failed attempts per email", || async {
+        (count(&db, "attempts >= 2").await == 5).then_some(())
+    })
+    .await;
+    assert_eq!(
+        count(&db, "dead_at IS NOT NULL OR sent_at IS NOT NULL").await,
+        0
+    );
+
+    let sink = Sink::start(&dir.join("mail"), port, &[]);
+    wait_drained(&db, 20 * SECOND).await;
+    assert_eq!(
+        count(&db, "sent_at IS NOT NULL AND last_error IS NULL").await,
+        5
+    );
+    let copies = copies(&sink.received());
+    assert_eq!(copies.len(), 5);
+    assert!(copies.values().all(|n| *n == 1), "{copies:?}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn postgres_restart_under_the_sender_is_survived() {
+    let dir = support::scratch_dir("sender-pg-restart");
+    let cluster = Cluster::start(&dir, 28834);
+    let db = cluster.database("app").await;
+    let sink = Sink::start(&dir.join("mail"), 0, &[]);
+    let smtp_url = sink.url();
+    // Polls are rare: after the restart, only a re-established LISTEN can
+    // bring the next emails out in time.
+    let sender = Sender::start(
+        dir.join("sender.log"),
+        &cluster.url("app"),
+        &[
+            "--transport",
+            "smtp",
+            "--smtp-url",
+            &smtp_url,
+            "--poll-interval",
+            "10m",
+        ],
+        &[],
+    );
+    sender.wait_for_log(ASLEEP, 1, 10 * SECOND).await;
+    queue_emails(&db, "before", 2).await;
+    db.batch_execute("NOTIFY nile_reset_email").await.unwrap();
+    wait_for(
+        10 * SECOND,
+        "the emails queued before the restart",
+        || async { (sink.received().len() == 2).then_some(()) },
+    )
+    .await;
+    drop(db);
+
+    cluster.stop();
+    tokio::time::sleep(SECOND).await;
+    cluster.restart();
+    sender
+        .wait_for_log_after(LISTENING, 2, ASLEEP, 20 * SECOND)
+        .await;
+
+    let db = cluster.connect("app").await;
+    queue_emails(&db, "after", 2).await;
+    db.batch_execute("NOTIFY nile_reset_email").await.unwrap();
+    wait_drained(&db, 10 * SECOND).await;
+    let copies = copies(&sink.received());
+    let expected: Vec<&str> = vec![
+        "after1@example.com",
+        "after2@example.com",
+        "before1@example.com",
+        "before2@example.com",
+    ];
+    assert_eq!(
+        copies.keys().map(String::as_str).collect::<Vec<_>>(),
+        expected
+    );
+    assert!(copies.values().all(|n| *n == 1), "{copies:?}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn two_senders_share_an_outbox_without_double_sends() {
+    const QUEUED: i32 = 60;
+    let dir = support::scratch_dir("sender-pair");
+    let cluster = Cluster::start(&dir, 28835);
+    let db = cluster.database("app").await;
+    let sink = Sink::start(&dir.join("mail"), 0, &["--delay", "0.01"]);
+    let smtp_url = sink.url();
+    let flags = args(
+        FAST,
+        &[
+            "--transport",
+            "smtp",
+            "--smtp-url",
+            &smtp_url,
+            "--batch-size",
+            "5",
+            "--concurrency",
+            "2",
+        ],
+    );
+    let a = Sender::start(
+        dir.join("a.log"),
+        &cluster.url("app"),
+        &args(&flags, &["--worker-id", "pair-a"]),
+        &[],
+    );
+    let b = Sender::start(
+        dir.join("b.log"),
+        &cluster.url("app"),
+        &args(&flags, &["--worker-id", "pair-b"]),
+        &[],
+    );
+    a.wait_for_log(LISTENING, 1, 10 * SECOND).await;
+    b.wait_for_log(LISTENING, 1, 10 * SECOND).await;
+
+    // One transaction and one notification: both senders wake up at once.
+    db.batch_execute("BEGIN").await.unwrap();
+    queue_emails(&db, "pair", QUEUED).await;
+    db.batch_execute("NOTIFY nile_reset_email; COMMIT")
+        .await
+        .unwrap();
+    wait_drained(&db, 20 * SECOND).await;
+
+    let copies = copies(&sink.received());
+    let (sent_by_a, sent_by_b) = (
+        a.log_count("outcome=\"sent\""),
+        b.log_count("outcome=\"sent\""),
+    );
+    eprintln!(
+        "two senders: queued={QUEUED} delivered={} by_a={sent_by_a} by_b={sent_by_b}",
+        copies.values().sum::<usize>()
+    );
+    assert_eq!(copies.len(), QUEUED as usize);
+    assert!(copies.values().all(|n| *n == 1), "double sends: {copies:?}");
+    assert_eq!(sent_by_a + sent_by_b, QUEUED as usize);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn transient_errors_are_retried_and_permanent_ones_are_dead() {
+    let dir = support::scratch_dir("sender-errors");
+    let cluster = Cluster::start(&dir, 28836);
+    let db = cluster.database("app").await;
+    let body = "Hello,\nopen http://localhost:3000/reset?token=t\n";
+    let sender_address = "support@example.com";
+    let flaky = queue_email(&db, "flaky@example.com", sender_address, "Reset", body).await;
+    let gone = queue_email(&db, "gone@example.com", sender_address, "Reset", body).await;
+    let tired = queue_email(&db, "tired@example.com", sender_address, "Reset", body).await;
+    let fine = queue_email(&db, "fine@example.com", sender_address, "Reset", body).await;
+    let sink = Sink::start(
+        &dir.join("mail"),
+        0,
+        &[
+            "--fail",
+            "flaky@example.com=451:2",
+            "--fail",
+            "gone@example.com=550",
+            "--fail",
+            "tired@example.com=452",
+        ],
+    );
+    let smtp_url = sink.url();
+    let _sender = Sender::start(
+        dir.join("sender.log"),
+        &cluster.url("app"),
+        &args(
+            FAST,
+            &[
+                "--transport",
+                "smtp",
+                "--smtp-url",
+                &smtp_url,
+                "--max-attempts",
+                "3",
+            ],
+        ),
+        &[],
+    );
+    wait_drained(&db, 20 * SECOND).await;
+
+    let row = |id: i64| {
+        let db = &db;
+        async move {
+            db.query_one(
+                "SELECT attempts, sent_at IS NOT NULL, dead_at IS NOT NULL, coalesce(last_error, ''), body IS NOT NULL,
+                        extract(epoch FROM coalesce(sent_at, dead_at) - created)::float8
+                 FROM auth.email_outbox WHERE id = $1",
+                &[&id],
+            )
+            .await
+            .unwrap()
+        }
+    };
+    // 451 twice, then accepted; the retries waited (100 ms, then 200 ms, each at least halved).
+    let flaky = row(flaky).await;
+    assert_eq!((flaky.get::<_, i32>(0), flaky.get::<_, bool>(1)), (2, true));
+    assert!(
+        flaky.get::<_, f64>(5) >= 0.15,
+        "retried too early: {}s",
+        flaky.get::<_, f64>(5)
+    );
+    // 550 at once: dead after one attempt, error and body kept for a requeue.
+    let gone = row(gone).await;
+    assert_eq!(
+        (
+            gone.get::<_, i32>(0),
+            gone.get::<_, bool>(2),
+            gone.get::<_, bool>(4)
+        ),
+        (1, true, true)
+    );
+    assert!(
+        gone.get::<_, String>(3).contains("550"),
+        "{}",
+        gone.get::<_, String>(3)
+    );
+    // 452 every time: dead after --max-attempts.
+    let tired = row(tired).await;
+    assert_eq!((tired.get::<_, i32>(0), tired.get::<_, bool>(2)), (3, true));
+    assert!(
+        tired.get::<_, String>(3).contains("452"),
+        "{}",
+        tired.get::<_, String>(3)
+    );
+    let fine = row(fine).await;
+    assert_eq!((fine.get::<_, i32>(0), fine.get::<_, bool>(1)), (0, true));
+
+    let copies = copies(&sink.received());
+    let expected: BTreeMap<String, usize> = [
+        ("fine@example.com".to_owned(), 1),
+        ("flaky@example.com".to_owned(), 1),
+    ]
+    .into();
+    assert_eq!(copies, expected);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn line_breaks_in_fields_never_become_headers_or_recipients() {
+    let dir = support::scratch_dir("sender-injection");
+    let cluster = Cluster::start(&dir, 28837);
+    let db = cluster.database("app").await;
+    let injected = "\r\nBcc: evil@example.com\r\nX-Injected: yes";
+    let body = "Hello\r\n.\r\nMAIL FROM:<a@example.com>\r\nRCPT TO:<evil@example.com>\r\nDATA\r\nsmuggled\r\n.\r\n";
+    queue_email(
+        &db,
+        "subject@example.com",
+        "support@example.com",
+        &format!("Reset{injected}"),
+        body,
+    )
+    .await;
+    let bad_sender = queue_email(
+        &db,
+        "sender@example.com",
+        &format!("\"Support{injected}\" <support@example.com>"),
+        "Reset",
+        body,
+    )
+    .await;
+    let bad_recipient = queue_email(
+        &db,
+        &format!("recipient@example.com{injected}"),
+        "support@example.com",
+        "Reset",
+        body,
+    )
+    .await;
+    // Through the extension: a template variable and a user name with line breaks.
+    db.batch_execute(&format!(
+        "SELECT auth.add_trusted_origin('http://localhost:3000');
+         INSERT INTO auth.template_variables (name, value) VALUES ('tenant_name', E'Acme{0}');
+         UPDATE auth.email_templates SET subject = 'Reset for ${{username}} at ${{tenant_name}}' WHERE name = 'password_reset';
+         INSERT INTO users.users (email, name) VALUES ('eve@example.com', E'Eve{0}');
+         SELECT auth.generate_password_token('eve@example.com', 'http://localhost:3000/cb', 'http://localhost:3000/reset');",
+        injected.replace("\r\n", "\\r\\n")
+    ))
+    .await
+    .unwrap();
+    let sink = Sink::start(&dir.join("mail"), 0, &[]);
+    let smtp_url = sink.url();
+    let _sender = Sender::start(
+        dir.join("sender.log"),
+        &cluster.url("app"),
+        &args(FAST, &["--transport", "smtp", "--smtp-url", &smtp_url]),
+        &[],
+    );
+    wait_drained(&db, 10 * SECOND).await;
+
+    let mut received = sink.received();
+    received.sort_by(|a, b| a.rcpt_tos.cmp(&b.rcpt_tos));
+    let recipients: Vec<&str> = received
+        .iter()
+        .flat_map(|m| m.rcpt_tos.iter().map(String::as_str))
+        .collect();
+    assert_eq!(
+        recipients,
+        ["eve@example.com", "subject@example.com"],
+        "delivered to: {recipients:?}"
+    );
+    for message in &received {
+        let names: BTreeSet<String> = message
+            .headers
+            .iter()
+            .map(|(name, _)| name.to_ascii_lowercase())
+            .collect();
+        let expected: BTreeSet<String> = [
+            "content-transfer-encoding",
+            "content-type",
+            "date",
+            "from",
+            "message-id",
+            "mime-version",
+            "subject",
+            "to",
+        ]
+        .map(String::from)
+        .into();
+        assert_eq!(
+            names,
+            expected,
+            "unexpected headers in {}",
+            message.raw_head()
+        );
+        assert_eq!(message.header("Subject").len(), 1);
+        assert!(
+            !message.subject.contains('\n') && !message.subject.contains('\r'),
+            "{:?}",
+            message.subject
+        );
+    }
+    assert!(
+        received[0].subject.starts_with("Reset for Eve"),
+        "{}",
+        received[0].subject
+    );
+    assert!(
+        received[1].body.contains("RCPT TO:<evil@example.com>"),
+        "the smuggling attempt stays in the body"
+    );
+
+    let dead: Vec<(i64, String)> = db
+        .query(
+            "SELECT id, last_error FROM auth.email_outbox WHERE dead_at IS NOT NULL ORDER BY id",
+            &[],
+        )
+        .await
+        .unwrap()
+        .iter()
+        .map(|row| (row.get(0), row.get(1)))
+        .collect();
+    assert_eq!(
+        dead,
+        [
+            (bad_sender, "invalid sender address".to_owned()),
+            (bad_recipient, "invalid recipient address".to_owned())
+        ]
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn utf8_subject_and_names_are_encoded() {
+    let dir = support::scratch_dir("sender-utf8");
+    let cluster = Cluster::start(&dir, 28838);
+    let db = cluster.database("app").await;
+    let subject = "Réinitialisez votre mot de passe – 🔑 Ünïcödé, ça marche très bien même s'il est vraiment très long";
+    queue_email(
+        &db,
+        "zoe@example.com",
+        "Équipe Support <support@example.com>",
+        subject,
+        "Bonjour Zoë,\nvoici le lien.\n",
+    )
+    .await;
+    let sink = Sink::start(&dir.join("mail"), 0, &[]);
+    let smtp_url = sink.url();
+    let _sender = Sender::start(
+        dir.join("sender.log"),
+        &cluster.url("app"),
+        &args(FAST, &["--transport", "smtp", "--smtp-url", &smtp_url]),
+        &[],
+    );
+    wait_drained(&db, 10 * SECOND).await;
+
+    let received = sink.received();
+    assert_eq!(received.len(), 1);
+    let message = &received[0];
+    let head = message.raw_head();
+    assert!(head.is_ascii(), "raw headers must be 7-bit: {head}");
+    let raw_subject = head
+        .split("\r\nSubject: ")
+        .nth(1)
+        .unwrap()
+        .to_ascii_lowercase();
+    assert!(
+        raw_subject.starts_with("=?utf-8?"),
+        "not RFC 2047 encoded: {raw_subject}"
+    );
+    assert_eq!(message.subject, subject);
+    assert_eq!(
+        message.header("From"),
+        ["Équipe Support <support@example.com>"]
+    );
+    assert!(message.body.contains("Bonjour Zoë"), "{}", message.body);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn sigterm_finishes_within_the_grace_period_and_releases_the_rest() {
+    const QUEUED: i64 = 12;
+    let dir = support::scratch_dir("sender-sigterm");
+    let cluster = Cluster::start(&dir, 28839);
+    let db = cluster.database("app").await;
+    queue_emails(&db, "term", QUEUED as i32).await;
+    let out = dir.join("mail");
+    let sink = Sink::start(&out, 0, &["--delay", "0.3"]);
+    let smtp_url = sink.url();
+    let mut sender = Sender::start(
+        dir.join("sender.log"),
+        &cluster.url("app"),
+        &args(
+            FAST,
+            &[
+                "--transport",
+                "smtp",
+                "--smtp-url",
+                &smtp_url,
+                "--batch-size",
+                "12",
+                "--concurrency",
+                "1",
+                "--shutdown-grace",
+                "1s",
+                "--worker-id",
+                "term-worker",
+            ],
+        ),
+        &[],
+    );
+    wait_for(10 * SECOND, "a first delivery", || async {
+        (!sink.received().is_empty()).then_some(())
+    })
+    .await;
+    assert_eq!(
+        count(&db, "claimed_by = 'term-worker' OR sent_at IS NOT NULL").await,
+        QUEUED,
+        "the batch is not in hand"
+    );
+
+    sender.terminate();
+    let status = sender
+        .wait_exit(4 * SECOND)
+        .await
+        .expect("the sender did not exit within grace + 3s");
+    assert!(status.success(), "exit status {status}");
+    sink.stop();
+
+    assert_eq!(
+        count(&db, "claimed_by IS NOT NULL OR claimed_until IS NOT NULL").await,
+        0,
+        "leases left behind"
+    );
+    let sent = count(&db, "sent_at IS NOT NULL").await;
+    let pending = count(&db, "sent_at IS NULL AND dead_at IS NULL").await;
+    assert_eq!(sent + pending, QUEUED);
+    assert!(sent >= 2, "it stopped sending at once (sent {sent})");
+    assert!(pending > 0, "the grace period did not bound the shutdown");
+    // An abandoned send may have reached the server: at most one per connection.
+    let delivered = received_in(&out).len() as i64;
+    assert!(
+        (sent..=sent + 1).contains(&delivered),
+        "sent={sent} delivered={delivered}"
+    );
+    assert!(
+        sender.log_text().contains("gave back unsent claims"),
+        "{}",
+        sender.log_text()
+    );
+}

@@ -1,0 +1,285 @@
+-- The email sender's database contract: how `nile-reset send` (or any other
+-- sender) claims rows of auth.email_outbox, reports the outcome of each
+-- delivery, and reads queue statistics.
+--
+-- Delivery is at-least-once: a sender claims rows under a time-limited lease
+-- (claimed_by, claimed_until). A sender that dies mid-send leaves its lease to
+-- expire, after which another sender claims the row again; only the rows that
+-- were in flight at that moment can be delivered twice.
+--
+-- Every function is SECURITY DEFINER with a pinned search_path, so a sender's
+-- role needs EXECUTE on these functions and no privilege on the table itself.
+-- EXECUTE is revoked from PUBLIC; grant it to the sender's role explicitly.
+
+-- Shared argument checks, so that every function reports a bad worker id
+-- the same way.
+CREATE FUNCTION auth.email_outbox_check_worker(worker text)
+RETURNS void
+LANGUAGE plpgsql IMMUTABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    IF worker IS NULL THEN
+        RAISE EXCEPTION 'worker must not be NULL' USING ERRCODE = 'null_value_not_allowed';
+    END IF;
+    IF length(worker) > 200 THEN
+        RAISE EXCEPTION 'worker must be at most 200 characters' USING ERRCODE = 'string_data_right_truncation';
+    END IF;
+    IF worker !~ '^[[:graph:]]+$' THEN
+        RAISE EXCEPTION 'worker must be non-empty printable text without spaces'
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+END
+$$;
+REVOKE ALL ON FUNCTION auth.email_outbox_check_worker(text) FROM PUBLIC;
+
+-- Claims up to batch_size due rows for `worker` for the duration of `lease`.
+-- Rows another transaction is claiming right now are skipped, not waited for,
+-- so concurrent senders never block each other nor claim the same row.
+CREATE FUNCTION auth.claim_emails(
+    worker text,
+    batch_size integer DEFAULT 20,
+    lease interval DEFAULT '60 seconds'
+)
+RETURNS TABLE (
+    id bigint,
+    kind text,
+    recipient text,
+    sender text,
+    subject text,
+    body text,
+    attempts integer,
+    created timestamptz
+)
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+#variable_conflict use_column
+BEGIN
+    PERFORM auth.email_outbox_check_worker(worker);
+    IF batch_size IS NULL THEN
+        RAISE EXCEPTION 'batch_size must not be NULL' USING ERRCODE = 'null_value_not_allowed';
+    END IF;
+    IF batch_size < 1 OR batch_size > 1000 THEN
+        RAISE EXCEPTION 'batch_size must be between 1 and 1000' USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    IF lease IS NULL THEN
+        RAISE EXCEPTION 'lease must not be NULL' USING ERRCODE = 'null_value_not_allowed';
+    END IF;
+    IF lease <= interval '0' OR lease > interval '1 day' THEN
+        RAISE EXCEPTION 'lease must be positive and at most 1 day' USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+
+    RETURN QUERY
+    WITH due AS (
+        SELECT o.id
+        FROM auth.email_outbox AS o
+        WHERE o.sent_at IS NULL
+          AND o.dead_at IS NULL
+          AND o.next_attempt_at <= clock_timestamp()
+          AND (o.claimed_until IS NULL OR o.claimed_until < clock_timestamp())
+        ORDER BY o.next_attempt_at, o.id
+        LIMIT batch_size
+        FOR UPDATE SKIP LOCKED
+    ), claimed AS (
+        UPDATE auth.email_outbox AS o
+        SET claimed_by = worker,
+            claimed_until = clock_timestamp() + lease
+        FROM due
+        WHERE o.id = due.id
+        RETURNING o.id, o.kind, o.recipient, o.sender, o.subject, o.body, o.attempts, o.created,
+                  o.next_attempt_at
+    )
+    SELECT c.id, c.kind, c.recipient, c.sender, c.subject, c.body, c.attempts, c.created
+    FROM claimed AS c
+    ORDER BY c.next_attempt_at, c.id;
+END
+$$;
+REVOKE ALL ON FUNCTION auth.claim_emails(text, integer, interval) FROM PUBLIC;
+
+-- Records a delivery. Only the lease holder may do so, and only once: false
+-- means the row was not ours (anymore) or was already sent. The body holds
+-- the reset link, so it is scrubbed as soon as it is no longer needed.
+CREATE FUNCTION auth.mark_email_sent(id bigint, worker text)
+RETURNS boolean
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+#variable_conflict use_variable
+BEGIN
+    IF id IS NULL THEN
+        RAISE EXCEPTION 'id must not be NULL' USING ERRCODE = 'null_value_not_allowed';
+    END IF;
+    PERFORM auth.email_outbox_check_worker(worker);
+
+    UPDATE auth.email_outbox AS o
+    SET sent_at = clock_timestamp(),
+        claimed_by = NULL,
+        claimed_until = NULL,
+        body = NULL,
+        last_error = NULL
+    WHERE o.id = id
+      AND o.claimed_by = worker
+      AND o.sent_at IS NULL
+      AND o.dead_at IS NULL;
+    RETURN FOUND;
+END
+$$;
+REVOKE ALL ON FUNCTION auth.mark_email_sent(bigint, text) FROM PUBLIC;
+
+-- Records a failed delivery attempt by the lease holder and returns what
+-- happens next: 'retry' (due again after an exponential backoff with jitter)
+-- or 'dead' (permanent error, or max_attempts reached). NULL means the row was
+-- not ours (anymore), or already sent or dead; nothing was changed.
+-- A dead row keeps its body so that auth.requeue_dead_emails can retry it.
+CREATE FUNCTION auth.mark_email_failed(
+    id bigint,
+    worker text,
+    error text,
+    permanent boolean DEFAULT false,
+    max_attempts integer DEFAULT 8,
+    backoff_base interval DEFAULT '5 seconds'
+)
+RETURNS text
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+#variable_conflict use_variable
+DECLARE
+    failures integer;
+    delay_seconds double precision;
+    outcome text;
+BEGIN
+    IF id IS NULL OR error IS NULL OR permanent IS NULL OR max_attempts IS NULL OR backoff_base IS NULL THEN
+        RAISE EXCEPTION 'id, error, permanent, max_attempts and backoff_base must not be NULL'
+            USING ERRCODE = 'null_value_not_allowed';
+    END IF;
+    PERFORM auth.email_outbox_check_worker(worker);
+    IF max_attempts < 1 OR max_attempts > 1000 THEN
+        RAISE EXCEPTION 'max_attempts must be between 1 and 1000' USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    IF backoff_base <= interval '0' OR backoff_base > interval '1 hour' THEN
+        RAISE EXCEPTION 'backoff_base must be positive and at most 1 hour' USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+
+    SELECT o.attempts + 1 INTO failures
+    FROM auth.email_outbox AS o
+    WHERE o.id = id
+      AND o.claimed_by = worker
+      AND o.sent_at IS NULL
+      AND o.dead_at IS NULL
+    FOR UPDATE;
+    IF NOT FOUND THEN
+        RETURN NULL;
+    END IF;
+
+    IF permanent OR failures >= max_attempts THEN
+        outcome := 'dead';
+        delay_seconds := 0;
+    ELSE
+        outcome := 'retry';
+        -- backoff_base, 2x, 4x, ... capped at an hour, then scaled into
+        -- [50%, 100%] so that rows failing together do not retry together.
+        -- The exponent is capped too: 2^30 times any base is past the cap.
+        delay_seconds := least(
+                power(2::double precision, least(failures - 1, 30)) * extract(epoch FROM backoff_base),
+                3600)
+            * (0.5 + random() * 0.5);
+    END IF;
+
+    UPDATE auth.email_outbox AS o
+    SET attempts = failures,
+        last_error = left(error, 1000),
+        dead_at = CASE WHEN outcome = 'dead' THEN clock_timestamp() END,
+        next_attempt_at = CASE WHEN outcome = 'retry'
+                               THEN clock_timestamp() + make_interval(secs => delay_seconds)
+                               ELSE o.next_attempt_at END,
+        claimed_by = NULL,
+        claimed_until = NULL
+    WHERE o.id = id;
+    RETURN outcome;
+END
+$$;
+REVOKE ALL ON FUNCTION auth.mark_email_failed(bigint, text, text, boolean, integer, interval) FROM PUBLIC;
+
+-- Gives back every lease `worker` holds on unsent rows, so that a sender
+-- shutting down cleanly does not leave its unsent claims to expire.
+-- Returns the number of rows released.
+CREATE FUNCTION auth.release_emails(worker text)
+RETURNS integer
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    released integer;
+BEGIN
+    PERFORM auth.email_outbox_check_worker(worker);
+
+    UPDATE auth.email_outbox AS o
+    SET claimed_by = NULL,
+        claimed_until = NULL
+    WHERE o.claimed_by = worker
+      AND o.sent_at IS NULL
+      AND o.dead_at IS NULL;
+    GET DIAGNOSTICS released = ROW_COUNT;
+    RETURN released;
+END
+$$;
+REVOKE ALL ON FUNCTION auth.release_emails(text) FROM PUBLIC;
+
+-- Puts dead rows (all of them, or those of `ids`) back in the queue as if
+-- never tried, and wakes the senders. last_error is kept until the next
+-- attempt overwrites or clears it. Returns the number of rows requeued.
+CREATE FUNCTION auth.requeue_dead_emails(ids bigint[] DEFAULT NULL)
+RETURNS integer
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    requeued integer;
+BEGIN
+    UPDATE auth.email_outbox AS o
+    SET dead_at = NULL,
+        attempts = 0,
+        next_attempt_at = clock_timestamp(),
+        claimed_by = NULL,
+        claimed_until = NULL
+    WHERE o.dead_at IS NOT NULL
+      AND o.sent_at IS NULL
+      AND (ids IS NULL OR o.id = ANY (ids));
+    GET DIAGNOSTICS requeued = ROW_COUNT;
+
+    IF requeued > 0 THEN
+        PERFORM pg_notify(
+            coalesce(nullif(current_setting('nile_reset.notify_channel', true), ''), 'nile_reset_email'),
+            '');
+    END IF;
+    RETURN requeued;
+END
+$$;
+REVOKE ALL ON FUNCTION auth.requeue_dead_emails(bigint[]) FROM PUBLIC;
+
+-- Queue statistics for monitoring. `pending` counts every row not yet sent
+-- nor dead, `in_flight` the part of those under a live lease right now;
+-- `oldest_pending` is the creation time of the oldest pending row.
+CREATE FUNCTION auth.email_outbox_stats()
+RETURNS TABLE (
+    pending bigint,
+    in_flight bigint,
+    dead bigint,
+    sent bigint,
+    oldest_pending timestamptz
+)
+LANGUAGE sql STABLE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT
+        count(*) FILTER (WHERE o.sent_at IS NULL AND o.dead_at IS NULL),
+        count(*) FILTER (WHERE o.sent_at IS NULL AND o.dead_at IS NULL
+                           AND o.claimed_until >= clock_timestamp()),
+        count(*) FILTER (WHERE o.dead_at IS NOT NULL),
+        count(*) FILTER (WHERE o.sent_at IS NOT NULL),
+        min(o.created) FILTER (WHERE o.sent_at IS NULL AND o.dead_at IS NULL)
+    FROM auth.email_outbox AS o
+$$;
+REVOKE ALL ON FUNCTION auth.email_outbox_stats() FROM PUBLIC;
