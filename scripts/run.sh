@@ -1,27 +1,47 @@
 #!/usr/bin/env bash
 # Sets everything up and runs nile_reset locally:
 #   a PostgreSQL 15 cluster (target/cluster, port 28815) with the extension,
-#   a demo user and trusted origin, a reset token generated in SQL and its
-#   queued email shown.
-# Safe to run again. `scripts/run.sh stop` stops what it started.
+#   a demo user and trusted origin; the HTTP shim (127.0.0.1:8080) and the
+#   email sender writing .eml files to target/run/mail; then a reset token
+#   generated in SQL and its email delivered as a file.
+# Safe to run again (it restarts what it started). `scripts/run.sh stop`
+# stops everything.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/common.sh
 
 datadir=$PROJECT_ROOT/target/cluster
 port=${NILE_RESET_PORT:-28815}
+http_port=${NILE_RESET_HTTP_PORT:-8080}
 db=nile_reset_demo
+dsn="postgres://postgres@127.0.0.1:$port/$db"
+run=$PROJECT_ROOT/target/run
 psql_demo() { psql -X -q -v ON_ERROR_STOP=1 -h 127.0.0.1 -p "$port" -U postgres -d "$db" "$@"; }
 
+stop_service() { # name
+  local pidfile=$run/$1.pid
+  if [ -f "$pidfile" ] && kill -0 "$(cat "$pidfile")" 2>/dev/null; then
+    kill -TERM "$(cat "$pidfile")"
+    for _ in $(seq 50); do kill -0 "$(cat "$pidfile")" 2>/dev/null || break; sleep 0.2; done
+  fi
+  rm -f "$pidfile"
+}
+
 if [ "${1:-}" = stop ]; then
+  stop_service shim
+  stop_service sender
   bash scripts/cluster.sh stop "$datadir" "$port"
   log "stopped"
   exit 0
 fi
 
 bash scripts/setup.sh
-log "building and installing the extension"
+log "building and installing the extension and nile-reset"
 cargo pgrx install --pg-config "$PG_CONFIG" >/dev/null
+cargo build --quiet -p nile_reset_shim --bin nile-reset
+bin=$PROJECT_ROOT/target/debug/nile-reset
+stop_service shim
+stop_service sender
 bash scripts/cluster.sh start "$datadir" "$port"
 
 psql -X -q -h 127.0.0.1 -p "$port" -U postgres -d postgres -tAc \
@@ -36,8 +56,30 @@ SET client_min_messages = warning;
 DROP EXTENSION IF EXISTS nile_reset CASCADE;
 CREATE EXTENSION nile_reset;
 SELECT auth.add_trusted_origin('http://localhost:3000') \g /dev/null
-INSERT INTO users.users (email, name) VALUES ('demo@example.com', 'Demo User');
+INSERT INTO users.users (email, name) VALUES ('demo@example.com', 'Demo User'), ('jane@example.com', 'Jane');
 SQL
+
+# Demo secrets, made once and kept out of argv: the cookie secret and an API
+# key for ?json=true.
+mkdir -p "$run"
+chmod 700 "$run"
+[ -s "$run/secret" ] || od -An -N32 -tx1 /dev/urandom | tr -d ' \n' >"$run/secret"
+[ -s "$run/api-key" ] || od -An -N24 -tx1 /dev/urandom | tr -d ' \n' >"$run/api-key"
+
+log "starting the email sender (file transport: $run/mail)"
+NILE_RESET_DATABASE_URL=$dsn setsid "$bin" send --transport file --outbox-dir "$run/mail" \
+  --poll-interval 5s >"$run/sender.log" 2>&1 < /dev/null &
+echo $! >"$run/sender.pid"
+
+log "starting the HTTP shim on 127.0.0.1:$http_port"
+NILE_RESET_DATABASES="$db=$dsn" setsid "$bin" serve --listen "127.0.0.1:$http_port" \
+  --secret-file "$run/secret" --api-keys-file "$run/api-key" >"$run/shim.log" 2>&1 < /dev/null &
+echo $! >"$run/shim.pid"
+for _ in $(seq 100); do
+  curl -fsS "http://127.0.0.1:$http_port/healthz" >/dev/null 2>&1 && break
+  sleep 0.1
+done
+curl -fsS "http://127.0.0.1:$http_port/healthz" >/dev/null || { cat "$run/shim.log"; exit 1; }
 
 log "generating a reset token in SQL"
 psql_demo <<'SQL'
@@ -49,9 +91,30 @@ SELECT * FROM auth.generate_password_token('demo@example.com', 'http://localhost
 SELECT id, kind, recipient, subject, body FROM auth.email_outbox ORDER BY id DESC LIMIT 1 \gx
 SQL
 
+log "waiting for the sender to deliver it"
+for _ in $(seq 100); do
+  ls "$run/mail"/*.eml >/dev/null 2>&1 && break
+  sleep 0.1
+done
+eml=$(ls -t "$run/mail"/*.eml 2>/dev/null | head -n 1)
+[ -n "$eml" ] || { echo "no email was delivered; see $run/sender.log" >&2; exit 1; }
+echo "The email as delivered ($eml):"
+sed 's/^/    /' "$eml"
+
 cat <<INFO
 
-PostgreSQL is running on 127.0.0.1:$port (database $db, user postgres):
-  psql -h 127.0.0.1 -p $port -U postgres $db
+Running:
+  PostgreSQL   127.0.0.1:$port, database $db, user postgres
+               psql -h 127.0.0.1 -p $port -U postgres $db
+  HTTP shim    http://127.0.0.1:$http_port  (log: $run/shim.log)
+  sender       .eml files in $run/mail  (log: $run/sender.log)
+
+Ask for a reset over HTTP, as Nile's SDK does (CSRF cookie first, then POST):
+  curl -s -c /tmp/nile.jar http://127.0.0.1:$http_port/v2/databases/$db/auth/csrf
+  curl -s -b /tmp/nile.jar -o /dev/null -w '%{http_code}\\n' -H 'content-type: application/json' \\
+    -d '{"email":"jane@example.com","callbackUrl":"http://localhost:3000/done","redirectUrl":"http://localhost:3000/reset-password"}' \\
+    http://127.0.0.1:$http_port/v2/databases/$db/auth/reset-password
+  ls $run/mail
+
 Stop everything with: scripts/run.sh stop
 INFO

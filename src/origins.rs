@@ -3,7 +3,7 @@
 use pgrx::prelude::*;
 
 use crate::error::{or_raise, required};
-use crate::links::parse_origin;
+use crate::links::{origin_of, parse_http_url, parse_origin};
 
 /// Trusts `origin` (e.g. `https://app.example.com`); returns it normalized.
 #[pg_extern(security_definer)]
@@ -27,6 +27,24 @@ fn remove_trusted_origin(origin: Option<&str>) -> bool {
         "WITH gone AS (DELETE FROM auth.trusted_origins WHERE origin = $1 RETURNING 1)
          SELECT EXISTS (SELECT 1 FROM gone)",
         &[origin.as_str().into()],
+    )
+    .unwrap_or_else(|e| crate::plans::spi_failed(e))
+    .unwrap_or(false)
+}
+
+/// Is `url` an absolute http(s) URL, by the same rules as the reset
+/// functions, whose origin is trusted? For callers that redirect to a URL
+/// they were handed (the HTTP shim's `callbackUrl`): never an error, so a
+/// hostile URL costs nothing but a `false`.
+#[pg_extern(security_definer, stable, strict)]
+#[search_path(pg_catalog, pg_temp)]
+fn is_trusted_url(url: &str) -> bool {
+    let Ok(parsed) = parse_http_url("url", url) else {
+        return false;
+    };
+    Spi::get_one_with_args::<bool>(
+        "SELECT EXISTS (SELECT 1 FROM auth.trusted_origins WHERE origin = $1)",
+        &[origin_of(&parsed).into()],
     )
     .unwrap_or_else(|e| crate::plans::spi_failed(e))
     .unwrap_or(false)

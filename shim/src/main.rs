@@ -1,8 +1,9 @@
 //! `nile-reset`: the companion binary of the nile_reset extension.
-//! `send` drains the email outbox.
+//! `serve` answers Nile's reset-password HTTP API; `send` drains the email outbox.
 
 use clap::{Parser, Subcommand};
 
+mod http;
 mod sender;
 
 #[derive(Parser)]
@@ -14,6 +15,8 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
+    /// Serve Nile's reset-password API over HTTP.
+    Serve(http::ServeArgs),
     /// Deliver queued emails from auth.email_outbox.
     Send(sender::SendArgs),
 }
@@ -22,6 +25,7 @@ fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     let runtime = tokio::runtime::Runtime::new()?;
     match cli.command {
+        Command::Serve(args) => runtime.block_on(http::serve(args)),
         Command::Send(args) => runtime.block_on(sender::run(args)),
     }
 }

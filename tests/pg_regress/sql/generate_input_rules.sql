@@ -86,3 +86,11 @@ SELECT origin FROM auth.trusted_origins ORDER BY origin;
 SELECT auth.remove_trusted_origin('https://app.example.com');
 SELECT auth.remove_trusted_origin('https://app.example.com');
 SELECT origin FROM auth.trusted_origins ORDER BY origin;
+
+-- auth.is_trusted_url: the same URL rules and allow-list, as a boolean for
+-- callers that redirect to a URL they were handed.
+SELECT url, auth.is_trusted_url(url)
+  FROM (VALUES ('http://localhost:3000/done?x=1'), ('HTTP://LOCALHOST:3000'), ('http://localhost:3001/'),
+               ('https://evil.example/'), ('javascript:alert(1)'), (E'http://localhost:3000/\r\nX: y'),
+               ('http://user@localhost:3000/'), ('not a url'), ('')) AS t(url);
+SELECT auth.is_trusted_url(NULL) IS NULL AS null_in_null_out;

@@ -1,0 +1,172 @@
+//! Command-line flags of `serve`. Every flag can also come from the environment.
+//!
+//! Secrets (the cookie secret, the API keys) deliberately have no flag carrying their value:
+//! argv is visible to every local user in `ps`. They come from the environment or from files.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::str::FromStr;
+use std::time::Duration;
+
+use clap::{Args, ValueEnum};
+use url::Url;
+
+// No Debug: --database and --dsn-template values may carry passwords.
+#[derive(Args)]
+pub struct ServeArgs {
+    /// Address to listen on. Port 0 picks a free port; the bound address is printed on stdout.
+    #[arg(long, env = "NILE_RESET_LISTEN", default_value = "127.0.0.1:8080")]
+    pub listen: SocketAddr,
+
+    /// A database to serve, as NAME=POSTGRES_URL (repeat the flag; in the environment,
+    /// separate entries with spaces). Requests for other names get 404.
+    #[arg(
+        long = "database",
+        env = "NILE_RESET_DATABASES",
+        hide_env_values = true,
+        value_name = "NAME=DSN",
+        value_delimiter = ' '
+    )]
+    pub databases: Vec<DatabaseArg>,
+
+    /// Connection string for every --allow-database name, with `{database}` where the name goes,
+    /// e.g. postgres://nile_reset@db.internal/{database}.
+    #[arg(
+        long,
+        env = "NILE_RESET_DSN_TEMPLATE",
+        hide_env_values = true,
+        requires = "allowed_databases"
+    )]
+    pub dsn_template: Option<String>,
+
+    /// A database name served through --dsn-template (repeat the flag, or comma-separate).
+    #[arg(
+        long = "allow-database",
+        env = "NILE_RESET_ALLOW_DATABASES",
+        value_name = "NAME",
+        value_delimiter = ',',
+        requires = "dsn_template"
+    )]
+    pub allowed_databases: Vec<String>,
+
+    /// File holding the cookie secret (CSRF and reset cookies are signed with it). The secret can
+    /// instead come from the NILE_RESET_SECRET environment variable.
+    #[arg(long, env = "NILE_RESET_SECRET_FILE", value_name = "PATH")]
+    pub secret_file: Option<PathBuf>,
+
+    /// File with one API key per line (blank lines and lines starting with # are skipped). Keys
+    /// can also come from NILE_RESET_API_KEYS (comma-separated). A key is required for
+    /// `?json=true`, which returns reset links instead of emailing them.
+    #[arg(long, env = "NILE_RESET_API_KEYS_FILE", value_name = "PATH")]
+    pub api_keys_file: Option<PathBuf>,
+
+    /// Refuse to start without a configured cookie secret (development generates a random one).
+    #[arg(long, env = "NILE_RESET_PRODUCTION")]
+    pub production: bool,
+
+    /// Public URL clients reach this server at; an https:// URL turns secure cookies on when the
+    /// request carries neither `nile-secure-cookies` nor `nile-origin`.
+    #[arg(long, env = "NILE_RESET_PUBLIC_URL", value_name = "URL")]
+    pub public_url: Option<Url>,
+
+    /// Largest accepted request body, in bytes (larger bodies get 413).
+    #[arg(long, env = "NILE_RESET_BODY_LIMIT", value_name = "BYTES", default_value_t = 16 * 1024)]
+    pub body_limit: usize,
+
+    /// Time limit for one request to the auth routes, in seconds (exceeded: 503).
+    #[arg(
+        long,
+        env = "NILE_RESET_REQUEST_TIMEOUT",
+        value_name = "SECONDS",
+        default_value = "10",
+        value_parser = parse_seconds
+    )]
+    pub request_timeout: Duration,
+
+    /// Largest number of connections kept per database.
+    #[arg(long, env = "NILE_RESET_POOL_SIZE", default_value_t = 16)]
+    pub pool_size: usize,
+
+    /// Time limit for getting a database connection (waiting for a free one or opening one), in
+    /// seconds; also bounds each /healthz check.
+    #[arg(
+        long,
+        env = "NILE_RESET_DB_TIMEOUT",
+        value_name = "SECONDS",
+        default_value = "5",
+        value_parser = parse_seconds
+    )]
+    pub db_timeout: Duration,
+
+    /// Log format on stderr. RUST_LOG filters as usual (default: info).
+    #[arg(
+        long,
+        env = "NILE_RESET_LOG_FORMAT",
+        value_enum,
+        default_value = "json"
+    )]
+    pub log_format: LogFormat,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum LogFormat {
+    Json,
+    Text,
+}
+
+/// One `--database NAME=DSN` entry. DSNs may hold passwords, hence `hide_env_values` above:
+/// `--help` would otherwise print the environment's value.
+#[derive(Clone)]
+pub struct DatabaseArg {
+    pub name: String,
+    pub dsn: String,
+}
+
+impl FromStr for DatabaseArg {
+    type Err = String;
+
+    fn from_str(value: &str) -> Result<Self, Self::Err> {
+        let (name, dsn) = value
+            .split_once('=')
+            .ok_or_else(|| "expected NAME=DSN".to_owned())?;
+        if dsn.is_empty() {
+            return Err(format!("database {name:?} has an empty DSN"));
+        }
+        Ok(DatabaseArg {
+            name: name.to_owned(),
+            dsn: dsn.to_owned(),
+        })
+    }
+}
+
+fn parse_seconds(value: &str) -> Result<Duration, String> {
+    let seconds: f64 = value
+        .parse()
+        .map_err(|_| format!("{value:?} is not a number of seconds"))?;
+    if !(seconds > 0.0 && seconds <= 86_400.0) {
+        return Err("expected a number of seconds between 0 and 86400".to_owned());
+    }
+    Ok(Duration::from_secs_f64(seconds))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn database_arg_splits_at_the_first_equals_sign() {
+        let arg: DatabaseArg = "app=postgres://u@h/app?options=-c%20a=b".parse().unwrap();
+        assert_eq!(arg.name, "app");
+        assert_eq!(arg.dsn, "postgres://u@h/app?options=-c%20a=b");
+        assert!("no-dsn".parse::<DatabaseArg>().is_err());
+        assert!("app=".parse::<DatabaseArg>().is_err());
+    }
+
+    #[test]
+    fn seconds_must_be_positive() {
+        assert_eq!(parse_seconds("1.5").unwrap(), Duration::from_millis(1500));
+        assert!(parse_seconds("0").is_err());
+        assert!(parse_seconds("-3").is_err());
+        assert!(parse_seconds("soon").is_err());
+    }
+}

@@ -1,0 +1,121 @@
+//! API keys for `?json=true`: a caller holding one may receive reset links directly instead of
+//! having them emailed. Nile lets anyone with a CSRF cookie do that, which hands out a reset
+//! link for any account; we require `Authorization: Bearer <key>`.
+
+use std::path::Path;
+
+use anyhow::{bail, Context};
+use axum::http::header::AUTHORIZATION;
+use axum::http::HeaderMap;
+use sha2::{Digest, Sha256};
+use subtle::{Choice, ConstantTimeEq};
+
+/// Environment variable with comma-separated keys (there is deliberately no flag for them).
+pub const API_KEYS_ENV: &str = "NILE_RESET_API_KEYS";
+
+/// Keys short enough to guess are refused at startup.
+const MIN_KEY_CHARS: usize = 16;
+
+pub struct ApiKeys {
+    /// SHA-256 of each key: comparing fixed-size digests takes the same time whatever the
+    /// presented key's length, and the keys themselves are not kept in memory.
+    digests: Vec<[u8; 32]>,
+}
+
+impl ApiKeys {
+    /// Collects keys from NILE_RESET_API_KEYS and from `file`; both may be used at once (handy
+    /// while rotating keys). No keys at all is valid: `?json=true` is then always refused.
+    pub fn load(file: Option<&Path>) -> anyhow::Result<ApiKeys> {
+        let mut keys: Vec<String> = std::env::var(API_KEYS_ENV)
+            .map(|value| value.split(',').map(str::to_owned).collect())
+            .unwrap_or_default();
+        if let Some(path) = file {
+            let text = std::fs::read_to_string(path)
+                .with_context(|| format!("cannot read API keys from {}", path.display()))?;
+            keys.extend(
+                text.lines()
+                    .filter(|line| !line.trim_start().starts_with('#'))
+                    .map(str::to_owned),
+            );
+        }
+        ApiKeys::new(
+            keys.iter()
+                .map(|key| key.trim())
+                .filter(|key| !key.is_empty()),
+        )
+    }
+
+    fn new<'a>(keys: impl Iterator<Item = &'a str>) -> anyhow::Result<ApiKeys> {
+        let mut digests = Vec::new();
+        for key in keys {
+            if key.chars().count() < MIN_KEY_CHARS {
+                bail!("API keys must be at least {MIN_KEY_CHARS} characters long");
+            }
+            digests.push(Sha256::digest(key.as_bytes()).into());
+        }
+        Ok(ApiKeys { digests })
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.digests.is_empty()
+    }
+
+    /// Whether the request carries `Authorization: Bearer <one of the keys>`. Every key is
+    /// compared, in constant time, so timing tells nothing about which key nearly matched.
+    pub fn authorize(&self, headers: &HeaderMap) -> bool {
+        let Some(presented) = bearer_token(headers) else {
+            return false;
+        };
+        let presented: [u8; 32] = Sha256::digest(presented.as_bytes()).into();
+        let mut matched = Choice::from(0);
+        for digest in &self.digests {
+            matched |= digest.ct_eq(&presented);
+        }
+        matched.into()
+    }
+}
+
+fn bearer_token(headers: &HeaderMap) -> Option<&str> {
+    let value = headers.get(AUTHORIZATION)?.to_str().ok()?;
+    let (scheme, token) = value.split_once(' ')?;
+    let token = token.trim();
+    (scheme.eq_ignore_ascii_case("bearer") && !token.is_empty()).then_some(token)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use axum::http::HeaderValue;
+
+    const KEY: &str = "k3y-0123456789abcdef";
+
+    fn with_authorization(value: &str) -> HeaderMap {
+        let mut headers = HeaderMap::new();
+        headers.insert(AUTHORIZATION, HeaderValue::from_str(value).unwrap());
+        headers
+    }
+
+    #[test]
+    fn accepts_any_configured_bearer_key() {
+        let keys = ApiKeys::new(["another-key-0123456789", KEY].into_iter()).unwrap();
+        assert!(keys.authorize(&with_authorization(&format!("Bearer {KEY}"))));
+        assert!(keys.authorize(&with_authorization(&format!("bearer  {KEY}"))));
+    }
+
+    #[test]
+    fn refuses_everything_else() {
+        let keys = ApiKeys::new([KEY].into_iter()).unwrap();
+        assert!(!keys.authorize(&HeaderMap::new()));
+        assert!(!keys.authorize(&with_authorization(KEY)));
+        assert!(!keys.authorize(&with_authorization(&format!("Basic {KEY}"))));
+        assert!(!keys.authorize(&with_authorization(&format!("Bearer {KEY}x"))));
+        assert!(!keys.authorize(&with_authorization("Bearer ")));
+        let none = ApiKeys::new(std::iter::empty()).unwrap();
+        assert!(!none.authorize(&with_authorization(&format!("Bearer {KEY}"))));
+    }
+
+    #[test]
+    fn short_keys_are_refused() {
+        assert!(ApiKeys::new(["short"].into_iter()).is_err());
+    }
+}

@@ -1,0 +1,31 @@
+//! `GET /v2/databases/{database}/auth/csrf`: a CSRF token and its signed cookie.
+
+use std::sync::Arc;
+
+use axum::extract::State;
+use axum::http::header::SET_COOKIE;
+use axum::http::HeaderMap;
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use serde_json::json;
+
+use crate::http::cookies;
+use crate::http::error::ApiError;
+use crate::http::extract::ServedDatabase;
+use crate::http::state::AppState;
+
+/// Issues a fresh token every time (a new cookie replaces the old one); the database in the
+/// path only has to be one we serve.
+pub async fn issue(
+    State(state): State<Arc<AppState>>,
+    _database: ServedDatabase,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    let secure = cookies::secure(&headers, state.public_url.as_ref());
+    let issued = cookies::issue_csrf(&state.secret, secure)?;
+    Ok((
+        [(SET_COOKIE, issued.set_cookie)],
+        Json(json!({ "csrfToken": issued.token })),
+    )
+        .into_response())
+}

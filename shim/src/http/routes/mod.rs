@@ -1,0 +1,57 @@
+//! The route table and the layers around it.
+
+mod csrf;
+mod ops;
+mod reset;
+
+use std::sync::Arc;
+
+use axum::extract::DefaultBodyLimit;
+use axum::http::header::{CACHE_CONTROL, REFERRER_POLICY, X_CONTENT_TYPE_OPTIONS};
+use axum::http::{HeaderName, HeaderValue, StatusCode};
+use axum::routing::get;
+use axum::{middleware, Router};
+use tower_http::set_header::SetResponseHeaderLayer;
+use tower_http::timeout::TimeoutLayer;
+
+use super::config::ServeArgs;
+use super::observe::observe;
+use super::state::AppState;
+
+pub fn router(state: Arc<AppState>, args: &ServeArgs) -> Router {
+    let auth = Router::new()
+        .route("/v2/databases/{database}/auth/csrf", get(csrf::issue))
+        .route(
+            "/v2/databases/{database}/auth/reset-password",
+            get(reset::validate_link)
+                .post(reset::request_reset)
+                .put(reset::reset_password),
+        )
+        .layer(TimeoutLayer::with_status_code(
+            StatusCode::SERVICE_UNAVAILABLE,
+            args.request_timeout,
+        ))
+        .layer(DefaultBodyLimit::max(args.body_limit));
+
+    let operations = Router::new()
+        .route("/healthz", get(ops::healthz))
+        .route("/metrics", get(ops::metrics))
+        .route("/openapi.yaml", get(ops::openapi));
+
+    Router::new()
+        .merge(auth)
+        .merge(operations)
+        .fallback(ops::not_found)
+        .layer(middleware::from_fn_with_state(state.clone(), observe))
+        // Auth answers carry tokens or set cookies: never cache them, and never leak a reset
+        // link (the page URL) to another site through Referer. Applied to every response, so
+        // no path (a 404 included) can miss them.
+        .layer(static_header(CACHE_CONTROL, "no-store"))
+        .layer(static_header(REFERRER_POLICY, "no-referrer"))
+        .layer(static_header(X_CONTENT_TYPE_OPTIONS, "nosniff"))
+        .with_state(state)
+}
+
+fn static_header(name: HeaderName, value: &'static str) -> SetResponseHeaderLayer<HeaderValue> {
+    SetResponseHeaderLayer::overriding(name, HeaderValue::from_static(value))
+}

@@ -1,0 +1,206 @@
+//! `/v2/databases/{database}/auth/reset-password`: request a reset (POST), open the emailed link
+//! (GET), set the new password (PUT). Statuses and messages follow Nile's service.
+
+use std::sync::Arc;
+
+use axum::extract::State;
+use axum::http::header::{LOCATION, SET_COOKIE};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, Uri};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use serde_json::json;
+
+use crate::http::cookies::{self, ResetCookie};
+use crate::http::error::ApiError;
+use crate::http::extract::{query_param, JsonBody, ServedDatabase};
+use crate::http::queries::{self, TokenStatus};
+use crate::http::state::AppState;
+
+/// Appended to the callback URL when a link does not check out (Nile's wording).
+const INVALID_TOKEN_ERROR: &str = "error=Token%20is%20invalid";
+
+/// POST (generatePasswordToken): `{email, callbackUrl, redirectUrl}`.
+/// 201: email queued; 200: nothing happened (the answer does not tell whether the user exists).
+/// `?json=true` with a valid API key: 201 `{"url": link}` and no email.
+pub async fn request_reset(
+    State(state): State<Arc<AppState>>,
+    ServedDatabase(db): ServedDatabase,
+    uri: Uri,
+    headers: HeaderMap,
+    body: JsonBody,
+) -> Result<Response, ApiError> {
+    let email = body
+        .non_empty_string("email")
+        .ok_or_else(|| ApiError::bad_request("Email is required"))?;
+    let callback_url = body.optional_string("callbackUrl")?;
+    let redirect_url = body.optional_string("redirectUrl")?;
+
+    if query_param(uri.query(), "json").as_deref() == Some("true") {
+        // A bearer key is not sent automatically by browsers, so it needs no CSRF cookie.
+        if !state.api_keys.authorize(&headers) {
+            return Err(ApiError::Unauthorized);
+        }
+        let link = queries::generate_password_link(&db, email, callback_url, redirect_url).await?;
+        return Ok(match link {
+            Some(url) => (StatusCode::CREATED, Json(json!({ "url": url }))).into_response(),
+            None => StatusCode::OK.into_response(),
+        });
+    }
+
+    let secure = cookies::secure(&headers, state.public_url.as_ref());
+    if cookies::verify_csrf(&headers, &state.secret, secure).is_none() {
+        return Err(ApiError::MissingCsrf);
+    }
+    let queued = queries::generate_password_token(&db, email, callback_url, redirect_url).await?;
+    let status = if queued {
+        StatusCode::CREATED
+    } else {
+        StatusCode::OK
+    };
+    Ok(status.into_response())
+}
+
+/// GET (validatePasswordToken): the link from the email, `?token&identifier&callbackUrl`.
+/// Always 200 (clients use fetch, which would follow a redirect and drop the cookie): with the
+/// reset cookie and `Location: callbackUrl` when the token checks out, otherwise with
+/// `Location: callbackUrl?error=Token%20is%20invalid`.
+pub async fn validate_link(
+    State(state): State<Arc<AppState>>,
+    ServedDatabase(db): ServedDatabase,
+    uri: Uri,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    let query = uri.query();
+    let required = |name: &str| query_param(query, name).filter(|value| !value.is_empty());
+    let token = required("token").ok_or_else(|| ApiError::bad_request("Missing token"))?;
+    let identifier =
+        required("identifier").ok_or_else(|| ApiError::bad_request("Missing identifier"))?;
+    let callback_url = required("callbackUrl")
+        .or_else(|| required("callbackURL"))
+        .ok_or_else(|| ApiError::bad_request("Missing callbackUrl"))?;
+    let follow = query_param(query, "redirect").as_deref() != Some("false");
+    // Both possible Location values are checked before the database is asked anything.
+    let valid_location = location(&callback_url)?;
+    let invalid_location = location(&with_error(&callback_url))?;
+
+    let (status, trusted) =
+        match queries::verify_password_token(&db, &identifier, &token, &callback_url).await {
+            Ok(answer) => answer,
+            // A malformed identifier or token is just an invalid link to the person clicking it.
+            Err(ApiError::BadRequest(_)) => (TokenStatus::Invalid, false),
+            Err(other) => return Err(other),
+        };
+    // Never a Location (which Nile's SDK follows) to an origin the database does not trust:
+    // the link's callbackUrl is attacker-controlled input.
+    if !trusted {
+        return Err(ApiError::bad_request("callbackUrl origin is not trusted"));
+    }
+
+    let mut response = StatusCode::OK.into_response();
+    let response_headers = response.headers_mut();
+    if status == TokenStatus::Valid {
+        let secure = cookies::secure(&headers, state.public_url.as_ref());
+        let binding = reset_binding(&identifier);
+        response_headers.insert(
+            SET_COOKIE,
+            cookies::reset_cookie(&state.secret, &token, &binding, secure),
+        );
+        if follow {
+            response_headers.insert(LOCATION, valid_location);
+        }
+    } else {
+        response_headers.insert(LOCATION, invalid_location);
+    }
+    Ok(response)
+}
+
+/// PUT (resetPassword): `{password, email}` plus the reset cookie from the GET.
+/// 204 once the password is changed (the cookie is then cleared).
+pub async fn reset_password(
+    State(state): State<Arc<AppState>>,
+    ServedDatabase(db): ServedDatabase,
+    headers: HeaderMap,
+    body: JsonBody,
+) -> Result<Response, ApiError> {
+    let email = body
+        .non_empty_string("email")
+        .ok_or_else(|| ApiError::bad_request("Email is required"))?;
+    let password = body
+        .optional_string("password")?
+        .ok_or_else(|| ApiError::bad_request("Password is required"))?;
+
+    let secure = cookies::secure(&headers, state.public_url.as_ref());
+    let token = match cookies::verify_reset(&headers, &state.secret, &reset_binding(email), secure)
+    {
+        ResetCookie::Missing => return Err(ApiError::bad_request("Missing reset token")),
+        ResetCookie::Forged => return Err(ApiError::bad_request("Unable to process request")),
+        ResetCookie::Valid(token) => token,
+    };
+    // The database normalizes identifiers its own way; it gets the email as typed.
+    queries::reset_password(&db, email.trim(), &token, password).await?;
+    Ok((
+        StatusCode::NO_CONTENT,
+        [(SET_COOKIE, cookies::clear_reset_cookie(secure))],
+    )
+        .into_response())
+}
+
+/// The identifier form the reset cookie is bound to. Links carry the identifier as the database
+/// stores it (the lower-cased email) while Nile's SDK sends back the email the user typed; Nile
+/// compares the two trimmed and lower-cased, and so do we, on both sides.
+fn reset_binding(identifier: &str) -> String {
+    identifier.trim().to_lowercase()
+}
+
+/// `url` with Nile's error parameter added, before any fragment.
+fn with_error(url: &str) -> String {
+    let (base, fragment) = match url.split_once('#') {
+        Some((base, fragment)) => (base, Some(fragment)),
+        None => (url, None),
+    };
+    let separator = if base.contains('?') { '&' } else { '?' };
+    let mut result = format!("{base}{separator}{INVALID_TOKEN_ERROR}");
+    if let Some(fragment) = fragment {
+        result.push('#');
+        result.push_str(fragment);
+    }
+    result
+}
+
+/// The callback URL as a header value; one that cannot be a header (control characters,
+/// non-ASCII) is refused rather than mangled.
+fn location(url: &str) -> Result<HeaderValue, ApiError> {
+    HeaderValue::from_str(url).map_err(|_| ApiError::bad_request("Invalid callbackUrl"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn error_parameter_joins_any_existing_query() {
+        assert_eq!(
+            with_error("http://localhost:3000/reset"),
+            "http://localhost:3000/reset?error=Token%20is%20invalid"
+        );
+        assert_eq!(
+            with_error("http://localhost:3000/reset?step=2"),
+            "http://localhost:3000/reset?step=2&error=Token%20is%20invalid"
+        );
+        assert_eq!(
+            with_error("http://localhost:3000/#/reset"),
+            "http://localhost:3000/?error=Token%20is%20invalid#/reset"
+        );
+    }
+
+    #[test]
+    fn header_unsafe_callbacks_are_refused() {
+        assert!(location("http://localhost:3000/ok").is_ok());
+        assert!(location("http://localhost:3000/\r\nSet-Cookie: x=y").is_err());
+    }
+
+    #[test]
+    fn binding_ignores_case_and_surrounding_space() {
+        assert_eq!(reset_binding(" Alice@Example.COM "), "alice@example.com");
+    }
+}

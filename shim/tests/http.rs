@@ -1,0 +1,1112 @@
+//! `nile-reset serve` over real sockets against real PostgreSQL with the nile_reset extension.
+//! Each test has its own database and its own server process; they share one cluster.
+
+mod support_http;
+
+use std::time::Duration;
+
+use reqwest::header::{HeaderMap, CACHE_CONTROL, LOCATION, SET_COOKIE};
+use reqwest::{Client, RequestBuilder, Response, StatusCode};
+use serde_json::{json, Value};
+use sha2::{Digest, Sha256};
+use support_http::{Cluster, Shim, API_KEY, APP_ORIGIN, OUTAGE_PORT, SECRET};
+
+const RESET: &str = "/auth/reset-password";
+const NEW_PASSWORD: &str = "correct horse battery staple";
+
+fn client() -> Client {
+    Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .timeout(Duration::from_secs(30))
+        .build()
+        .unwrap()
+}
+
+/// What `hex(sha256(parts ++ SECRET))` must be: the signature Nile puts in its cookies.
+fn signature(parts: &[&str]) -> String {
+    let mut hasher = Sha256::new();
+    for part in parts {
+        hasher.update(part.as_bytes());
+    }
+    hasher.update(SECRET.as_bytes());
+    hex::encode(hasher.finalize())
+}
+
+/// A shim serving one fresh database, named after the test.
+struct Fixture {
+    db: tokio_postgres::Client,
+    shim: Shim,
+    http: Client,
+    name: String,
+}
+
+impl Fixture {
+    async fn new(name: &str) -> Fixture {
+        Fixture::with_args(name, &[]).await
+    }
+
+    async fn with_args(name: &str, extra: &[&str]) -> Fixture {
+        Fixture::start(name, extra, &[]).await
+    }
+
+    /// `extra` flags after `--database`; `env` on top of the test secret and API key.
+    async fn start(name: &str, extra: &[&str], env: &[(&str, &str)]) -> Fixture {
+        let cluster = Cluster::shared();
+        let db = cluster.create_database(name).await;
+        let database = format!("{name}={}", cluster.dsn(name));
+        let mut args = vec!["--database", database.as_str()];
+        args.extend_from_slice(extra);
+        let shim = Shim::start_with_env(name, &args, env);
+        Fixture {
+            db,
+            shim,
+            http: client(),
+            name: name.to_owned(),
+        }
+    }
+
+    /// URL of `route` under this fixture's database.
+    fn api(&self, route: &str) -> String {
+        self.shim
+            .url(&format!("/v2/databases/{}{route}", self.name))
+    }
+
+    /// A fresh CSRF cookie, as `name=value` for a Cookie header.
+    async fn csrf_cookie(&self) -> String {
+        let response = self.http.get(self.api("/auth/csrf")).send().await.unwrap();
+        assert_eq!(response.status(), StatusCode::OK);
+        cookie_pair(response.headers(), "nile.csrf-token").expect("csrf cookie")
+    }
+
+    /// POST reset-password with a valid CSRF cookie.
+    async fn request_reset(&self, body: Value) -> Response {
+        let cookie = self.csrf_cookie().await;
+        self.http
+            .post(self.api(RESET))
+            .header("cookie", cookie)
+            .json(&body)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    async fn outbox_count(&self) -> i64 {
+        self.db
+            .query_one("SELECT count(*) FROM auth.email_outbox", &[])
+            .await
+            .unwrap()
+            .get(0)
+    }
+
+    /// The reset link of the newest password_reset email (it only exists in the email body).
+    async fn emailed_link(&self) -> url::Url {
+        let body: String = self
+            .db
+            .query_one(
+                "SELECT body FROM auth.email_outbox WHERE kind = 'password_reset' ORDER BY id DESC LIMIT 1",
+                &[],
+            )
+            .await
+            .unwrap()
+            .get(0);
+        let link = body
+            .split_whitespace()
+            .find(|word| word.contains("?token="))
+            .expect("a link in the email");
+        url::Url::parse(link).unwrap()
+    }
+}
+
+fn alice_request() -> Value {
+    json!({
+        "email": "alice@example.com",
+        "callbackUrl": format!("{APP_ORIGIN}/signed-in"),
+        "redirectUrl": format!("{APP_ORIGIN}/reset"),
+    })
+}
+
+/// The `name=value` pair of the Set-Cookie header for cookie `name`.
+fn cookie_pair(headers: &HeaderMap, name: &str) -> Option<String> {
+    set_cookie(headers, name).map(|cookie| cookie.split(';').next().unwrap().to_owned())
+}
+
+/// The whole Set-Cookie header for cookie `name`.
+fn set_cookie(headers: &HeaderMap, name: &str) -> Option<String> {
+    headers
+        .get_all(SET_COOKIE)
+        .iter()
+        .map(|value| value.to_str().unwrap().to_owned())
+        .find(|cookie| cookie.starts_with(&format!("{name}=")))
+}
+
+async fn text(request: RequestBuilder) -> (StatusCode, String) {
+    let response = request.send().await.unwrap();
+    (response.status(), response.text().await.unwrap())
+}
+
+#[tokio::test]
+async fn csrf_cookie_is_signed_and_secure_when_asked() {
+    let f = Fixture::new("http_csrf").await;
+    let response = f.http.get(f.api("/auth/csrf")).send().await.unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    let cookie = set_cookie(response.headers(), "nile.csrf-token").expect("Set-Cookie");
+    let body: Value = response.json().await.unwrap();
+    let token = body["csrfToken"].as_str().unwrap();
+    assert_eq!(token.len(), 64);
+    assert_eq!(
+        cookie,
+        format!(
+            "nile.csrf-token={token}%7C{}; Path=/; HttpOnly; SameSite=Lax",
+            signature(&[token])
+        )
+    );
+
+    for (header, value) in [
+        ("nile-secure-cookies", "true"),
+        ("nile-origin", "https://app.example.com"),
+    ] {
+        let response = f
+            .http
+            .get(f.api("/auth/csrf"))
+            .header(header, value)
+            .send()
+            .await
+            .unwrap();
+        let cookie =
+            set_cookie(response.headers(), "__Secure-nile.csrf-token").expect("secure cookie");
+        assert!(cookie.ends_with("; Secure"), "{cookie}");
+    }
+    // The explicit header wins over an https origin.
+    let response = f
+        .http
+        .get(f.api("/auth/csrf"))
+        .header("nile-secure-cookies", "false")
+        .header("nile-origin", "https://app.example.com")
+        .send()
+        .await
+        .unwrap();
+    assert!(set_cookie(response.headers(), "nile.csrf-token").is_some());
+}
+
+#[tokio::test]
+async fn public_https_url_turns_secure_cookies_on() {
+    let f = Fixture::with_args(
+        "http_public_url",
+        &["--public-url", "https://auth.example.com"],
+    )
+    .await;
+    let response = f.http.get(f.api("/auth/csrf")).send().await.unwrap();
+    assert!(set_cookie(response.headers(), "__Secure-nile.csrf-token").is_some());
+    let secure_cookie = cookie_pair(response.headers(), "__Secure-nile.csrf-token").unwrap();
+
+    // A secure request reads the __Secure- cookie: the plain name does not count.
+    let plain = secure_cookie.trim_start_matches("__Secure-").to_owned();
+    let post = |cookie: String| {
+        f.http
+            .post(f.api(RESET))
+            .header("cookie", cookie)
+            .json(&alice_request())
+    };
+    assert_eq!(
+        post(plain).send().await.unwrap().status(),
+        StatusCode::NOT_FOUND
+    );
+    assert_eq!(
+        post(secure_cookie).send().await.unwrap().status(),
+        StatusCode::CREATED
+    );
+
+    // An http nile-origin header overrides the public URL.
+    let response = f
+        .http
+        .get(f.api("/auth/csrf"))
+        .header("nile-origin", APP_ORIGIN)
+        .send()
+        .await
+        .unwrap();
+    assert!(set_cookie(response.headers(), "nile.csrf-token").is_some());
+}
+
+#[tokio::test]
+async fn reset_request_statuses() {
+    let f = Fixture::new("http_post").await;
+
+    // 201: Alice exists (stored as Alice@Example.com); the email is queued, not sent.
+    let response = f.request_reset(alice_request()).await;
+    assert_eq!(response.status(), StatusCode::CREATED);
+    assert_eq!(response.text().await.unwrap(), "");
+    assert_eq!(f.outbox_count().await, 1);
+
+    // 200: asked again right away (resend interval), and an unknown user. Same empty answer.
+    assert_eq!(
+        f.request_reset(alice_request()).await.status(),
+        StatusCode::OK
+    );
+    let mut unknown = alice_request();
+    unknown["email"] = json!("nobody@example.com");
+    let response = f.request_reset(unknown).await;
+    assert_eq!(response.status(), StatusCode::OK);
+    assert_eq!(response.text().await.unwrap(), "");
+    assert_eq!(f.outbox_count().await, 1);
+
+    // The body is JSON whatever the Content-Type says.
+    let cookie = f.csrf_cookie().await;
+    let mut bob = alice_request();
+    bob["email"] = json!("bob@example.com");
+    f.db.execute(
+        "INSERT INTO users.users (email) VALUES ('bob@example.com')",
+        &[],
+    )
+    .await
+    .unwrap();
+    let (status, _) = text(
+        f.http
+            .post(f.api(RESET))
+            .header("cookie", &cookie)
+            .header("content-type", "text/plain")
+            .body(bob.to_string()),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED);
+
+    // 400: the email check comes first, before the CSRF check (as in Nile).
+    for body in [
+        json!({}),
+        json!({"email": ""}),
+        json!({"email": 42}),
+        json!(["alice@example.com"]),
+    ] {
+        let (status, message) = text(f.http.post(f.api(RESET)).json(&body)).await;
+        assert_eq!(
+            (status, message.as_str()),
+            (StatusCode::BAD_REQUEST, "Email is required"),
+            "{body}"
+        );
+    }
+    let (status, message) = text(
+        f.http
+            .post(f.api(RESET))
+            .header("cookie", &cookie)
+            .body("{not json"),
+    )
+    .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert_eq!(message, "Request body must be valid JSON");
+    let mut wrong_type = alice_request();
+    wrong_type["callbackUrl"] = json!(7);
+    let (status, message) = text(
+        f.http
+            .post(f.api(RESET))
+            .header("cookie", &cookie)
+            .json(&wrong_type),
+    )
+    .await;
+    assert_eq!(
+        (status, message.as_str()),
+        (StatusCode::BAD_REQUEST, "callbackUrl must be a string")
+    );
+
+    // 400 with the database's own message: the rules live in SQL.
+    let mut untrusted = alice_request();
+    untrusted["callbackUrl"] = json!("https://evil.example/steal");
+    let (status, message) = text(
+        f.http
+            .post(f.api(RESET))
+            .header("cookie", &cookie)
+            .json(&untrusted),
+    )
+    .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(message.contains("trusted_origins"), "{message}");
+    let mut malformed = alice_request();
+    malformed["redirectUrl"] = json!("not a url");
+    let (status, message) = text(
+        f.http
+            .post(f.api(RESET))
+            .header("cookie", &cookie)
+            .json(&malformed),
+    )
+    .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(message.contains("redirect_url"), "{message}");
+    let mut missing = alice_request();
+    missing.as_object_mut().unwrap().remove("callbackUrl");
+    let (status, message) = text(
+        f.http
+            .post(f.api(RESET))
+            .header("cookie", &cookie)
+            .json(&missing),
+    )
+    .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(message.contains("callback_url"), "{message}");
+
+    // 404: no CSRF cookie, a forged one, one signed with another secret.
+    let forged_token = "a".repeat(64);
+    let other_secret = hex::encode(Sha256::digest(format!("{forged_token}another-secret")));
+    for cookie in [
+        None,
+        Some(format!(
+            "nile.csrf-token={forged_token}%7C{}",
+            "0".repeat(64)
+        )),
+        Some(format!("nile.csrf-token={forged_token}%7C{other_secret}")),
+        Some(format!("nile.csrf-token={forged_token}")),
+    ] {
+        let mut request = f.http.post(f.api(RESET)).json(&alice_request());
+        if let Some(cookie) = &cookie {
+            request = request.header("cookie", cookie);
+        }
+        let (status, message) = text(request).await;
+        assert_eq!(
+            (status, message.as_str()),
+            (StatusCode::NOT_FOUND, "Missing csrf"),
+            "{cookie:?}"
+        );
+    }
+
+    // 401: json=true without a key, with a wrong one, or with only a CSRF cookie.
+    let json_url = format!("{}?json=true", f.api(RESET));
+    for authorization in [
+        None,
+        Some("Bearer wrong-key-0123456789abcdef"),
+        Some(API_KEY),
+    ] {
+        let mut request = f
+            .http
+            .post(&json_url)
+            .header("cookie", &cookie)
+            .json(&alice_request());
+        if let Some(value) = authorization {
+            request = request.header("authorization", value);
+        }
+        assert_eq!(
+            request.send().await.unwrap().status(),
+            StatusCode::UNAUTHORIZED,
+            "{authorization:?}"
+        );
+    }
+    assert_eq!(f.outbox_count().await, 2);
+}
+
+#[tokio::test]
+async fn json_mode_with_api_key_returns_the_link_and_sends_nothing() {
+    let f = Fixture::new("http_json").await;
+    let url = format!("{}?json=true", f.api(RESET));
+    let response = f
+        .http
+        .post(&url)
+        .bearer_auth(API_KEY)
+        .json(&alice_request())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::CREATED);
+    let body: Value = response.json().await.unwrap();
+    let link = url::Url::parse(body["url"].as_str().unwrap()).unwrap();
+    assert_eq!(
+        link.as_str().split('?').next().unwrap(),
+        format!("{APP_ORIGIN}/reset")
+    );
+    let query: Vec<(String, String)> = link.query_pairs().into_owned().collect();
+    let keys: Vec<&str> = query.iter().map(|(key, _)| key.as_str()).collect();
+    assert_eq!(keys, ["token", "identifier", "callbackUrl"]);
+    assert_eq!(query[1].1, "alice@example.com");
+    assert_eq!(
+        f.outbox_count().await,
+        0,
+        "json=true must not queue an email"
+    );
+
+    // The link works like an emailed one.
+    let response = f
+        .http
+        .get(format!("{}?{}", f.api(RESET), link.query().unwrap()))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    assert!(set_cookie(response.headers(), "nile.reset").is_some());
+
+    // Unknown user: nothing happened.
+    let mut unknown = alice_request();
+    unknown["email"] = json!("nobody@example.com");
+    let response = f
+        .http
+        .post(&url)
+        .bearer_auth(API_KEY)
+        .json(&unknown)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    assert_eq!(response.text().await.unwrap(), "");
+}
+
+#[tokio::test]
+async fn full_reset_flow_and_logs_without_secrets() {
+    // Debug logging everywhere: the server must still keep secrets out of its log.
+    let f = Fixture::start("http_flow", &[], &[("RUST_LOG", "debug")]).await;
+
+    let csrf = f.csrf_cookie().await;
+    let response = f
+        .http
+        .post(f.api(RESET))
+        .header("cookie", &csrf)
+        .json(&alice_request())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::CREATED);
+
+    let link = f.emailed_link().await;
+    let token = link
+        .query_pairs()
+        .find(|(key, _)| key == "token")
+        .unwrap()
+        .1
+        .into_owned();
+    let callback = format!("{APP_ORIGIN}/signed-in");
+    let validate_url = format!("{}?{}", f.api(RESET), link.query().unwrap());
+
+    // redirect=false: the cookie, but no Location.
+    let response = f
+        .http
+        .get(format!("{validate_url}&redirect=false"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    assert!(response.headers().get(LOCATION).is_none());
+    assert!(set_cookie(response.headers(), "nile.reset").is_some());
+
+    // The link: 200 (not 3xx), Location and the reset cookie bound to the identifier.
+    let response = f.http.get(&validate_url).send().await.unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    assert_eq!(response.headers()[LOCATION], callback.as_str());
+    let reset_cookie = set_cookie(response.headers(), "nile.reset").unwrap();
+    assert_eq!(
+        reset_cookie,
+        format!(
+            "nile.reset={token}%7C{}; Path=/; HttpOnly; SameSite=Lax; Max-Age=14400",
+            signature(&[&token, "alice@example.com"])
+        )
+    );
+    let cookie = reset_cookie.split(';').next().unwrap().to_owned();
+
+    // A too-short password is refused by the database's policy; the token survives that.
+    let put = |body: Value| {
+        f.http
+            .put(f.api(RESET))
+            .header("cookie", &cookie)
+            .json(&body)
+    };
+    let (status, message) = text(put(
+        json!({"email": "Alice@Example.com", "password": "sh0rt!"}),
+    ))
+    .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(message.contains("password"), "{message}");
+
+    // The email as the user typed it (Nile's SDK sends it) matches the link's identifier.
+    let response = put(json!({"email": " Alice@Example.com", "password": NEW_PASSWORD}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::NO_CONTENT);
+    assert_eq!(
+        set_cookie(response.headers(), "nile.reset").unwrap(),
+        "nile.reset=; Path=/; HttpOnly; SameSite=Lax; Max-Age=0"
+    );
+    let changed: bool =
+        f.db.query_one(
+            "SELECT (payload->>'hash') = crypt($1::text, payload->>'hash') FROM auth.credentials
+              WHERE user_id = (SELECT id FROM users.users WHERE email = 'Alice@Example.com')",
+            &[&NEW_PASSWORD],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    assert!(
+        changed,
+        "the credential holds the new password's bcrypt hash"
+    );
+
+    // Single use: the second PUT and a second visit of the link both fail.
+    let (status, message) = text(put(
+        json!({"email": "alice@example.com", "password": NEW_PASSWORD}),
+    ))
+    .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(
+        !message.is_empty() && message != "Unable to process request",
+        "{message}"
+    );
+    let response = f.http.get(&validate_url).send().await.unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    assert_eq!(
+        response.headers()[LOCATION],
+        format!("{callback}?error=Token%20is%20invalid").as_str()
+    );
+    assert!(set_cookie(response.headers(), "nile.reset").is_none());
+
+    let log = f.shim.log();
+    assert!(
+        log.contains(r#""route":"/v2/databases/{database}/auth/reset-password""#),
+        "{log}"
+    );
+    for secret in [
+        token.as_str(),
+        NEW_PASSWORD,
+        "sh0rt!",
+        csrf.split('=').nth(1).unwrap(),
+        "?token=",
+        "signed-in",
+    ] {
+        assert!(!log.contains(secret), "the log contains {secret:?}");
+    }
+}
+
+#[tokio::test]
+async fn expired_links_and_cookies_are_refused() {
+    let f = Fixture::new("http_expired").await;
+    assert_eq!(
+        f.request_reset(alice_request()).await.status(),
+        StatusCode::CREATED
+    );
+    let link = f.emailed_link().await;
+    let validate_url = format!("{}?{}", f.api(RESET), link.query().unwrap());
+    let response = f.http.get(&validate_url).send().await.unwrap();
+    let cookie = cookie_pair(response.headers(), "nile.reset").expect("reset cookie");
+
+    // Time passes: the token outlives its expiry.
+    f.db.execute(
+        "UPDATE auth.verification_tokens SET expires = now() - interval '1 second'",
+        &[],
+    )
+    .await
+    .unwrap();
+    let response = f.http.get(&validate_url).send().await.unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    let location = response.headers()[LOCATION].to_str().unwrap();
+    assert!(
+        location.ends_with("?error=Token%20is%20invalid"),
+        "{location}"
+    );
+    assert!(set_cookie(response.headers(), "nile.reset").is_none());
+
+    // The cookie from before is still well signed; the database refuses the expired token.
+    let (status, message) = text(
+        f.http
+            .put(f.api(RESET))
+            .header("cookie", cookie)
+            .json(&json!({"email": "alice@example.com", "password": NEW_PASSWORD})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(message.contains("expired"), "{message}");
+}
+
+#[tokio::test]
+async fn link_validation_answers() {
+    let f = Fixture::new("http_get").await;
+    let base = f.api(RESET);
+    let callback = format!("{APP_ORIGIN}/signed-in");
+
+    // Wrong token: 200 with the error appended to the callback URL (with & after a query).
+    let wrong = format!(
+        "{base}?token={}&identifier=alice%40example.com&callbackUrl={}",
+        "0".repeat(64),
+        callback
+    );
+    let response = f.http.get(&wrong).send().await.unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    assert_eq!(
+        response.headers()[LOCATION],
+        format!("{callback}?error=Token%20is%20invalid").as_str()
+    );
+    assert!(set_cookie(response.headers(), "nile.reset").is_none());
+    let with_query = format!(
+        "{base}?token=x&identifier=alice%40example.com&callbackURL={}",
+        "http%3A%2F%2Flocalhost%3A3000%2Fdone%3Fstep%3D2"
+    );
+    let response = f.http.get(&with_query).send().await.unwrap();
+    assert_eq!(
+        response.headers()[LOCATION],
+        "http://localhost:3000/done?step=2&error=Token%20is%20invalid"
+    );
+
+    // Missing parameters: 400 text/plain.
+    for (query, expected) in [
+        ("identifier=a%40b.c&callbackUrl=http://x", "Missing token"),
+        ("token=t&callbackUrl=http://x", "Missing identifier"),
+        ("token=t&identifier=a%40b.c", "Missing callbackUrl"),
+        (
+            "token=&identifier=a%40b.c&callbackUrl=http://x",
+            "Missing token",
+        ),
+    ] {
+        let (status, message) = text(f.http.get(format!("{base}?{query}"))).await;
+        assert_eq!(
+            (status, message.as_str()),
+            (StatusCode::BAD_REQUEST, expected),
+            "{query}"
+        );
+    }
+    // A callback on an origin the database does not trust gets no Location at all, whatever
+    // the token: the link's query is attacker-controlled and Nile's SDK follows Location.
+    for callback in ["https://evil.example/phish", "http://localhost:3001/", "javascript:alert(1)"] {
+        let (status, message) = text(f.http.get(format!(
+            "{base}?token={}&identifier=alice%40example.com&callbackUrl={callback}",
+            "0".repeat(64)
+        )))
+        .await;
+        assert_eq!(
+            (status, message.as_str()),
+            (StatusCode::BAD_REQUEST, "callbackUrl origin is not trusted"),
+            "{callback}"
+        );
+    }
+    // A callback URL that cannot be a header is refused, not reflected.
+    let (status, message) = text(f.http.get(format!(
+        "{base}?token=t&identifier=a&callbackUrl=http://x/%0d%0aSet-Cookie:%20a=b"
+    )))
+    .await;
+    assert_eq!(
+        (status, message.as_str()),
+        (StatusCode::BAD_REQUEST, "Invalid callbackUrl")
+    );
+}
+
+#[tokio::test]
+async fn password_change_refusals() {
+    let f = Fixture::new("http_put").await;
+    let base = f.api(RESET);
+    let put = |cookie: Option<&str>, body: Value| {
+        let mut request = f.http.put(&base).json(&body);
+        if let Some(cookie) = cookie {
+            request = request.header("cookie", cookie.to_owned());
+        }
+        request
+    };
+    let alice = json!({"email": "alice@example.com", "password": NEW_PASSWORD});
+
+    let (status, message) = text(put(None, alice.clone())).await;
+    assert_eq!(
+        (status, message.as_str()),
+        (StatusCode::BAD_REQUEST, "Missing reset token")
+    );
+    let (status, message) =
+        text(put(Some("nile.reset=x"), json!({"password": NEW_PASSWORD}))).await;
+    assert_eq!(
+        (status, message.as_str()),
+        (StatusCode::BAD_REQUEST, "Email is required")
+    );
+    let (status, message) = text(put(
+        Some("nile.reset=x"),
+        json!({"email": "alice@example.com"}),
+    ))
+    .await;
+    assert_eq!(
+        (status, message.as_str()),
+        (StatusCode::BAD_REQUEST, "Password is required")
+    );
+    let (status, message) = text(f.http.put(&base).body("{")).await;
+    assert_eq!(
+        (status, message.as_str()),
+        (StatusCode::BAD_REQUEST, "Request body must be valid JSON")
+    );
+
+    // A cookie not signed by us, and a genuine one presented for another account.
+    let forged = format!("nile.reset=t0k3n%7C{}", "0".repeat(64));
+    let (status, message) = text(put(Some(&forged), alice.clone())).await;
+    assert_eq!(
+        (status, message.as_str()),
+        (StatusCode::BAD_REQUEST, "Unable to process request")
+    );
+    let for_bob = format!(
+        "nile.reset=t0k3n%7C{}",
+        signature(&["t0k3n", "bob@example.com"])
+    );
+    let (status, message) = text(put(Some(&for_bob), alice.clone())).await;
+    assert_eq!(
+        (status, message.as_str()),
+        (StatusCode::BAD_REQUEST, "Unable to process request")
+    );
+
+    // Signed correctly but the token is not the database's: the SQL says so (28000).
+    let signed = format!(
+        "nile.reset=t0k3n%7C{}",
+        signature(&["t0k3n", "alice@example.com"])
+    );
+    let (status, message) = text(put(Some(&signed), alice)).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(message.contains("token"), "{message}");
+}
+
+#[tokio::test]
+async fn limits_headers_and_unknown_routes() {
+    let f = Fixture::new("http_limits").await;
+    let csrf = f.csrf_cookie().await;
+    let big = json!({"email": "alice@example.com", "padding": "x".repeat(20 * 1024)});
+    let (status, message) =
+        text(f.http.post(f.api(RESET)).header("cookie", &csrf).json(&big)).await;
+    assert_eq!(
+        (status, message.as_str()),
+        (StatusCode::PAYLOAD_TOO_LARGE, "Request body too large")
+    );
+    let (status, _) = text(f.http.put(f.api(RESET)).json(&big)).await;
+    assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE);
+    assert_eq!(f.outbox_count().await, 0);
+
+    let elsewhere = f.shim.url("/v2/databases/not_configured/auth");
+    for request in [
+        f.http.get(format!("{elsewhere}/csrf")),
+        f.http
+            .post(format!("{elsewhere}/reset-password"))
+            .header("cookie", &csrf)
+            .json(&alice_request()),
+        f.http.get(format!(
+            "{elsewhere}/reset-password?token=t&identifier=i&callbackUrl=http://x"
+        )),
+        f.http
+            .put(format!("{elsewhere}/reset-password"))
+            .json(&json!({})),
+    ] {
+        let response = request.send().await.unwrap();
+        assert_eq!(response.status(), StatusCode::NOT_FOUND);
+        assert_eq!(response.headers()[CACHE_CONTROL], "no-store");
+        assert_eq!(response.text().await.unwrap(), "Unknown database");
+    }
+    let (status, _) = text(f.http.get(f.shim.url("/nothing/here"))).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+
+    // Security headers on successes and failures alike.
+    for request in [
+        f.http.get(f.api("/auth/csrf")),
+        f.http.post(f.api(RESET)).json(&json!({})),
+        f.http.get(f.api(RESET)),
+        f.http.put(f.api(RESET)).json(&json!({})),
+    ] {
+        let response = request.send().await.unwrap();
+        let headers = response.headers();
+        assert_eq!(headers[CACHE_CONTROL], "no-store", "{}", response.url());
+        assert_eq!(headers["referrer-policy"], "no-referrer");
+        assert_eq!(headers["x-content-type-options"], "nosniff");
+    }
+
+    let (status, document) = text(f.http.get(f.shim.url("/openapi.yaml"))).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(document, include_str!("../openapi.yaml"));
+}
+
+#[tokio::test]
+async fn health_and_metrics() {
+    let f = Fixture::new("http_ops").await;
+    let (status, body) = text(f.http.get(f.shim.url("/healthz"))).await;
+    assert_eq!((status, body.as_str()), (StatusCode::OK, "ok"));
+
+    let secret_query =
+        format!("token=s3cr3t-in-query&identifier=alice%40example.com&callbackUrl={APP_ORIGIN}");
+    f.http
+        .get(format!("{}?{secret_query}", f.api(RESET)))
+        .send()
+        .await
+        .unwrap();
+    f.http
+        .get(f.shim.url("/no/such/route"))
+        .send()
+        .await
+        .unwrap();
+    let response = f.http.get(f.shim.url("/metrics")).send().await.unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    assert!(response.headers()["content-type"]
+        .to_str()
+        .unwrap()
+        .starts_with("application/openmetrics-text"));
+    let metrics = response.text().await.unwrap();
+    assert!(metrics.contains(
+        r#"nile_reset_http_requests_total{method="GET",route="/v2/databases/{database}/auth/reset-password",status="200"} 1"#
+    ), "{metrics}");
+    assert!(
+        metrics.contains(r#"route="unmatched",status="404"} 1"#),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains("nile_reset_http_request_duration_seconds_bucket{"),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains(r#"nile_reset_database_errors_total{database="http_ops"} 0"#),
+        "{metrics}"
+    );
+    assert!(
+        !metrics.contains("s3cr3t") && !metrics.contains("/no/such/route"),
+        "{metrics}"
+    );
+}
+
+#[tokio::test]
+async fn database_outage_is_answered_and_survived() {
+    let cluster = Cluster::dedicated("http-outage", OUTAGE_PORT);
+    let name = "http_outage";
+    let db = cluster.create_database(name).await;
+    db.batch_execute(
+        "INSERT INTO users.users (email) VALUES ('bob@example.com'), ('carol@example.com')",
+    )
+    .await
+    .unwrap();
+    drop(db);
+    let shim = Shim::start(
+        name,
+        &[
+            "--database",
+            &format!("{name}={}", cluster.dsn(name)),
+            "--db-timeout",
+            "2",
+        ],
+    );
+    let http = client();
+    let api = |route: &str| shim.url(&format!("/v2/databases/{name}{route}"));
+    let csrf = {
+        let response = http.get(api("/auth/csrf")).send().await.unwrap();
+        cookie_pair(response.headers(), "nile.csrf-token").unwrap()
+    };
+    let post = |email: &str| {
+        let mut body = alice_request();
+        body["email"] = json!(email);
+        http.post(api(RESET))
+            .header("cookie", csrf.clone())
+            .json(&body)
+    };
+    assert_eq!(
+        post("alice@example.com").send().await.unwrap().status(),
+        StatusCode::CREATED
+    );
+
+    cluster.stop();
+    let (status, message) = text(post("bob@example.com")).await;
+    assert_eq!(
+        (status, message.as_str()),
+        (StatusCode::BAD_REQUEST, "Unable to process request")
+    );
+    let (status, _) = text(http.get(shim.url("/healthz"))).await;
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
+    let metrics = http
+        .get(shim.url("/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        !metrics.contains(r#"nile_reset_database_errors_total{database="http_outage"} 0"#),
+        "{metrics}"
+    );
+    assert!(
+        !shim.log().contains("postgres://"),
+        "the log must not contain the DSN"
+    );
+
+    cluster.restart();
+    assert_eq!(
+        post("carol@example.com").send().await.unwrap().status(),
+        StatusCode::CREATED
+    );
+    let (status, _) = text(http.get(shim.url("/healthz"))).await;
+    assert_eq!(status, StatusCode::OK);
+}
+
+#[tokio::test]
+async fn dsn_template_and_secret_files() {
+    let cluster = Cluster::shared();
+    let name = "http_template";
+    let db = cluster.create_database(name).await;
+    let dir = std::env::temp_dir().join(format!("nile-reset-http-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file_secret = "file-secret-0123456789abcdef0123456789abcdef";
+    std::fs::write(dir.join("secret"), format!("{file_secret}\n")).unwrap();
+    let file_key = "file-api-key-0123456789abcdef";
+    std::fs::write(
+        dir.join("keys"),
+        format!("# rotated monthly\n\n{file_key}\n"),
+    )
+    .unwrap();
+    let template = cluster.dsn("{database}");
+    let shim = Shim::start_with_env(
+        name,
+        &[
+            "--dsn-template",
+            &template,
+            "--allow-database",
+            name,
+            "--secret-file",
+            dir.join("secret").to_str().unwrap(),
+            "--api-keys-file",
+            dir.join("keys").to_str().unwrap(),
+        ],
+        // Empty values count as unset: only the files configure secrets here.
+        &[("NILE_RESET_SECRET", ""), ("NILE_RESET_API_KEYS", "")],
+    );
+    let http = client();
+    let api = |database: &str, route: &str| shim.url(&format!("/v2/databases/{database}{route}"));
+
+    let response = http.get(api(name, "/auth/csrf")).send().await.unwrap();
+    let cookie = cookie_pair(response.headers(), "nile.csrf-token").unwrap();
+    let token: Value = response.json().await.unwrap();
+    let token = token["csrfToken"].as_str().unwrap();
+    let expected = hex::encode(Sha256::digest(format!("{token}{file_secret}")));
+    assert_eq!(cookie, format!("nile.csrf-token={token}%7C{expected}"));
+    let response = http
+        .post(api(name, RESET))
+        .header("cookie", &cookie)
+        .json(&alice_request())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::CREATED);
+    let response = http
+        .post(format!("{}?json=true", api(name, RESET)))
+        .bearer_auth(file_key)
+        .json(&json!({"email": "nobody@example.com", "callbackUrl": APP_ORIGIN, "redirectUrl": APP_ORIGIN}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    let response = http
+        .post(format!("{}?json=true", api(name, RESET)))
+        .bearer_auth(API_KEY)
+        .json(&alice_request())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        response.status(),
+        StatusCode::UNAUTHORIZED,
+        "only the file's key is configured"
+    );
+
+    // Names outside the allow-list are not served, even when the database exists.
+    let (status, message) = text(http.get(api("postgres", "/auth/csrf"))).await;
+    assert_eq!(
+        (status, message.as_str()),
+        (StatusCode::NOT_FOUND, "Unknown database")
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
+    drop(db);
+}
+
+#[tokio::test]
+async fn slow_database_gets_503_after_the_request_timeout() {
+    let f = Fixture::with_args("http_timeout", &["--request-timeout", "1"]).await;
+    let validate = format!(
+        "{}?token=t&identifier=alice%40example.com&callbackUrl={APP_ORIGIN}",
+        f.api(RESET)
+    );
+    // Hold a lock verify_password_token needs, so the request waits on the database.
+    f.db.batch_execute("BEGIN; LOCK TABLE auth.verification_tokens IN ACCESS EXCLUSIVE MODE")
+        .await
+        .unwrap();
+    let started = std::time::Instant::now();
+    let response = f.http.get(&validate).send().await.unwrap();
+    assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(response.headers()[CACHE_CONTROL], "no-store");
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "{:?}",
+        started.elapsed()
+    );
+    // The server cancels the abandoned statement at the same deadline (statement_timeout),
+    // although the lock is still held.
+    let observer = support_http::connect(&Cluster::shared().dsn("http_timeout")).await;
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    loop {
+        let running: i64 = observer
+            .query_one(
+                "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'nile-reset' AND state = 'active'",
+                &[],
+            )
+            .await
+            .unwrap()
+            .get(0);
+        if running == 0 {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the timed-out statement still runs"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    f.db.batch_execute("COMMIT").await.unwrap();
+
+    let response = f.http.get(&validate).send().await.unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+}
+
+#[tokio::test]
+async fn sigterm_stops_the_server_cleanly() {
+    let f = Fixture::new("http_sigterm").await;
+    assert_eq!(
+        f.http
+            .get(f.shim.url("/healthz"))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        StatusCode::OK
+    );
+    let mut shim = f.shim;
+    let status = shim.terminate();
+    assert!(status.success(), "exit status {status:?}");
+    assert!(shim.log().contains("stopped"));
+}
+
+#[test]
+fn startup_refuses_unsafe_configurations() {
+    use support_http::run_serve;
+    let database = (
+        "NILE_RESET_DATABASES",
+        "app=postgres://postgres@127.0.0.1:1/app",
+    );
+
+    let (status, stderr) = run_serve(&["--production"], &[database]);
+    assert!(!status.success());
+    assert!(
+        stderr.contains("--production needs a cookie secret"),
+        "{stderr}"
+    );
+
+    let (status, stderr) = run_serve(&[], &[database, ("NILE_RESET_SECRET", "too-short")]);
+    assert!(!status.success());
+    assert!(stderr.contains("at least 32 bytes"), "{stderr}");
+    assert!(!stderr.contains("too-short"), "{stderr}");
+
+    let (status, stderr) = run_serve(&[], &[database, ("NILE_RESET_API_KEYS", "short")]);
+    assert!(!status.success());
+    assert!(stderr.contains("API keys must be at least"), "{stderr}");
+
+    let (status, stderr) = run_serve(&[], &[]);
+    assert!(!status.success());
+    assert!(stderr.contains("no database configured"), "{stderr}");
+
+    let (status, stderr) = run_serve(
+        &[
+            "--dsn-template",
+            "postgres://h/db",
+            "--allow-database",
+            "app",
+        ],
+        &[],
+    );
+    assert!(!status.success());
+    assert!(stderr.contains("{database}"), "{stderr}");
+
+    let (status, stderr) = run_serve(
+        &["--database", "app=postgres://u:hunter2@h:notaport/app"],
+        &[],
+    );
+    assert!(!status.success());
+    assert!(!stderr.contains("hunter2"), "{stderr}");
+}
