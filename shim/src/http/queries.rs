@@ -1,4 +1,4 @@
-//! The SQL contract (docs/sql-contract.md) as typed calls. All rules live in these functions;
+//! The extension's SQL API (README, "SQL API") as typed calls. All rules live in these functions;
 //! a refusal comes back as SQLSTATE 22xxx/28000 with a message safe to show.
 
 use super::databases::Database;
