@@ -66,13 +66,17 @@ impl WakeUps {
 
 impl Asleep {
     pub async fn wake_up(self) {
-        if let Err(error) = self
+        match self
             .client
             .query_one("SELECT auth.sender_awake($1)", &[&self.channel])
             .await
         {
+            Ok(row) if row.try_get::<_, bool>(0).unwrap_or(false) => {}
+            // Not ours to release: should not happen (sleep and awake pair up
+            // on one session). Delivery stays correct either way.
+            Ok(_) => tracing::warn!("auth.sender_awake found no sleep lock to release"),
             // The session is gone, and the lock with it.
-            tracing::debug!(%error, "cannot release the sleep lock");
+            Err(error) => tracing::debug!(%error, "cannot release the sleep lock"),
         }
     }
 }
