@@ -1,4 +1,4 @@
-.PHONY: run stop test
+.PHONY: run stop test bench
 
 # The README's two commands.
 run:
@@ -9,3 +9,6 @@ stop:
 
 test:
 	bash scripts/test.sh
+
+bench:
+	bash bench/run.sh

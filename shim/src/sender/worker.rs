@@ -42,9 +42,10 @@ struct Deadlines {
     lease_end: Instant,
 }
 
-/// The first pause after a failed attempt to sleep; it doubles up to the
-/// poll interval while the attempts keep failing.
-const FIRST_NAP: Duration = Duration::from_millis(50);
+/// How long an awake sender waits before looking again: after a drain that
+/// found emails, and first after a failed attempt to sleep (that pause
+/// doubles up to the poll interval while the attempts keep failing).
+const FIRST_NAP: Duration = Duration::from_millis(10);
 
 impl Worker {
     /// Runs until `shutdown` turns true; the batch in progress is finished
@@ -57,29 +58,28 @@ impl Worker {
     pub async fn run(self, wake_ups: WakeUps, mut shutdown: watch::Receiver<bool>) {
         let mut nap_when_awake = FIRST_NAP;
         while !*shutdown.borrow() {
-            // Under load the sleep lock is rarely free (some queueing
-            // transaction nearly always holds it shared), and the naps would
-            // grow to the poll interval. Emails found mean more are about to
-            // commit: look again soon. Only empty drains let the nap grow.
+            // Emails found mean more are probably committing right now: stay
+            // awake and look again shortly. Asleep, each of them would NOTIFY,
+            // and notifying commits are serialized cluster-wide.
             if self.drain(&shutdown).await > 0 {
                 nap_when_awake = FIRST_NAP;
+                nap(&wake_ups, FIRST_NAP, &mut shutdown).await;
+                continue;
             }
             let asleep = wake_ups.fall_asleep().await;
-            let nap = if asleep.is_some() {
+            let duration = if asleep.is_some() {
                 self.drain(&shutdown).await;
                 nap_when_awake = FIRST_NAP;
                 tracing::debug!("asleep until notified");
                 self.settings.poll_interval
             } else {
-                let nap = nap_when_awake;
+                // The lock is held by transactions still committing their
+                // emails, or by another sleeping sender.
+                let duration = nap_when_awake;
                 nap_when_awake = (nap_when_awake * 2).min(self.settings.poll_interval);
-                nap
+                duration
             };
-            tokio::select! {
-                _ = wake_ups.bell.notified() => {}
-                _ = tokio::time::sleep(nap) => {}
-                _ = shutdown.wait_for(|stopping| *stopping) => {}
-            }
+            nap(&wake_ups, duration, &mut shutdown).await;
             if let Some(asleep) = asleep {
                 asleep.wake_up().await;
             }
@@ -240,5 +240,14 @@ where
                 return None;
             }
         }
+    }
+}
+
+/// Waits for a notification, `duration`, or shutdown, whichever comes first.
+async fn nap(wake_ups: &WakeUps, duration: Duration, shutdown: &mut watch::Receiver<bool>) {
+    tokio::select! {
+        _ = wake_ups.bell.notified() => {}
+        _ = tokio::time::sleep(duration) => {}
+        _ = shutdown.wait_for(|stopping| *stopping) => {}
     }
 }

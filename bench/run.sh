@@ -1,0 +1,159 @@
+#!/usr/bin/env bash
+# The benchmark behind the README's performance table (`make bench`).
+# Everything is measured in this one run, on this machine, against one local
+# cluster: variants are interleaved round by round so drift hits them alike.
+#
+#   BENCH_SECONDS   seconds per pgbench/wrk run        (default 10)
+#   BENCH_ROUNDS    rounds of the interleaved matrix   (default 2)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+. scripts/common.sh
+
+seconds=${BENCH_SECONDS:-10}
+rounds=${BENCH_ROUNDS:-2}
+port=${NILE_RESET_BENCH_PORT:-28820}
+datadir=$PROJECT_ROOT/target/bench-cluster
+work=$PROJECT_ROOT/target/bench
+db=bench
+dsn="postgres://postgres@127.0.0.1:$port/$db"
+mkdir -p "$work"
+results=$work/results.tsv
+: > "$results"
+
+bash scripts/setup.sh
+log "building release binaries"
+cargo pgrx install --release --pg-config "$PG_CONFIG" >/dev/null
+cargo build --release -q -p nile_reset_shim
+bin=$PROJECT_ROOT/target/release/nile-reset
+
+pids=()
+cleanup() {
+  for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
+  wait 2>/dev/null || true
+  bash scripts/cluster.sh stop "$datadir" "$port"
+}
+trap cleanup EXIT
+
+bash scripts/cluster.sh start "$datadir" "$port"
+q() { psql -X -q -v ON_ERROR_STOP=1 -h 127.0.0.1 -p "$port" -U postgres -d "$db" "$@"; }
+psql -X -q -h 127.0.0.1 -p "$port" -U postgres -d postgres -c "DROP DATABASE IF EXISTS $db" -c "CREATE DATABASE $db"
+log "seeding 100k users"
+q <<'SQL'
+SET client_min_messages = warning;
+CREATE EXTENSION nile_reset;
+\i bench/peer.sql
+SELECT auth.add_trusted_origin('http://localhost:3000') \g /dev/null
+INSERT INTO users.users (email, name) SELECT 'u' || g || '@example.com', 'User ' || g FROM generate_series(1, 100000) g;
+-- Requests for the same user in quick succession must all do the work.
+ALTER DATABASE bench SET nile_reset.min_resend_interval = 0;
+VACUUM ANALYZE;
+SQL
+
+start_sender() {
+  rm -rf "$work/mail"
+  "$bin" send --database-url "$dsn" --transport file --outbox-dir "$work/mail" \
+    --poll-interval 1s --batch-size 100 "$@" >"$work/sender.log" 2>&1 &
+  sender_pid=$!
+  pids+=("$sender_pid")
+}
+stop_sender() { kill "$sender_pid" 2>/dev/null || true; wait "$sender_pid" 2>/dev/null || true; }
+
+reset_tables() {
+  q -c "TRUNCATE auth.email_outbox, auth.verification_tokens" -c "CHECKPOINT"
+}
+
+# One pgbench run; prints tps.
+pgbench_tps() { # script clients sync_commit extra_options
+  local script=$1 clients=$2 sync=$3 extra=${4:-}
+  local threads=$(( clients < 2 ? clients : 2 ))
+  PGOPTIONS="-c synchronous_commit=$sync $extra" \
+    pgbench -n -h 127.0.0.1 -p "$port" -U postgres -c "$clients" -j "$threads" -T "$seconds" \
+      -f "bench/$script.pgbench" "$db" 2>/dev/null | awk '/^tps/ {print $3; exit}'
+}
+
+log "throughput matrix: $rounds round(s) x 2 sync modes x 3 client counts x 4 variants x ${seconds}s"
+start_sender
+for round in $(seq "$rounds"); do
+  for sync in on off; do
+    for clients in 1 8 32; do
+      for variant in nile_reset peer floor nile_reset_no_wakeups; do
+        reset_tables
+        case $variant in
+          nile_reset) tps=$(pgbench_tps nile_reset "$clients" "$sync") ;;
+          peer) tps=$(pgbench_tps peer "$clients" "$sync") ;;
+          floor) tps=$(pgbench_tps floor "$clients" "$sync") ;;
+          nile_reset_no_wakeups) tps=$(pgbench_tps nile_reset "$clients" "$sync" "-c nile_reset.wakeups=off") ;;
+        esac
+        printf '%s\t%s\t%s\t%s\t%s\n' "$round" "$sync" "$clients" "$variant" "$tps" >>"$results"
+        log "round $round sync=$sync clients=$clients $variant: $tps tps"
+      done
+    done
+  done
+done
+
+log "wake-up latency with an idle sender: 200 requests at 20/s, commit to sent"
+reset_tables
+sleep 2
+PGOPTIONS="-c synchronous_commit=on" pgbench -n -h 127.0.0.1 -p "$port" -U postgres -c 1 -R 20 -t 200 \
+  -f bench/nile_reset.pgbench "$db" >/dev/null 2>&1
+sleep 3
+latency=$(q -tA -F $'\t' -c "
+  WITH waits AS (SELECT 1000 * extract(epoch FROM sent_at - created) AS ms, sent_at FROM auth.email_outbox)
+  SELECT round(percentile_cont(0.50) WITHIN GROUP (ORDER BY ms)::numeric, 1),
+         round(percentile_cont(0.90) WITHIN GROUP (ORDER BY ms)::numeric, 1),
+         round(percentile_cont(0.99) WITHIN GROUP (ORDER BY ms)::numeric, 1),
+         round(max(ms)::numeric, 1),
+         count(sent_at), count(*)
+    FROM waits")
+stop_sender
+
+log "sender throughput into a local SMTP sink: 2000 queued emails"
+reset_tables
+q -c "SELECT count(*) FROM generate_series(1, 2000) g,
+        LATERAL auth.generate_password_token('u' || g || '@example.com', 'http://localhost:3000/', 'http://localhost:3000/r')" >/dev/null
+smtp_port=28825
+"$VENV/bin/python" tests/smtp_sink.py --port "$smtp_port" --out "$work/sink" >"$work/sink.log" 2>&1 &
+pids+=("$!")
+sleep 1
+start_t=$(date +%s.%N)
+rm -rf "$work/mail"
+"$bin" send --database-url "$dsn" --transport smtp --smtp-url "smtp://127.0.0.1:$smtp_port" \
+  --poll-interval 1s --batch-size 100 >"$work/sender-smtp.log" 2>&1 &
+sender_pid=$!
+pids+=("$sender_pid")
+until [ "$(q -tA -c "SELECT count(*) FROM auth.email_outbox WHERE sent_at IS NULL AND dead_at IS NULL")" = 0 ]; do sleep 0.2; done
+end_t=$(date +%s.%N)
+stop_sender
+sent=$(q -tA -c "SELECT count(*) FROM auth.email_outbox WHERE sent_at IS NOT NULL")
+smtp_rate=$(awk -v n="$sent" -v a="$start_t" -v b="$end_t" 'BEGIN { printf "%.0f", n / (b - a) }')
+
+log "HTTP shim under wrk vs the same call through pgbench, 8 connections"
+reset_tables
+start_sender
+http_port=28826
+NILE_RESET_SECRET=bench-secret-bench-secret-bench-secret "$bin" serve --listen "127.0.0.1:$http_port" \
+  --database "$db=$dsn" >"$work/shim.log" 2>&1 &
+pids+=("$!")
+for _ in $(seq 50); do curl -fsS "http://127.0.0.1:$http_port/healthz" >/dev/null 2>&1 && break; sleep 0.2; done
+cookie=$(curl -fsS -D - -o /dev/null "http://127.0.0.1:$http_port/v2/databases/$db/auth/csrf" \
+  | awk -F': ' 'tolower($1) == "set-cookie" { split($2, c, ";"); print c[1]; exit }')
+# Interleaved, like the matrix: wrk, pgbench, wrk, pgbench ...
+wrk_runs=()
+direct_runs=()
+for round in $(seq "$rounds"); do
+  reset_tables
+  COOKIE="$cookie" wrk -t 2 -c 8 -d "${seconds}s" -s bench/reset_password.lua \
+    "http://127.0.0.1:$http_port/v2/databases/$db/auth/reset-password" >"$work/wrk.txt"
+  # Every answer must be 201 (created) for the comparison to mean anything.
+  if grep -q "Non-2xx" "$work/wrk.txt"; then cat "$work/wrk.txt"; echo "wrk saw failed requests" >&2; exit 1; fi
+  wrk_runs+=("$(awk '/^Requests\/sec/ {print $2}' "$work/wrk.txt")")
+  reset_tables
+  direct_runs+=("$(pgbench_tps nile_reset 8 on)")
+  log "round $round: shim ${wrk_runs[-1]} req/s, direct ${direct_runs[-1]} tps"
+done
+mean() { printf '%s\n' "$@" | awk '{ s += $1 } END { print s / NR }'; }
+wrk_rps=$(mean "${wrk_runs[@]}")
+direct_tps=$(mean "${direct_runs[@]}")
+stop_sender
+
+python3 bench/report.py "$results" "$latency" "$smtp_rate" "$wrk_rps" "$direct_tps" | tee "$work/report.md"
