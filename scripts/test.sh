@@ -54,8 +54,8 @@ suite "extension unit tests and #[pg_test]s" unit_and_pg_tests
 log "installing the extension into PostgreSQL $PG_MAJOR"
 cargo pgrx install --pg-config "$PG_CONFIG" >/dev/null
 
-suite "pg_regress suite" bash scripts/regress.sh
-suite "isolation suite" bash scripts/isolation.sh
+suite "pg_regress suite" bash scripts/pg_suite.sh regress
+suite "isolation suite" bash scripts/pg_suite.sh isolation
 suite "companion crate: HTTP shim and email sender" cargo test -p nile_reset_shim
 suite "schemathesis fuzz of the HTTP API" bash tests/schemathesis.sh
 

@@ -2,6 +2,8 @@
 //! cluster with the installed extension, a real SMTP server
 //! (tests/smtp_sink.py), and faults injected by killing and restarting them.
 //! Each test owns a cluster on its own port (28830-28839).
+//! Fixed ports outside the kernel's ephemeral range (32768-60999), where
+//! no client socket of another test can take them between choice and use.
 
 mod support;
 
@@ -19,6 +21,10 @@ const LISTENING: &str = "listening for outbox notifications";
 /// on, queueing an email NOTIFYs it.
 const ASLEEP: &str = "asleep until notified";
 const SECOND: Duration = Duration::from_secs(1);
+/// The sender's metrics endpoint in the happy-path test.
+const METRICS_PORT: u16 = 28828;
+/// Where the outage test's SMTP server appears once the outage is over.
+const OUTAGE_SMTP_PORT: u16 = 28829;
 
 /// Sender flags for fast tests: quick polls and retries.
 const FAST: &[&str] = &["--poll-interval", "200ms", "--retry-base", "100ms"];
@@ -56,8 +62,7 @@ async fn delivers_a_reset_email_over_smtp_on_notify() {
     let sink = Sink::start(&dir.join("mail"), 0, &["--auth", "mailer:pa55word"]);
     let password_file = dir.join("smtp-password");
     std::fs::write(&password_file, "pa55word\n").unwrap();
-    let metrics_port = support::free_port().to_string();
-    let metrics_addr = format!("127.0.0.1:{metrics_port}");
+    let metrics_addr = format!("127.0.0.1:{METRICS_PORT}");
     let smtp_url = sink.url();
     // A long poll interval: only the NOTIFY can deliver within the test's wait.
     let sender = Sender::start(
@@ -298,7 +303,7 @@ async fn smtp_outage_is_retried_until_the_server_is_back() {
     let cluster = Cluster::start(&dir, 28833);
     let db = cluster.database("app").await;
     queue_emails(&db, "outage", 5).await;
-    let port = support::free_port();
+    let port = OUTAGE_SMTP_PORT;
     let smtp_url = format!("smtp://127.0.0.1:{port}");
     let _sender = Sender::start(
         dir.join("sender.log"),

@@ -7,7 +7,6 @@
 
 use std::fs;
 use std::io::{BufRead, BufReader};
-use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::time::{Duration, Instant};
@@ -30,16 +29,6 @@ pub fn scratch_dir(test: &str) -> PathBuf {
     }
     fs::create_dir_all(&dir).unwrap();
     dir
-}
-
-/// A port nobody listens on right now (the OS picks it; it could be taken
-/// again before use, which the OS makes unlikely by cycling through ports).
-pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }
 
 fn run(command: &mut Command) {

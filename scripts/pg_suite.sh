@@ -1,0 +1,42 @@
+#!/usr/bin/env bash
+# Runs one of PostgreSQL's own test drivers against a throwaway cluster,
+# with the settings `cargo pgrx regress` uses:
+#   scripts/pg_suite.sh regress [NAME...]    tests/pg_regress/{sql,expected}
+#   scripts/pg_suite.sh isolation [NAME...]  tests/isolation/{specs,expected}:
+#                                            sessions interleaved step by step
+# Without names, every test of the suite runs.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+. scripts/common.sh
+
+suite=${1:?usage: pg_suite.sh regress|isolation [NAME...]}
+shift
+case "$suite" in
+  regress) dir=tests/pg_regress inputs=sql ext=sql driver=regress/pg_regress port=28816 ;;
+  isolation) dir=tests/isolation inputs=specs ext=spec driver=isolation/pg_isolation_regress port=28817 ;;
+  *) echo "unknown suite: $suite" >&2; exit 2 ;;
+esac
+datadir=$PROJECT_ROOT/target/$suite-cluster
+bash scripts/cluster.sh start "$datadir" "$port"
+trap 'bash scripts/cluster.sh stop "$datadir" "$port"' EXIT
+
+# A test without expected output would be skipped silently: an error here.
+tests=()
+names=("$@")
+[ "${#names[@]}" -gt 0 ] || names=("$dir/$inputs"/*."$ext")
+for f in "${names[@]}"; do
+  name=$(basename "$f" ."$ext")
+  [ -f "$dir/expected/$name.out" ] || { echo "missing expected output for $name" >&2; exit 1; }
+  tests+=("$name")
+done
+
+outdir=$PROJECT_ROOT/target/$suite
+mkdir -p "$outdir"
+PGOPTIONS='-c client_min_messages=warning' \
+"$("$PG_CONFIG" --pkglibdir)/pgxs/src/test/$driver" \
+  --bindir="$PG_BIN" --host=127.0.0.1 --port="$port" --user=postgres \
+  --inputdir="$dir" --outputdir="$outdir" \
+  --dbname="nile_reset_$suite" "${tests[@]}" || {
+    [ -f "$outdir/regression.diffs" ] && cat "$outdir/regression.diffs"
+    exit 1
+  }
