@@ -22,7 +22,7 @@ results=$work/results.tsv
 
 bash scripts/setup.sh
 log "building release binaries"
-cargo pgrx install --release --pg-config "$PG_CONFIG" >/dev/null
+pgrx_install --release
 cargo build --release -q -p nile_reset_shim
 bin=$PROJECT_ROOT/target/release/nile-reset
 

@@ -20,3 +20,11 @@ as_pg() {
 }
 # Python tools the tests drive (an SMTP server, schemathesis), kept per machine.
 VENV=${NILE_RESET_VENV:-${XDG_CACHE_HOME:-$HOME/.cache}/nile_reset/venv}
+
+# Builds the extension and installs it into the system PostgreSQL; a
+# non-root user needs sudo to write there.
+pgrx_install() {
+  local sudo=()
+  [ "$(id -u)" -eq 0 ] || sudo=(--sudo)
+  cargo pgrx install "${sudo[@]}" --pg-config "$PG_CONFIG" "$@" >/dev/null
+}

@@ -37,7 +37,7 @@ fi
 
 bash scripts/setup.sh
 log "building and installing the extension and nile-reset"
-cargo pgrx install --pg-config "$PG_CONFIG" >/dev/null
+pgrx_install
 cargo build --quiet -p nile_reset_shim --bin nile-reset
 bin=$PROJECT_ROOT/target/debug/nile-reset
 stop_service shim

@@ -52,7 +52,7 @@ unit_and_pg_tests() {
 suite "extension unit tests and #[pg_test]s" unit_and_pg_tests
 
 log "installing the extension into PostgreSQL $PG_MAJOR"
-cargo pgrx install --pg-config "$PG_CONFIG" >/dev/null
+pgrx_install
 
 suite "pg_regress suite" bash scripts/pg_suite.sh regress
 suite "isolation suite" bash scripts/pg_suite.sh isolation
