@@ -32,7 +32,10 @@ pub fn internal_error(message: &str) -> ! {
 
 /// 28000: the reset token does not authorize the request.
 pub fn bad_token(message: &str) -> ! {
-    raise(PgSqlErrorCode::ERRCODE_INVALID_AUTHORIZATION_SPECIFICATION, message)
+    raise(
+        PgSqlErrorCode::ERRCODE_INVALID_AUTHORIZATION_SPECIFICATION,
+        message,
+    )
 }
 
 /// Argument errors found by the pure validation code (which stays free of
@@ -48,9 +51,10 @@ pub enum ArgError {
 impl ArgError {
     pub fn raise(self) -> ! {
         match self {
-            ArgError::TooLong(message) => {
-                raise(PgSqlErrorCode::ERRCODE_STRING_DATA_RIGHT_TRUNCATION, &message)
-            }
+            ArgError::TooLong(message) => raise(
+                PgSqlErrorCode::ERRCODE_STRING_DATA_RIGHT_TRUNCATION,
+                &message,
+            ),
             ArgError::Invalid(message) => {
                 raise(PgSqlErrorCode::ERRCODE_INVALID_PARAMETER_VALUE, &message)
             }

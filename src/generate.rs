@@ -22,7 +22,11 @@ const LOOKUP: Statement = Statement {
             FROM (SELECT 1) AS one
             LEFT JOIN users.users u ON pg_catalog.lower(u.email) = pg_catalog.lower($1)
                                    AND u.deleted IS NULL",
-    args: &[PgBuiltInOids::TEXTOID, PgBuiltInOids::TEXTOID, PgBuiltInOids::TEXTOID],
+    args: &[
+        PgBuiltInOids::TEXTOID,
+        PgBuiltInOids::TEXTOID,
+        PgBuiltInOids::TEXTOID,
+    ],
 };
 
 /// Replaces the identifier's token unless one was issued inside the resend
@@ -71,14 +75,21 @@ fn issue(
     let found = execute(
         client,
         &LOOKUP,
-        &[email.into(), origin_of(&callback).into(), origin_of(&redirect).into()],
+        &[
+            email.into(),
+            origin_of(&callback).into(),
+            origin_of(&redirect).into(),
+        ],
     );
     let row = found.first();
     let (callback_trusted, redirect_trusted) = (
         row.get::<bool>(3).ok().flatten().unwrap_or(false),
         row.get::<bool>(4).ok().flatten().unwrap_or(false),
     );
-    for (trusted, name) in [(callback_trusted, "callback_url"), (redirect_trusted, "redirect_url")] {
+    for (trusted, name) in [
+        (callback_trusted, "callback_url"),
+        (redirect_trusted, "redirect_url"),
+    ] {
         if !trusted {
             ArgError::Invalid(format!("{name} origin is not in auth.trusted_origins")).raise();
         }
@@ -134,7 +145,10 @@ fn generate_password_token(
             client,
             &template,
             &issued.email,
-            &[("username", issued.username.as_str()), ("api_url", issued.link.as_str())],
+            &[
+                ("username", issued.username.as_str()),
+                ("api_url", issued.link.as_str()),
+            ],
         );
         Some((issued.expires, outbox_id))
     });

@@ -37,7 +37,8 @@ mod tests {
 
     #[pg_test]
     fn generate_stores_only_the_hash_and_queues_the_link() {
-        Spi::run("INSERT INTO users.users (email, name) VALUES ('Jane@Example.com', 'Jane')").unwrap();
+        Spi::run("INSERT INTO users.users (email, name) VALUES ('Jane@Example.com', 'Jane')")
+            .unwrap();
         Spi::run("SELECT auth.add_trusted_origin('https://app.example.com')").unwrap();
         let created = Spi::get_one::<bool>(
             "SELECT created FROM auth.generate_password_token(
@@ -45,7 +46,9 @@ mod tests {
         )
         .unwrap();
         assert_eq!(created, Some(true));
-        let body = Spi::get_one::<String>("SELECT body FROM auth.email_outbox").unwrap().unwrap();
+        let body = Spi::get_one::<String>("SELECT body FROM auth.email_outbox")
+            .unwrap()
+            .unwrap();
         let token = body
             .split("token=")
             .nth(1)
@@ -77,21 +80,28 @@ mod tests {
         )
         .unwrap();
         assert_eq!(created, Some(20));
-        assert_eq!(Spi::get_one::<i64>("SELECT count(*) FROM auth.email_outbox").unwrap(), Some(20));
+        assert_eq!(
+            Spi::get_one::<i64>("SELECT count(*) FROM auth.email_outbox").unwrap(),
+            Some(20)
+        );
     }
 
     #[pg_test]
     fn wakeup_lock_key_matches_the_sql_function() {
         for channel in ["nile_reset_email", "other"] {
-            let sql = Spi::get_one_with_args::<i64>("SELECT auth.wakeup_lock_key($1)", &[channel.into()])
-                .unwrap();
+            let sql =
+                Spi::get_one_with_args::<i64>("SELECT auth.wakeup_lock_key($1)", &[channel.into()])
+                    .unwrap();
             assert_eq!(sql, Some(crate::outbox::wakeup_lock_key(channel)));
         }
     }
 
     #[pg_test(error = "email must not be null")]
     fn null_email_is_an_error() {
-        Spi::run("SELECT auth.generate_password_token(NULL, 'https://a.example', 'https://a.example')").unwrap();
+        Spi::run(
+            "SELECT auth.generate_password_token(NULL, 'https://a.example', 'https://a.example')",
+        )
+        .unwrap();
     }
 }
 

@@ -54,8 +54,8 @@ pub fn parse_http_url(name: &str, raw: &str) -> Result<Url, ArgError> {
             "{name} must be an absolute http or https URL"
         )));
     }
-    let url = Url::parse(raw)
-        .map_err(|_| ArgError::Invalid(format!("{name} is not a valid URL")))?;
+    let url =
+        Url::parse(raw).map_err(|_| ArgError::Invalid(format!("{name} is not a valid URL")))?;
     if url.host_str().is_none_or(str::is_empty) {
         return Err(ArgError::Invalid(format!("{name} must name a host")));
     }
@@ -123,7 +123,10 @@ mod tests {
         assert!(check_email("a@example.com").is_ok());
         assert!(matches!(check_email(""), Err(ArgError::Invalid(_))));
         assert!(matches!(check_email("   "), Err(ArgError::Invalid(_))));
-        assert!(matches!(check_email("a@b\r\nBcc: x@y"), Err(ArgError::Invalid(_))));
+        assert!(matches!(
+            check_email("a@b\r\nBcc: x@y"),
+            Err(ArgError::Invalid(_))
+        ));
         assert!(matches!(check_email("a\u{0}b"), Err(ArgError::Invalid(_))));
         let long = format!("{}@example.com", "a".repeat(250));
         assert!(matches!(check_email(&long), Err(ArgError::TooLong(_))));
@@ -154,7 +157,10 @@ mod tests {
             );
         }
         let long = format!("https://example.com/{}", "a".repeat(2048));
-        assert!(matches!(parse_http_url("u", &long), Err(ArgError::TooLong(_))));
+        assert!(matches!(
+            parse_http_url("u", &long),
+            Err(ArgError::TooLong(_))
+        ));
     }
 
     #[test]
@@ -169,9 +175,18 @@ mod tests {
 
     #[test]
     fn origins() {
-        assert_eq!(origin_of(&url("HTTPS://App.Example.COM:443/x?y")), "https://app.example.com");
-        assert_eq!(origin_of(&url("http://localhost:3000/")), "http://localhost:3000");
-        assert_eq!(parse_origin("https://example.com/").unwrap(), "https://example.com");
+        assert_eq!(
+            origin_of(&url("HTTPS://App.Example.COM:443/x?y")),
+            "https://app.example.com"
+        );
+        assert_eq!(
+            origin_of(&url("http://localhost:3000/")),
+            "http://localhost:3000"
+        );
+        assert_eq!(
+            parse_origin("https://example.com/").unwrap(),
+            "https://example.com"
+        );
         assert!(parse_origin("https://example.com/path").is_err());
         assert!(parse_origin("https://example.com?q=1").is_err());
     }

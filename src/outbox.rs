@@ -44,7 +44,11 @@ const ENQUEUE: Statement = Statement {
 const NOTIFY_IF_ASLEEP: Statement = Statement {
     sql: "SELECT pg_catalog.pg_notify($1, $2)
            WHERE NOT pg_catalog.pg_try_advisory_xact_lock_shared($3)",
-    args: &[PgBuiltInOids::TEXTOID, PgBuiltInOids::TEXTOID, PgBuiltInOids::INT8OID],
+    args: &[
+        PgBuiltInOids::TEXTOID,
+        PgBuiltInOids::TEXTOID,
+        PgBuiltInOids::INT8OID,
+    ],
 };
 
 pub fn load_template(client: &mut SpiClient<'_>, name: &'static str) -> Template {
@@ -56,7 +60,12 @@ pub fn load_template(client: &mut SpiClient<'_>, name: &'static str) -> Template
             format!("email template \"{name}\" does not exist in auth.email_templates")
         );
     };
-    let text = |ordinal| row.get::<String>(ordinal).ok().flatten().unwrap_or_default();
+    let text = |ordinal| {
+        row.get::<String>(ordinal)
+            .ok()
+            .flatten()
+            .unwrap_or_default()
+    };
     let variables = match row.get::<JsonB>(4).ok().flatten() {
         Some(JsonB(serde_json::Value::Object(map))) => map
             .into_iter()
@@ -85,7 +94,10 @@ pub fn enqueue(
     // rendered first so the subject and body can use it as `${sender}`.
     let mut all = vec![("email", recipient)];
     all.extend_from_slice(builtins);
-    let sender = one_line(&render(&template.sender, &Variables::new(&template.variables, &all)));
+    let sender = one_line(&render(
+        &template.sender,
+        &Variables::new(&template.variables, &all),
+    ));
     all.push(("sender", sender.as_str()));
     let variables = Variables::new(&template.variables, &all);
     let subject = one_line(&render(&template.subject, &variables));
@@ -131,5 +143,9 @@ fn wake(client: &mut SpiClient<'_>, outbox_id: i64) {
 /// The channel's advisory lock key; `auth.wakeup_lock_key` computes the same.
 pub fn wakeup_lock_key(channel: &str) -> i64 {
     let digest = Sha256::digest(format!("nile_reset wakeup:{channel}").as_bytes());
-    i64::from_be_bytes(digest[..8].try_into().expect("a SHA-256 digest has 32 bytes"))
+    i64::from_be_bytes(
+        digest[..8]
+            .try_into()
+            .expect("a SHA-256 digest has 32 bytes"),
+    )
 }

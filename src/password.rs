@@ -32,7 +32,8 @@ fn check_password_with(password: &str, min_chars: usize) -> Result<(), ArgError>
 /// A `$2a$` bcrypt hash: the variant pgcrypto's `crypt()` and every bcrypt
 /// library accept.
 pub fn bcrypt_hash(password: &str, cost: u32) -> Result<String, bcrypt::BcryptError> {
-    bcrypt::hash_with_result(password, cost).map(|parts| parts.format_for_version(bcrypt::Version::TwoA))
+    bcrypt::hash_with_result(password, cost)
+        .map(|parts| parts.format_for_version(bcrypt::Version::TwoA))
 }
 
 #[cfg(test)]
@@ -42,15 +43,30 @@ mod tests {
     #[test]
     fn policy() {
         assert!(check_password_with("correct horse", 8).is_ok());
-        assert!(matches!(check_password_with("short", 8), Err(ArgError::Invalid(_))));
-        assert!(matches!(check_password_with("tab\there!", 8), Err(ArgError::Invalid(_))));
-        assert!(matches!(check_password_with(&"x".repeat(73), 8), Err(ArgError::TooLong(_))));
+        assert!(matches!(
+            check_password_with("short", 8),
+            Err(ArgError::Invalid(_))
+        ));
+        assert!(matches!(
+            check_password_with("tab\there!", 8),
+            Err(ArgError::Invalid(_))
+        ));
+        assert!(matches!(
+            check_password_with(&"x".repeat(73), 8),
+            Err(ArgError::TooLong(_))
+        ));
         assert!(check_password_with(&"x".repeat(72), 8).is_ok());
         // 24 three-byte characters are 72 bytes; 25 are too many.
         assert!(check_password_with(&"€".repeat(24), 8).is_ok());
-        assert!(matches!(check_password_with(&"€".repeat(25), 8), Err(ArgError::TooLong(_))));
+        assert!(matches!(
+            check_password_with(&"€".repeat(25), 8),
+            Err(ArgError::TooLong(_))
+        ));
         // Length counts characters, not bytes.
-        assert!(matches!(check_password_with("ééé", 4), Err(ArgError::Invalid(_))));
+        assert!(matches!(
+            check_password_with("ééé", 4),
+            Err(ArgError::Invalid(_))
+        ));
     }
 
     #[test]

@@ -24,7 +24,11 @@ fn prepared(client: &SpiClient<'_>, statement: &Statement) -> Rc<OwnedPreparedSt
     if let Some(plan) = KEPT.with(|kept| kept.borrow().get(statement.sql).cloned()) {
         return plan;
     }
-    let oids: Vec<PgOid> = statement.args.iter().map(|oid| PgOid::BuiltIn(*oid)).collect();
+    let oids: Vec<PgOid> = statement
+        .args
+        .iter()
+        .map(|oid| PgOid::BuiltIn(*oid))
+        .collect();
     let plan = Rc::new(
         client
             .prepare_mut(statement.sql, &oids)

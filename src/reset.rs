@@ -82,7 +82,11 @@ fn check_token(client: &mut SpiClient<'_>, identifier: &str, candidate: &str) ->
         return TokenState::Invalid;
     };
     if !token::matches(candidate, &digest) {
-        execute(client, &COUNT_FAILURE, &[identifier.into(), MAX_FAILED_ATTEMPTS.get().into()]);
+        execute(
+            client,
+            &COUNT_FAILURE,
+            &[identifier.into(), MAX_FAILED_ATTEMPTS.get().into()],
+        );
         return TokenState::Invalid;
     }
     match (revoked, live) {
@@ -101,7 +105,13 @@ fn check_token(client: &mut SpiClient<'_>, identifier: &str, candidate: &str) ->
 fn verify_password_token(
     identifier: Option<&str>,
     token: Option<&str>,
-) -> TableIterator<'static, (name!(status, String), name!(expires, Option<TimestampWithTimeZone>))> {
+) -> TableIterator<
+    'static,
+    (
+        name!(status, String),
+        name!(expires, Option<TimestampWithTimeZone>),
+    ),
+> {
     let identifier = required(identifier, "identifier");
     let candidate = required(token, "token");
     let state = Spi::connect_mut(|client| check_token(client, identifier, candidate));
@@ -158,7 +168,12 @@ fn reset_password(
         );
         let template = load_template(client, "password_alert");
         let username = username.unwrap_or_else(|| email.clone());
-        enqueue(client, &template, &email, &[("username", username.as_str())]);
+        enqueue(
+            client,
+            &template,
+            &email,
+            &[("username", username.as_str())],
+        );
         user_id
     })
 }

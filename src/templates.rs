@@ -13,8 +13,10 @@ pub struct Variables<'a> {
 
 impl<'a> Variables<'a> {
     pub fn new(stored: &'a [(String, String)], builtins: &[(&'a str, &'a str)]) -> Self {
-        let mut values: HashMap<&str, &str> =
-            stored.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+        let mut values: HashMap<&str, &str> = stored
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.as_str()))
+            .collect();
         values.extend(builtins.iter().copied());
         Variables { values }
     }
@@ -68,7 +70,10 @@ mod tests {
     use super::*;
 
     fn stored(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
-        pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
     }
 
     #[test]
@@ -76,7 +81,10 @@ mod tests {
         let stored = stored(&[("app", "Acme")]);
         let vars = Variables::new(&stored, &[("username", "Jane")]);
         assert_eq!(
-            render("Hi ${username}, ${app} says ${nope} and ${bad name} $x ${", &vars),
+            render(
+                "Hi ${username}, ${app} says ${nope} and ${bad name} $x ${",
+                &vars
+            ),
             "Hi Jane, Acme says ${nope} and ${bad name} $x ${"
         );
     }

@@ -655,7 +655,11 @@ async fn link_validation_answers() {
     }
     // A callback on an origin the database does not trust gets no Location at all, whatever
     // the token: the link's query is attacker-controlled and Nile's SDK follows Location.
-    for callback in ["https://evil.example/phish", "http://localhost:3001/", "javascript:alert(1)"] {
+    for callback in [
+        "https://evil.example/phish",
+        "http://localhost:3001/",
+        "javascript:alert(1)",
+    ] {
         let (status, message) = text(f.http.get(format!(
             "{base}?token={}&identifier=alice%40example.com&callbackUrl={callback}",
             "0".repeat(64)
