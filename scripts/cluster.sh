@@ -11,21 +11,10 @@ cmd=${1:?usage: cluster.sh start|stop|status|psql [DATADIR] [PORT]}
 datadir=$(realpath -m "${2:-$PROJECT_ROOT/target/cluster}")
 port=${3:-28815}
 
-ensure_reachable() {
-  # The cluster owner must be able to reach DATADIR; a checkout under a
-  # private home folder is not, so open the ancestors for traversal only.
-  [ "$(id -u)" -eq 0 ] || return 0
-  local d=$datadir
-  while [ "$d" != / ]; do
-    d=$(dirname "$d")
-    if ! runuser -u "$PG_OS_USER" -- test -x "$d" 2>/dev/null; then chmod o+x "$d"; fi
-  done
-}
-
 case "$cmd" in
   start)
     mkdir -p "$datadir"
-    ensure_reachable
+    ensure_reachable "$datadir"
     if [ ! -s "$datadir/PG_VERSION" ]; then
       [ "$(id -u)" -eq 0 ] && chown "$PG_OS_USER" "$datadir"
       chmod 700 "$datadir"

@@ -33,17 +33,21 @@ if ! cargo pgrx --version 2>/dev/null | grep -q "$PGRX_VERSION"; then
   cargo install cargo-pgrx --version "$PGRX_VERSION" --locked
 fi
 
-if ! grep -qs "pg$PG_MAJOR = \"$PG_CONFIG\"" "${PGRX_HOME:-$HOME/.pgrx}/config.toml"; then
-  log "registering PostgreSQL $PG_MAJOR with cargo-pgrx"
-  cargo pgrx init "--pg$PG_MAJOR" "$PG_CONFIG"
-fi
-
 # An unprivileged OS user to own and run the local clusters: PostgreSQL
 # refuses to run as root.
 if [ "$(id -u)" -eq 0 ] && ! id "$PG_OS_USER" >/dev/null 2>&1; then
   log "creating OS user $PG_OS_USER"
   useradd --system --create-home --shell /bin/bash "$PG_OS_USER"
 fi
+
+ensure_pg_copy
+ensure_reachable "$PG_PREFIX"
+if ! grep -qs "pg$PG_MAJOR = \"$PG_CONFIG\"" "$PGRX_HOME/config.toml"; then
+  mkdir -p "$PGRX_HOME"
+  log "registering PostgreSQL $PG_MAJOR with cargo-pgrx"
+  cargo pgrx init "--pg$PG_MAJOR" "$PG_CONFIG"
+fi
+
 # Python test tools, reinstalled only when tests/requirements.txt changes.
 req=tests/requirements.txt
 if [ -f "$req" ] && ! cmp -s "$req" "$VENV/requirements.txt"; then
