@@ -1,54 +1,103 @@
--- nile_reset schema: Nile-shaped tables plus the token store, the email
--- outbox and the origin allow-list. The extension's schema is `auth`.
+-- nile_reset's layout. The public functions live in the extension schema
+-- `auth` (control file), which an application may already have (Supabase,
+-- Nile). Everything the extension keeps -- tokens, the email outbox,
+-- templates, origins, the user-directory configuration -- lives in a schema
+-- of its own, `nile_reset`, created here and owned by the installing
+-- superuser, so no application object can collide with it or shadow it.
+-- Users and passwords are the application's: the extension reads and writes
+-- the table configured with auth.use_user_table / auth.use_nile_users and
+-- never owns it, so DROP EXTENSION never drops an account.
 
-CREATE SCHEMA IF NOT EXISTS users;
+-- Refuse layouts that cannot be made safe, before anything is created.
+-- SECURITY DEFINER code must never depend on objects a non-superuser
+-- controls: a pre-existing `auth` owned by one could be renamed and replaced
+-- by look-alikes. The one exception is the schema CREATE EXTENSION itself
+-- created a moment ago in this transaction for a database owner installing a
+-- trusted extension: it is empty, and is handed to the superuser running
+-- this script.
+DO $guard$
+DECLARE
+    auth_schema record;
+BEGIN
+    SELECT n.oid, n.nspowner::regrole AS owner, r.rolsuper,
+           n.xmin = pg_catalog.pg_current_xact_id()::pg_catalog.xid AS created_now
+      INTO auth_schema
+      FROM pg_catalog.pg_namespace n
+      JOIN pg_catalog.pg_roles r ON r.oid = n.nspowner
+     WHERE n.nspname = 'auth';
+    IF FOUND AND NOT auth_schema.rolsuper THEN
+        IF auth_schema.created_now
+           AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_class WHERE relnamespace = auth_schema.oid)
+           AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_proc WHERE pronamespace = auth_schema.oid)
+           AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_type WHERE typnamespace = auth_schema.oid) THEN
+            EXECUTE pg_catalog.format('ALTER SCHEMA auth OWNER TO %I', current_user);
+        ELSE
+            RAISE EXCEPTION 'nile_reset cannot be installed: schema "auth" is owned by role %, which is not a superuser', auth_schema.owner
+                USING ERRCODE = 'insufficient_privilege',
+                      HINT = 'Its owner could replace objects that nile_reset''s SECURITY DEFINER functions rely on. Have a superuser own it (ALTER SCHEMA auth OWNER TO postgres) or drop it, then install again.';
+        END IF;
+    END IF;
+    IF EXISTS (SELECT 1 FROM pg_catalog.pg_namespace WHERE nspname = 'nile_reset') THEN
+        RAISE EXCEPTION 'nile_reset cannot be installed: a schema named "nile_reset" already exists'
+            USING ERRCODE = 'duplicate_schema',
+                  HINT = 'nile_reset keeps its tokens and outbox in a schema of that name. Rename or drop the existing one.';
+    END IF;
+END
+$guard$;
 
--- Nile's users table. Emails are unique among live users, case-insensitively.
-CREATE TABLE users.users (
-    id             uuid        PRIMARY KEY DEFAULT gen_random_uuid(),
-    created        timestamptz NOT NULL DEFAULT now(),
-    updated        timestamptz NOT NULL DEFAULT now(),
-    deleted        timestamptz,
-    name           text,
-    family_name    text,
-    given_name     text,
-    email          text        NOT NULL,
-    picture        text,
-    email_verified timestamptz
+CREATE SCHEMA nile_reset;
+COMMENT ON SCHEMA nile_reset IS 'State of the nile_reset extension: tokens, email outbox, templates, origins, user directory';
+
+-- Administrators of origins, templates, variables and the user directory,
+-- without superuser. Roles are cluster-wide: the role may exist already
+-- (another database's install); it is only ever granted privileges here.
+DO $role$
+BEGIN
+    IF NOT EXISTS (SELECT 1 FROM pg_catalog.pg_roles WHERE rolname = 'nile_reset_admin') THEN
+        CREATE ROLE nile_reset_admin NOLOGIN;
+    END IF;
+END
+$role$;
+
+-- Token status and delivery outcome spellings, shared by SQL and Rust
+-- (src/status.rs parses them exhaustively).
+CREATE DOMAIN nile_reset.token_status AS text
+    CHECK (VALUE IN ('valid', 'expired', 'invalid'));
+CREATE DOMAIN nile_reset.delivery_outcome AS text
+    CHECK (VALUE IN ('retry', 'dead'));
+
+-- Where the application's users are. One row (or none: nothing is
+-- configured yet). Written only by auth.use_user_table / auth.use_nile_users,
+-- which validate every name against the catalog.
+CREATE TABLE nile_reset.user_directory (
+    singleton         boolean  PRIMARY KEY DEFAULT true CHECK (singleton),
+    shape             text     NOT NULL CHECK (shape IN ('table', 'nile')),
+    user_table        regclass NOT NULL,
+    id_column         name     NOT NULL,
+    id_type           text     NOT NULL CHECK (id_type IN ('uuid', 'bigint', 'integer', 'text')),
+    email_column      name     NOT NULL,
+    password_column   name,
+    password_format   text     NOT NULL
+        CHECK (password_format IN ('bcrypt', 'django_pbkdf2_sha256', 'argon2id', 'nile')),
+    name_column       name,
+    disabled_column   name,
+    disabled_type     text     CHECK (disabled_type IN ('boolean', 'timestamp')),
+    credentials_table regclass,
+    sessions_table    regclass,
+    configured        timestamptz NOT NULL DEFAULT now(),
+    CHECK ((disabled_column IS NULL) = (disabled_type IS NULL)),
+    CHECK ((shape = 'nile') = (password_format = 'nile')),
+    CHECK (shape = 'nile' OR password_column IS NOT NULL),
+    CHECK (shape = 'table' OR credentials_table IS NOT NULL)
 );
-CREATE UNIQUE INDEX users_email_live ON users.users (lower(email)) WHERE deleted IS NULL;
 
--- Nile's credentials table; the reset writes the EMAIL_PASSWORD row.
-CREATE TABLE auth.credentials (
-    id                  uuid        PRIMARY KEY DEFAULT gen_random_uuid(),
-    user_id             uuid        NOT NULL REFERENCES users.users (id) ON DELETE CASCADE,
-    created             timestamptz NOT NULL DEFAULT now(),
-    updated             timestamptz NOT NULL DEFAULT now(),
-    deleted             timestamptz,
-    method              text        NOT NULL,
-    provider            text        NOT NULL DEFAULT 'nile',
-    payload             jsonb,
-    provider_account_id text
-);
-CREATE UNIQUE INDEX credentials_one_live_per_method
-    ON auth.credentials (user_id, method, provider) WHERE deleted IS NULL;
-
--- Nile's sessions table; a password reset ends every session of the user.
-CREATE TABLE auth.sessions (
-    id            uuid        PRIMARY KEY DEFAULT gen_random_uuid(),
-    session_token text        NOT NULL UNIQUE,
-    user_id       uuid        NOT NULL REFERENCES users.users (id) ON DELETE CASCADE,
-    expires_at    timestamptz NOT NULL,
-    created       timestamptz NOT NULL DEFAULT now(),
-    updated       timestamptz NOT NULL DEFAULT now(),
-    deleted       timestamptz
-);
-CREATE INDEX sessions_user ON auth.sessions (user_id);
-
--- One live token per identifier (the user's lower-cased email). `token`
--- holds the hex SHA-256 of the secret, never the secret itself.
-CREATE TABLE auth.verification_tokens (
+-- One live token per identifier (the user's lower-cased email), bound to
+-- the user's id (as text, whatever the id's type): a token stops working
+-- when that id no longer has that email or is disabled. `token` holds the
+-- hex SHA-256 of the secret, never the secret itself.
+CREATE TABLE nile_reset.verification_tokens (
     identifier      text        PRIMARY KEY,
+    user_id         text        NOT NULL,
     token           text        NOT NULL CHECK (token ~ '^[0-9a-f]{64}$'),
     expires         timestamptz NOT NULL,
     created         timestamptz NOT NULL DEFAULT now(),
@@ -56,19 +105,46 @@ CREATE TABLE auth.verification_tokens (
 );
 
 -- Origins that reset links and callbacks may point to.
-CREATE TABLE auth.trusted_origins (
+CREATE TABLE nile_reset.trusted_origins (
     origin text PRIMARY KEY CHECK (origin ~ '^https?://[^/?#@[:space:]]+$'),
     added  timestamptz NOT NULL DEFAULT now()
 );
 
-CREATE TABLE auth.email_templates (
-    name    text PRIMARY KEY,
-    subject text NOT NULL,
-    body    text NOT NULL,
-    sender  text NOT NULL
+-- `is_default` marks the rows this script inserts. pg_dump keeps only the
+-- others, so a restore never collides with the defaults CREATE EXTENSION
+-- inserts again; an edited default is a second row of the same name, which
+-- wins over the default (deleting it brings the default back).
+CREATE TABLE nile_reset.email_templates (
+    name       text    NOT NULL,
+    subject    text    NOT NULL,
+    body       text    NOT NULL,
+    sender     text    NOT NULL,
+    is_default boolean NOT NULL DEFAULT false,
+    PRIMARY KEY (name, is_default)
 );
 
-CREATE TABLE auth.template_variables (
+-- Editing a default template makes it the administrator's row: the edit
+-- clears is_default, or goes to the administrator's row when one exists
+-- (as after a restore), leaving the default as shipped.
+CREATE FUNCTION nile_reset.template_edited() RETURNS trigger
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    IF OLD.is_default AND NEW.is_default
+       AND (NEW.name, NEW.subject, NEW.body, NEW.sender) IS DISTINCT FROM (OLD.name, OLD.subject, OLD.body, OLD.sender) THEN
+        IF EXISTS (SELECT 1 FROM nile_reset.email_templates t WHERE t.name = NEW.name AND NOT t.is_default) THEN
+            RETURN NULL;
+        END IF;
+        NEW.is_default := false;
+    END IF;
+    RETURN NEW;
+END
+$$;
+CREATE TRIGGER template_edited BEFORE UPDATE ON nile_reset.email_templates
+    FOR EACH ROW EXECUTE FUNCTION nile_reset.template_edited();
+
+CREATE TABLE nile_reset.template_variables (
     name  text PRIMARY KEY CHECK (name ~ '^[A-Za-z_][A-Za-z0-9_]*$'),
     value text NOT NULL
 );
@@ -76,7 +152,7 @@ CREATE TABLE auth.template_variables (
 -- The transactional outbox: a row is queued in the same transaction as the
 -- token, so a rolled-back reset sends nothing. An external sender claims
 -- rows under a lease and records the outcome; see README "Outbox contract".
-CREATE TABLE auth.email_outbox (
+CREATE TABLE nile_reset.email_outbox (
     id              bigint      GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
     kind            text        NOT NULL,
     recipient       text        NOT NULL,
@@ -90,12 +166,13 @@ CREATE TABLE auth.email_outbox (
     claimed_until   timestamptz,
     sent_at         timestamptz,
     dead_at         timestamptz,
-    last_error      text
+    last_error      text,
+    CONSTRAINT email_outbox_sent_or_dead CHECK (sent_at IS NULL OR dead_at IS NULL)
 );
-CREATE INDEX email_outbox_pending ON auth.email_outbox (next_attempt_at, id)
+CREATE INDEX email_outbox_pending ON nile_reset.email_outbox (next_attempt_at, id)
     WHERE sent_at IS NULL AND dead_at IS NULL;
 
-INSERT INTO auth.email_templates (name, subject, body, sender) VALUES
+INSERT INTO nile_reset.email_templates (name, subject, body, sender, is_default) VALUES
 ('password_reset',
  'Reset your password',
  E'Hello ${username},\n\n'
@@ -103,19 +180,20 @@ INSERT INTO auth.email_templates (name, subject, body, sender) VALUES
  'To choose a new password, open this link:\n\n'
  '${api_url}\n\n'
  'The link works once and expires soon. If you did not ask for this, ignore this email.\n',
- 'no-reply@localhost'),
+ 'no-reply@localhost', true),
 ('password_alert',
  'Your password was changed',
  E'Hello ${username},\n\n'
  'The password of the account ${email} was just changed, and every session was signed out.\n'
  'If this was not you, reset your password now and contact support.\n',
- 'no-reply@localhost');
+ 'no-reply@localhost', true);
 
--- pg_dump keeps the data of extension tables only when they are marked.
-SELECT pg_catalog.pg_extension_config_dump('users.users', '');
-SELECT pg_catalog.pg_extension_config_dump('auth.credentials', '');
-SELECT pg_catalog.pg_extension_config_dump('auth.sessions', '');
-SELECT pg_catalog.pg_extension_config_dump('auth.verification_tokens', '');
-SELECT pg_catalog.pg_extension_config_dump('auth.trusted_origins', '');
-SELECT pg_catalog.pg_extension_config_dump('auth.template_variables', '');
-SELECT pg_catalog.pg_extension_config_dump('auth.email_outbox', '');
+-- pg_dump keeps the data of extension tables, and the position of their
+-- sequences, only when they are marked.
+SELECT pg_catalog.pg_extension_config_dump('nile_reset.user_directory', '');
+SELECT pg_catalog.pg_extension_config_dump('nile_reset.verification_tokens', '');
+SELECT pg_catalog.pg_extension_config_dump('nile_reset.trusted_origins', '');
+SELECT pg_catalog.pg_extension_config_dump('nile_reset.email_templates', 'WHERE NOT is_default');
+SELECT pg_catalog.pg_extension_config_dump('nile_reset.template_variables', '');
+SELECT pg_catalog.pg_extension_config_dump('nile_reset.email_outbox', '');
+SELECT pg_catalog.pg_extension_config_dump('nile_reset.email_outbox_id_seq', '');

@@ -1,5 +1,5 @@
 -- The email sender's database contract: how `nile-reset send` (or any other
--- sender) claims rows of auth.email_outbox, reports the outcome of each
+-- sender) claims rows of nile_reset.email_outbox, reports the outcome of each
 -- delivery, and reads queue statistics.
 --
 -- Delivery is at-least-once: a sender claims rows under a time-limited lease
@@ -11,27 +11,63 @@
 -- role needs EXECUTE on these functions and no privilege on the table itself.
 -- EXECUTE is revoked from PUBLIC; grant it to the sender's role explicitly.
 
+-- The sender's limits, in one place: these functions enforce them and
+-- `nile-reset send` reads them (auth.sender_limits) at start-up, so the two
+-- sides cannot disagree. The channel rule is also nile_reset.notify_channel's.
+CREATE FUNCTION nile_reset.sender_limits(
+    OUT default_channel text,
+    OUT channel_pattern text,
+    OUT worker_pattern text,
+    OUT worker_max_length integer,
+    OUT max_attempts_limit integer,
+    OUT backoff_base_limit interval,
+    OUT lease_min interval,
+    OUT lease_max interval,
+    OUT batch_size_limit integer)
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT 'nile_reset_email', '^[A-Za-z0-9_]{1,63}$', '^[[:graph:]]+$', 200, 1000,
+           interval '1 hour', interval '1 second', interval '1 day', 1000
+$$;
+
+CREATE FUNCTION auth.sender_limits(
+    OUT default_channel text,
+    OUT channel_pattern text,
+    OUT worker_pattern text,
+    OUT worker_max_length integer,
+    OUT max_attempts_limit integer,
+    OUT backoff_base_limit interval,
+    OUT lease_min interval,
+    OUT lease_max interval,
+    OUT batch_size_limit integer)
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $$ SELECT * FROM nile_reset.sender_limits() $$;
+
 -- Shared argument checks, so that every function reports a bad worker id
 -- the same way.
-CREATE FUNCTION auth.email_outbox_check_worker(worker text)
+CREATE FUNCTION nile_reset.check_worker(worker text)
 RETURNS void
 LANGUAGE plpgsql IMMUTABLE
 SET search_path = pg_catalog, pg_temp
 AS $$
+DECLARE
+    limits record := nile_reset.sender_limits();
 BEGIN
     IF worker IS NULL THEN
         RAISE EXCEPTION 'worker must not be NULL' USING ERRCODE = 'null_value_not_allowed';
     END IF;
-    IF length(worker) > 200 THEN
-        RAISE EXCEPTION 'worker must be at most 200 characters' USING ERRCODE = 'string_data_right_truncation';
+    IF length(worker) > limits.worker_max_length THEN
+        RAISE EXCEPTION 'worker must be at most % characters', limits.worker_max_length
+            USING ERRCODE = 'string_data_right_truncation';
     END IF;
-    IF worker !~ '^[[:graph:]]+$' THEN
+    IF worker !~ limits.worker_pattern THEN
         RAISE EXCEPTION 'worker must be non-empty printable text without spaces'
             USING ERRCODE = 'invalid_parameter_value';
     END IF;
 END
 $$;
-REVOKE ALL ON FUNCTION auth.email_outbox_check_worker(text) FROM PUBLIC;
 
 -- Claims up to batch_size due rows for `worker` for the duration of `lease`.
 -- Rows another transaction is claiming right now are skipped, not waited for,
@@ -55,25 +91,30 @@ LANGUAGE plpgsql VOLATILE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
 #variable_conflict use_column
+DECLARE
+    limits record;
 BEGIN
-    PERFORM auth.email_outbox_check_worker(worker);
+    PERFORM nile_reset.check_worker(worker);
+    limits := nile_reset.sender_limits();
     IF batch_size IS NULL THEN
         RAISE EXCEPTION 'batch_size must not be NULL' USING ERRCODE = 'null_value_not_allowed';
     END IF;
-    IF batch_size < 1 OR batch_size > 1000 THEN
-        RAISE EXCEPTION 'batch_size must be between 1 and 1000' USING ERRCODE = 'invalid_parameter_value';
+    IF batch_size < 1 OR batch_size > limits.batch_size_limit THEN
+        RAISE EXCEPTION 'batch_size must be between 1 and %', limits.batch_size_limit
+            USING ERRCODE = 'invalid_parameter_value';
     END IF;
     IF lease IS NULL THEN
         RAISE EXCEPTION 'lease must not be NULL' USING ERRCODE = 'null_value_not_allowed';
     END IF;
-    IF lease <= interval '0' OR lease > interval '1 day' THEN
-        RAISE EXCEPTION 'lease must be positive and at most 1 day' USING ERRCODE = 'invalid_parameter_value';
+    IF lease < limits.lease_min OR lease > limits.lease_max THEN
+        RAISE EXCEPTION 'lease must be between % and %', limits.lease_min, limits.lease_max
+            USING ERRCODE = 'invalid_parameter_value';
     END IF;
 
     RETURN QUERY
     WITH due AS (
         SELECT o.id
-        FROM auth.email_outbox AS o
+        FROM nile_reset.email_outbox AS o
         WHERE o.sent_at IS NULL
           AND o.dead_at IS NULL
           AND o.next_attempt_at <= clock_timestamp()
@@ -82,7 +123,7 @@ BEGIN
         LIMIT batch_size
         FOR UPDATE SKIP LOCKED
     ), claimed AS (
-        UPDATE auth.email_outbox AS o
+        UPDATE nile_reset.email_outbox AS o
         SET claimed_by = worker,
             claimed_until = clock_timestamp() + lease
         FROM due
@@ -110,9 +151,9 @@ BEGIN
     IF id IS NULL THEN
         RAISE EXCEPTION 'id must not be NULL' USING ERRCODE = 'null_value_not_allowed';
     END IF;
-    PERFORM auth.email_outbox_check_worker(worker);
+    PERFORM nile_reset.check_worker(worker);
 
-    UPDATE auth.email_outbox AS o
+    UPDATE nile_reset.email_outbox AS o
     SET sent_at = clock_timestamp(),
         claimed_by = NULL,
         claimed_until = NULL,
@@ -146,24 +187,27 @@ SET search_path = pg_catalog, pg_temp
 AS $$
 #variable_conflict use_variable
 DECLARE
+    limits record := nile_reset.sender_limits();
     failures integer;
     delay_seconds double precision;
-    outcome text;
+    outcome nile_reset.delivery_outcome;
 BEGIN
     IF id IS NULL OR error IS NULL OR permanent IS NULL OR max_attempts IS NULL OR backoff_base IS NULL THEN
         RAISE EXCEPTION 'id, error, permanent, max_attempts and backoff_base must not be NULL'
             USING ERRCODE = 'null_value_not_allowed';
     END IF;
-    PERFORM auth.email_outbox_check_worker(worker);
-    IF max_attempts < 1 OR max_attempts > 1000 THEN
-        RAISE EXCEPTION 'max_attempts must be between 1 and 1000' USING ERRCODE = 'invalid_parameter_value';
+    PERFORM nile_reset.check_worker(worker);
+    IF max_attempts < 1 OR max_attempts > limits.max_attempts_limit THEN
+        RAISE EXCEPTION 'max_attempts must be between 1 and %', limits.max_attempts_limit
+            USING ERRCODE = 'invalid_parameter_value';
     END IF;
-    IF backoff_base <= interval '0' OR backoff_base > interval '1 hour' THEN
-        RAISE EXCEPTION 'backoff_base must be positive and at most 1 hour' USING ERRCODE = 'invalid_parameter_value';
+    IF backoff_base <= interval '0' OR backoff_base > limits.backoff_base_limit THEN
+        RAISE EXCEPTION 'backoff_base must be positive and at most %', limits.backoff_base_limit
+            USING ERRCODE = 'invalid_parameter_value';
     END IF;
 
     SELECT o.attempts + 1 INTO failures
-    FROM auth.email_outbox AS o
+    FROM nile_reset.email_outbox AS o
     WHERE o.id = id
       AND o.claimed_by = worker
       AND o.sent_at IS NULL
@@ -187,7 +231,7 @@ BEGIN
             * (0.5 + random() * 0.5);
     END IF;
 
-    UPDATE auth.email_outbox AS o
+    UPDATE nile_reset.email_outbox AS o
     SET attempts = failures,
         last_error = left(error, 1000),
         dead_at = CASE WHEN outcome = 'dead' THEN clock_timestamp() END,
@@ -197,7 +241,7 @@ BEGIN
         claimed_by = NULL,
         claimed_until = NULL
     WHERE o.id = id;
-    RETURN outcome;
+    RETURN outcome::text;
 END
 $$;
 REVOKE ALL ON FUNCTION auth.mark_email_failed(bigint, text, text, boolean, integer, interval) FROM PUBLIC;
@@ -213,9 +257,9 @@ AS $$
 DECLARE
     released integer;
 BEGIN
-    PERFORM auth.email_outbox_check_worker(worker);
+    PERFORM nile_reset.check_worker(worker);
 
-    UPDATE auth.email_outbox AS o
+    UPDATE nile_reset.email_outbox AS o
     SET claimed_by = NULL,
         claimed_until = NULL
     WHERE o.claimed_by = worker
@@ -238,7 +282,7 @@ AS $$
 DECLARE
     requeued integer;
 BEGIN
-    UPDATE auth.email_outbox AS o
+    UPDATE nile_reset.email_outbox AS o
     SET dead_at = NULL,
         attempts = 0,
         next_attempt_at = clock_timestamp(),
@@ -251,7 +295,8 @@ BEGIN
 
     IF requeued > 0 THEN
         PERFORM pg_notify(
-            coalesce(nullif(current_setting('nile_reset.notify_channel', true), ''), 'nile_reset_email'),
+            coalesce(nullif(current_setting('nile_reset.notify_channel', true), ''),
+                     (nile_reset.sender_limits()).default_channel),
             '');
     END IF;
     RETURN requeued;
@@ -280,6 +325,6 @@ AS $$
         count(*) FILTER (WHERE o.dead_at IS NOT NULL),
         count(*) FILTER (WHERE o.sent_at IS NOT NULL),
         min(o.created) FILTER (WHERE o.sent_at IS NULL AND o.dead_at IS NULL)
-    FROM auth.email_outbox AS o
+    FROM nile_reset.email_outbox AS o
 $$;
 REVOKE ALL ON FUNCTION auth.email_outbox_stats() FROM PUBLIC;

@@ -13,12 +13,17 @@
 -- Either way no row waits longer than the sender's poll interval.
 
 -- The advisory lock key of a channel (the Rust side computes the same).
-CREATE FUNCTION auth.wakeup_lock_key(channel text) RETURNS bigint
+CREATE FUNCTION nile_reset.wakeup_lock_key(channel text) RETURNS bigint
 LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
 SET search_path = pg_catalog, pg_temp
 AS $$
     SELECT ('x' || left(encode(sha256(convert_to('nile_reset wakeup:' || channel, 'UTF8')), 'hex'), 16))::bit(64)::bigint
 $$;
+
+CREATE FUNCTION auth.wakeup_lock_key(channel text) RETURNS bigint
+LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $$ SELECT nile_reset.wakeup_lock_key(channel) $$;
 
 -- A sender announces it is going to sleep. False when it cannot (queued
 -- transactions are still committing, or another sender already sleeps): the
@@ -26,11 +31,11 @@ $$;
 CREATE FUNCTION auth.sender_sleep(channel text DEFAULT 'nile_reset_email') RETURNS boolean
 LANGUAGE sql VOLATILE STRICT SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
-AS $$ SELECT pg_try_advisory_lock(auth.wakeup_lock_key(channel)) $$;
+AS $$ SELECT pg_try_advisory_lock(nile_reset.wakeup_lock_key(channel)) $$;
 
 -- A sender woke up (or stops): it no longer needs notifications. Called
 -- only after a successful auth.sender_sleep.
 CREATE FUNCTION auth.sender_awake(channel text DEFAULT 'nile_reset_email') RETURNS boolean
 LANGUAGE sql VOLATILE STRICT SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
-AS $$ SELECT pg_advisory_unlock(auth.wakeup_lock_key(channel)) $$;
+AS $$ SELECT pg_advisory_unlock(nile_reset.wakeup_lock_key(channel)) $$;

@@ -6,45 +6,39 @@ use pgrx::datum::TimestampWithTimeZone;
 use pgrx::prelude::*;
 use pgrx::spi::SpiClient;
 
+use crate::directory;
 use crate::error::{internal_error, or_raise, required, ArgError};
 use crate::links::{check_email, origin_of, parse_http_url, reset_link};
 use crate::outbox::{enqueue, load_template};
-use crate::plans::{execute, Statement};
 use crate::settings::{MIN_RESEND_INTERVAL_SECONDS, TOKEN_TTL_SECONDS};
+use crate::spi::{execute, first_row, not_null, Statement};
 use crate::token;
 
-/// The user (if any, live, matched case-insensitively) and whether each
-/// URL's origin is trusted, in one round trip.
-const LOOKUP: Statement = Statement {
-    sql: "SELECT u.email, u.name,
-                 EXISTS (SELECT 1 FROM auth.trusted_origins o WHERE o.origin = $2),
-                 EXISTS (SELECT 1 FROM auth.trusted_origins o WHERE o.origin = $3)
-            FROM (SELECT 1) AS one
-            LEFT JOIN users.users u ON pg_catalog.lower(u.email) = pg_catalog.lower($1)
-                                   AND u.deleted IS NULL",
-    args: &[
-        PgBuiltInOids::TEXTOID,
-        PgBuiltInOids::TEXTOID,
-        PgBuiltInOids::TEXTOID,
-    ],
+/// Whether each URL's origin is trusted, in one round trip.
+const TRUSTED: Statement = Statement {
+    sql: "SELECT EXISTS (SELECT 1 FROM nile_reset.trusted_origins o WHERE o.origin = $1) AS callback,
+                 EXISTS (SELECT 1 FROM nile_reset.trusted_origins o WHERE o.origin = $2) AS redirect",
+    args: &[PgBuiltInOids::TEXTOID, PgBuiltInOids::TEXTOID],
 };
 
-/// Replaces the identifier's token unless one was issued inside the resend
-/// interval; returns the new expiry, or no row when nothing may happen.
+/// Replaces the identifier's token unless one was issued to the same user
+/// inside the resend interval; returns the new expiry, or no row when nothing may happen.
 /// Two sessions racing for one identifier serialize on its primary key.
 const ISSUE: Statement = Statement {
-    sql: "INSERT INTO auth.verification_tokens AS t (identifier, token, expires, created, failed_attempts)
-          VALUES (pg_catalog.lower($1), $2, now() + $3 * interval '1 second', now(), 0)
+    sql: "INSERT INTO nile_reset.verification_tokens AS t
+                 (identifier, user_id, token, expires, created, failed_attempts)
+          VALUES (pg_catalog.lower($1), $5, $2, now() + $3 * interval '1 second', now(), 0)
           ON CONFLICT (identifier) DO UPDATE
-             SET token = excluded.token, expires = excluded.expires,
+             SET user_id = excluded.user_id, token = excluded.token, expires = excluded.expires,
                  created = excluded.created, failed_attempts = 0
-           WHERE t.created <= now() - $4 * interval '1 second'
+           WHERE t.created <= now() - $4 * interval '1 second' OR t.user_id <> excluded.user_id
           RETURNING t.identifier, t.expires",
     args: &[
         PgBuiltInOids::TEXTOID,
         PgBuiltInOids::TEXTOID,
         PgBuiltInOids::INT4OID,
         PgBuiltInOids::INT4OID,
+        PgBuiltInOids::TEXTOID,
     ],
 };
 
@@ -72,30 +66,22 @@ fn issue(
     let callback = or_raise(parse_http_url("callback_url", callback_raw));
     let redirect = or_raise(parse_http_url("redirect_url", redirect_raw));
 
-    let found = execute(
+    let trusted = first_row(execute(
         client,
-        &LOOKUP,
-        &[
-            email.into(),
-            origin_of(&callback).into(),
-            origin_of(&redirect).into(),
-        ],
-    );
-    let row = found.first();
-    let (callback_trusted, redirect_trusted) = (
-        row.get::<bool>(3).ok().flatten().unwrap_or(false),
-        row.get::<bool>(4).ok().flatten().unwrap_or(false),
-    );
-    for (trusted, name) in [
-        (callback_trusted, "callback_url"),
-        (redirect_trusted, "redirect_url"),
-    ] {
-        if !trusted {
-            ArgError::Invalid(format!("{name} origin is not in auth.trusted_origins")).raise();
+        &TRUSTED,
+        &[origin_of(&callback).into(), origin_of(&redirect).into()],
+    ))
+    .unwrap_or_else(|| internal_error("SELECT without FROM returned no row"));
+    for name in ["callback", "redirect"] {
+        if !not_null::<bool>(&trusted, name) {
+            ArgError::Invalid(format!(
+                "{name}_url origin is not in nile_reset.trusted_origins"
+            ))
+            .raise();
         }
     }
-    let user_email: String = row.get(1).ok().flatten()?;
-    let username: Option<String> = row.get(2).ok().flatten();
+    let directory = directory::load(client);
+    let user = directory.find_by_email(client, email)?;
 
     let secret = token::generate()
         .unwrap_or_else(|_| internal_error("the operating system random number generator failed"));
@@ -103,26 +89,28 @@ fn issue(
         client,
         &ISSUE,
         &[
-            user_email.as_str().into(),
+            user.email.as_str().into(),
             token::digest(&secret).into(),
             TOKEN_TTL_SECONDS.get().into(),
             MIN_RESEND_INTERVAL_SECONDS.get().into(),
+            user.id.as_str().into(),
         ],
     );
-    let row = issued.first();
-    let identifier: String = row.get(1).ok().flatten()?;
-    let expires: TimestampWithTimeZone = row.get(2).ok().flatten()?;
+    // No row: a token was issued inside the resend interval.
+    let row = first_row(issued)?;
+    let identifier: String = not_null(&row, "identifier");
+    let expires: TimestampWithTimeZone = not_null(&row, "expires");
     Some(Issued {
         expires,
         link: reset_link(&redirect, &secret, &identifier, callback.as_str()),
-        username: username.unwrap_or_else(|| user_email.clone()),
-        email: user_email,
+        username: user.name.unwrap_or_else(|| user.email.clone()),
+        email: user.email,
     })
 }
 
 /// Creates a reset token for `email` and queues the `password_reset` email.
 /// `created` is false, and nothing was written, when the email belongs to no
-/// live user or a token was issued within `nile_reset.min_resend_interval`:
+/// live user (or to several), or a token was issued within `nile_reset.min_resend_interval`:
 /// the two cases look the same on purpose.
 #[pg_extern(security_definer)]
 #[search_path(pg_catalog, pg_temp)]

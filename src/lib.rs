@@ -2,19 +2,45 @@
 //!
 //! Tokens are created in the caller's transaction, stored only hashed, and
 //! the reset email is queued in an outbox table in that same transaction,
-//! with a NOTIFY that wakes an external sender on commit.
+//! with a NOTIFY that wakes an external sender on commit. Users and their
+//! passwords stay in the application's own table (the user directory).
+//!
+//! Where things live:
+//! - `generate`   `auth.generate_password_token` / `_link`: the request.
+//! - `reset`      `auth.verify_password_token`, `auth.reset_password`.
+//! - `directory`  the user directory: `auth.use_user_table`,
+//!   `auth.use_nile_users`, and the statements that read users and write
+//!   passwords in the application's table (run as that table's owner).
+//! - `password`   the new-password policy and the hash formats.
+//! - `token`      token generation, hashing, comparison; OS randomness.
+//! - `status`     token status spellings (SQL domain `nile_reset.token_status`).
+//! - `links`      email and URL rules, origins, Nile's link format.
+//! - `origins`    `auth.add_trusted_origin` and friends.
+//! - `outbox`     templates loaded and queued in `nile_reset.email_outbox`;
+//!   the wake-up NOTIFY and its advisory lock key.
+//! - `templates`  `${name}` rendering.
+//! - `settings`   the `nile_reset.*` GUCs.
+//! - `spi`        kept plans, columns read by name, running as another role.
+//! - `error`      SQLSTATEs and messages.
+//! - `sql/schema.sql`    install guard, the `nile_reset` schema and tables.
+//! - `sql/sender.sql`    the sender's contract and `auth.sender_limits()`.
+//! - `sql/wakeup.sql`    coalesced wake-ups.
+//! - `sql/directory.sql` SQL signatures of the user-directory functions.
+//! - `sql/privileges.sql` what PUBLIC and `nile_reset_admin` may do.
 
 use pgrx::prelude::*;
 
+mod directory;
 mod error;
 mod generate;
 mod links;
 mod origins;
 mod outbox;
 mod password;
-mod plans;
 mod reset;
 mod settings;
+mod spi;
+mod status;
 mod templates;
 mod token;
 
@@ -23,6 +49,15 @@ mod token;
 extension_sql_file!("../sql/schema.sql", name = "schema", bootstrap);
 extension_sql_file!("../sql/sender.sql", name = "sender", requires = ["schema"]);
 extension_sql_file!("../sql/wakeup.sql", name = "wakeup", requires = ["schema"]);
+extension_sql_file!(
+    "../sql/directory.sql",
+    name = "directory",
+    requires = [
+        "schema",
+        directory::nile_reset::configure_user_table,
+        directory::nile_reset::configure_nile_users
+    ]
+);
 extension_sql_file!("../sql/privileges.sql", name = "privileges", finalize);
 
 #[pg_guard]
@@ -35,8 +70,13 @@ pub extern "C-unwind" fn _PG_init() {
 mod tests {
     use pgrx::prelude::*;
 
+    fn nile_users() {
+        Spi::run("SELECT auth.use_nile_users()").unwrap();
+    }
+
     #[pg_test]
     fn generate_stores_only_the_hash_and_queues_the_link() {
+        nile_users();
         Spi::run("INSERT INTO users.users (email, name) VALUES ('Jane@Example.com', 'Jane')")
             .unwrap();
         Spi::run("SELECT auth.add_trusted_origin('https://app.example.com')").unwrap();
@@ -46,7 +86,7 @@ mod tests {
         )
         .unwrap();
         assert_eq!(created, Some(true));
-        let body = Spi::get_one::<String>("SELECT body FROM auth.email_outbox")
+        let body = Spi::get_one::<String>("SELECT body FROM nile_reset.email_outbox")
             .unwrap()
             .unwrap();
         let token = body
@@ -54,7 +94,7 @@ mod tests {
             .nth(1)
             .and_then(|rest| rest.get(..64))
             .expect("the body carries the link");
-        let stored = Spi::get_one::<String>("SELECT token FROM auth.verification_tokens")
+        let stored = Spi::get_one::<String>("SELECT token FROM nile_reset.verification_tokens")
             .unwrap()
             .unwrap();
         assert_ne!(stored, token);
@@ -69,6 +109,7 @@ mod tests {
 
     #[pg_test]
     fn kept_plans_survive_repeated_calls() {
+        nile_users();
         Spi::run("SELECT auth.add_trusted_origin('https://app.example.com')").unwrap();
         Spi::run("INSERT INTO users.users (email) SELECT 'u' || g || '@example.com' FROM generate_series(1, 20) g")
             .unwrap();
@@ -81,7 +122,7 @@ mod tests {
         .unwrap();
         assert_eq!(created, Some(20));
         assert_eq!(
-            Spi::get_one::<i64>("SELECT count(*) FROM auth.email_outbox").unwrap(),
+            Spi::get_one::<i64>("SELECT count(*) FROM nile_reset.email_outbox").unwrap(),
             Some(20)
         );
     }
@@ -94,6 +135,68 @@ mod tests {
                     .unwrap();
             assert_eq!(sql, Some(crate::outbox::wakeup_lock_key(channel)));
         }
+    }
+
+    #[pg_test]
+    fn sender_limits_agree_with_the_settings() {
+        let channel = Spi::get_one::<String>("SELECT default_channel FROM auth.sender_limits()")
+            .unwrap()
+            .unwrap();
+        assert_eq!(channel, crate::settings::DEFAULT_CHANNEL);
+        let accepts = |name: &str| {
+            Spi::get_one_with_args::<bool>(
+                "SELECT $1 ~ channel_pattern FROM auth.sender_limits()",
+                &[name.into()],
+            )
+            .unwrap()
+            .unwrap()
+        };
+        for name in [
+            "nile_reset_email",
+            "a",
+            &"x".repeat(63),
+            "",
+            &"x".repeat(64),
+            "a-b",
+            "a b",
+        ] {
+            assert_eq!(
+                accepts(name),
+                crate::settings::is_channel_name(name),
+                "{name:?}"
+            );
+        }
+    }
+
+    #[pg_test]
+    fn token_status_domain_accepts_every_status() {
+        let all: Vec<String> = crate::status::TokenStatus::ALL
+            .iter()
+            .map(|s| s.as_str().to_owned())
+            .collect();
+        // The cast raises 23514 for a spelling the domain does not allow.
+        let checked = Spi::get_one_with_args::<i64>(
+            "SELECT count(v::nile_reset.token_status) FROM pg_catalog.unnest($1::text[]) v",
+            &[all.into()],
+        )
+        .unwrap();
+        assert_eq!(checked, Some(3));
+    }
+
+    #[pg_test(
+        error = "value for domain nile_reset.token_status violates check constraint \"token_status_check\""
+    )]
+    fn token_status_domain_rejects_other_spellings() {
+        Spi::run("SELECT 'Valid'::nile_reset.token_status").unwrap();
+    }
+
+    #[pg_test(error = "nile_reset has no user directory configured")]
+    fn unconfigured_directory_is_an_error() {
+        Spi::run("SELECT auth.add_trusted_origin('https://a.example')").unwrap();
+        Spi::run(
+            "SELECT auth.generate_password_token('a@example.com', 'https://a.example', 'https://a.example')",
+        )
+        .unwrap();
     }
 
     #[pg_test(error = "email must not be null")]

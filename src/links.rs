@@ -68,7 +68,7 @@ pub fn parse_http_url(name: &str, raw: &str) -> Result<Url, ArgError> {
 }
 
 /// `scheme://host[:port]`, lower-cased, default port dropped, IDNs in
-/// punycode: the form kept in `auth.trusted_origins`.
+/// punycode: the form kept in `nile_reset.trusted_origins`.
 pub fn origin_of(url: &Url) -> String {
     url.origin().ascii_serialization()
 }

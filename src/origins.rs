@@ -11,10 +11,10 @@ use crate::links::{origin_of, parse_http_url, parse_origin};
 fn add_trusted_origin(origin: Option<&str>) -> String {
     let origin = or_raise(parse_origin(required(origin, "origin")));
     Spi::run_with_args(
-        "INSERT INTO auth.trusted_origins (origin) VALUES ($1) ON CONFLICT DO NOTHING",
+        "INSERT INTO nile_reset.trusted_origins (origin) VALUES ($1) ON CONFLICT DO NOTHING",
         &[origin.as_str().into()],
     )
-    .unwrap_or_else(|e| crate::plans::spi_failed(e));
+    .unwrap_or_else(|e| crate::spi::spi_failed(e));
     origin
 }
 
@@ -24,11 +24,11 @@ fn add_trusted_origin(origin: Option<&str>) -> String {
 fn remove_trusted_origin(origin: Option<&str>) -> bool {
     let origin = or_raise(parse_origin(required(origin, "origin")));
     Spi::get_one_with_args::<bool>(
-        "WITH gone AS (DELETE FROM auth.trusted_origins WHERE origin = $1 RETURNING 1)
+        "WITH gone AS (DELETE FROM nile_reset.trusted_origins WHERE origin = $1 RETURNING 1)
          SELECT EXISTS (SELECT 1 FROM gone)",
         &[origin.as_str().into()],
     )
-    .unwrap_or_else(|e| crate::plans::spi_failed(e))
+    .unwrap_or_else(|e| crate::spi::spi_failed(e))
     .unwrap_or(false)
 }
 
@@ -43,9 +43,9 @@ fn is_trusted_url(url: &str) -> bool {
         return false;
     };
     Spi::get_one_with_args::<bool>(
-        "SELECT EXISTS (SELECT 1 FROM auth.trusted_origins WHERE origin = $1)",
+        "SELECT EXISTS (SELECT 1 FROM nile_reset.trusted_origins WHERE origin = $1)",
         &[origin_of(&parsed).into()],
     )
-    .unwrap_or_else(|e| crate::plans::spi_failed(e))
+    .unwrap_or_else(|e| crate::spi::spi_failed(e))
     .unwrap_or(false)
 }

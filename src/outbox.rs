@@ -1,4 +1,4 @@
-//! Queues an email in `auth.email_outbox`, inside the caller's transaction,
+//! Queues an email in `nile_reset.email_outbox`, inside the caller's transaction,
 //! and wakes the external sender with a NOTIFY that PostgreSQL delivers only
 //! if that transaction commits.
 
@@ -7,10 +7,10 @@ use pgrx::spi::SpiClient;
 use pgrx::JsonB;
 use sha2::{Digest, Sha256};
 
-use crate::plans::{execute, Statement};
+use crate::spi::{execute, first_row, not_null, Statement};
 use crate::templates::{one_line, render, Variables};
 
-/// A row of `auth.email_templates` with the stored template variables.
+/// A row of `nile_reset.email_templates` with the stored template variables.
 pub struct Template {
     pub name: &'static str,
     pub subject: String,
@@ -21,13 +21,15 @@ pub struct Template {
 
 const LOAD_TEMPLATE: Statement = Statement {
     sql: "SELECT t.subject, t.body, t.sender,
-                 (SELECT pg_catalog.jsonb_object_agg(v.name, v.value) FROM auth.template_variables v)
-            FROM auth.email_templates t WHERE t.name = $1",
+                 (SELECT pg_catalog.jsonb_object_agg(v.name, v.value)
+                    FROM nile_reset.template_variables v) AS variables
+            FROM nile_reset.email_templates t WHERE t.name = $1
+           ORDER BY t.is_default LIMIT 1",
     args: &[PgBuiltInOids::TEXTOID],
 };
 
 const ENQUEUE: Statement = Statement {
-    sql: "INSERT INTO auth.email_outbox (kind, recipient, sender, subject, body)
+    sql: "INSERT INTO nile_reset.email_outbox (kind, recipient, sender, subject, body)
           VALUES ($1, $2, $3, $4, $5) RETURNING id",
     args: &[
         PgBuiltInOids::TEXTOID,
@@ -52,21 +54,15 @@ const NOTIFY_IF_ASLEEP: Statement = Statement {
 };
 
 pub fn load_template(client: &mut SpiClient<'_>, name: &'static str) -> Template {
-    let table = execute(client, &LOAD_TEMPLATE, &[name.into()]);
-    let Some(row) = table.into_iter().next() else {
+    let Some(row) = first_row(execute(client, &LOAD_TEMPLATE, &[name.into()])) else {
         ereport!(
             ERROR,
             PgSqlErrorCode::ERRCODE_UNDEFINED_OBJECT,
-            format!("email template \"{name}\" does not exist in auth.email_templates")
+            format!("email template \"{name}\" does not exist in nile_reset.email_templates")
         );
     };
-    let text = |ordinal| {
-        row.get::<String>(ordinal)
-            .ok()
-            .flatten()
-            .unwrap_or_default()
-    };
-    let variables = match row.get::<JsonB>(4).ok().flatten() {
+    let text = |column: &str| not_null::<String>(&row, column);
+    let variables = match crate::spi::column::<JsonB>(&row, "variables") {
         Some(JsonB(serde_json::Value::Object(map))) => map
             .into_iter()
             .map(|(k, v)| (k, v.as_str().unwrap_or_default().to_owned()))
@@ -75,9 +71,9 @@ pub fn load_template(client: &mut SpiClient<'_>, name: &'static str) -> Template
     };
     Template {
         name,
-        subject: text(1),
-        body: text(2),
-        sender: text(3),
+        subject: text("subject"),
+        body: text("body"),
+        sender: text("sender"),
         variables,
     }
 }
@@ -114,12 +110,9 @@ pub fn enqueue(
             body.into(),
         ],
     );
-    let id = table
-        .first()
-        .get_one::<i64>()
-        .ok()
-        .flatten()
-        .expect("INSERT ... RETURNING id returns the id");
+    let id: i64 = first_row(table)
+        .map(|row| not_null(&row, "id"))
+        .unwrap_or_else(|| crate::error::internal_error("INSERT ... RETURNING id returned no row"));
     wake(client, id);
     id
 }

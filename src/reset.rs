@@ -1,24 +1,26 @@
 //! Finishing the flow: `auth.verify_password_token` checks a token without
 //! using it up; `auth.reset_password` consumes it exactly once and sets the
-//! new password.
+//! new password in the application's user directory.
 
 use pgrx::datum::TimestampWithTimeZone;
 use pgrx::prelude::*;
 use pgrx::spi::SpiClient;
-use pgrx::{JsonB, Uuid};
 
+use crate::directory::{self, Directory, User};
 use crate::error::{bad_token, internal_error, or_raise, required};
 use crate::outbox::{enqueue, load_template};
-use crate::password::check_password;
-use crate::plans::{execute, Statement};
-use crate::settings::{BCRYPT_COST, MAX_FAILED_ATTEMPTS};
+use crate::password::{check_password, HashCost, PasswordFormat};
+use crate::settings::{BCRYPT_COST, MAX_FAILED_ATTEMPTS, PBKDF2_ITERATIONS};
+use crate::spi::{execute, first_row, not_null, Statement};
+use crate::status::TokenStatus;
 use crate::token;
 
 /// The identifier's token row, locked: concurrent verifies and resets of one
 /// identifier take turns, and a reset that waited finds the row gone.
 const LOCK_TOKEN: Statement = Statement {
-    sql: "SELECT t.token, t.expires, t.expires > now(), t.expires = '-infinity'
-            FROM auth.verification_tokens t
+    sql: "SELECT t.identifier, t.user_id, t.token, t.expires,
+                 t.expires > now() AS live, t.expires = '-infinity' AS revoked
+            FROM nile_reset.verification_tokens t
            WHERE t.identifier = pg_catalog.lower($1)
              FOR UPDATE",
     args: &[PgBuiltInOids::TEXTOID],
@@ -27,60 +29,46 @@ const LOCK_TOKEN: Statement = Statement {
 /// Counts a wrong token; at the limit the token is revoked (expiry moved to
 /// -infinity, the row kept so the resend interval still holds).
 const COUNT_FAILURE: Statement = Statement {
-    sql: "UPDATE auth.verification_tokens
+    sql: "UPDATE nile_reset.verification_tokens
              SET failed_attempts = failed_attempts + 1,
                  expires = CASE WHEN failed_attempts + 1 >= $2 THEN '-infinity' ELSE expires END
            WHERE identifier = pg_catalog.lower($1)",
     args: &[PgBuiltInOids::TEXTOID, PgBuiltInOids::INT4OID],
 };
 
-const FIND_USER: Statement = Statement {
-    sql: "SELECT u.id, u.email, u.name FROM users.users u
-           WHERE pg_catalog.lower(u.email) = pg_catalog.lower($1) AND u.deleted IS NULL",
+/// Consumes the token (after a reset), or drops one whose user is gone.
+const DELETE_TOKEN: Statement = Statement {
+    sql: "DELETE FROM nile_reset.verification_tokens WHERE identifier = $1",
     args: &[PgBuiltInOids::TEXTOID],
 };
 
-/// Sets the password credential and ends what the old password allowed:
-/// every token of the identifier and every session of the user.
-const APPLY_RESET: Statement = Statement {
-    sql: "WITH credential AS (
-              INSERT INTO auth.credentials AS c (user_id, method, provider, payload)
-              VALUES ($1, 'EMAIL_PASSWORD', 'nile', $2)
-              ON CONFLICT (user_id, method, provider) WHERE deleted IS NULL
-              DO UPDATE SET payload = excluded.payload, updated = now()
-              RETURNING 1),
-          tokens AS (
-              DELETE FROM auth.verification_tokens WHERE identifier = pg_catalog.lower($3) RETURNING 1),
-          sessions AS (
-              DELETE FROM auth.sessions WHERE user_id = $1 RETURNING 1)
-          SELECT (SELECT count(*) FROM credential), (SELECT count(*) FROM sessions)",
-    args: &[PgBuiltInOids::UUIDOID, PgBuiltInOids::JSONBOID, PgBuiltInOids::TEXTOID],
-};
-
 enum TokenState {
-    Valid(TimestampWithTimeZone),
+    Valid(TimestampWithTimeZone, User, String),
     Expired(TimestampWithTimeZone),
     Invalid,
 }
 
 /// Checks `candidate` against the identifier's token, counting a wrong one.
-fn check_token(client: &mut SpiClient<'_>, identifier: &str, candidate: &str) -> TokenState {
-    let table = execute(client, &LOCK_TOKEN, &[identifier.into()]);
-    let row = table.into_iter().next();
-    let stored = row.as_ref().and_then(|row| {
-        Some((
-            row.get::<String>(1).ok().flatten()?,
-            row.get::<TimestampWithTimeZone>(2).ok().flatten()?,
-            row.get::<bool>(3).ok().flatten()?,
-            row.get::<bool>(4).ok().flatten()?,
-        ))
-    });
-    // Hash even when there is nothing to compare with, so an unknown
-    // identifier costs the same as a wrong token.
-    let Some((digest, expires, live, revoked)) = stored else {
+/// A right token is still invalid when the user it was issued to no longer
+/// has that email, or is deleted or disabled: the token is then dropped.
+fn check_token(
+    client: &mut SpiClient<'_>,
+    directory: &Directory,
+    identifier: &str,
+    candidate: &str,
+) -> TokenState {
+    let Some(row) = first_row(execute(client, &LOCK_TOKEN, &[identifier.into()])) else {
+        // Hash even when there is nothing to compare with, so an unknown
+        // identifier costs the same as a wrong token.
         let _ = token::digest(candidate);
         return TokenState::Invalid;
     };
+    let stored_identifier: String = not_null(&row, "identifier");
+    let user_id: String = not_null(&row, "user_id");
+    let digest: String = not_null(&row, "token");
+    let expires: TimestampWithTimeZone = not_null(&row, "expires");
+    let live: bool = not_null(&row, "live");
+    let revoked: bool = not_null(&row, "revoked");
     if !token::matches(candidate, &digest) {
         execute(
             client,
@@ -89,16 +77,32 @@ fn check_token(client: &mut SpiClient<'_>, identifier: &str, candidate: &str) ->
         );
         return TokenState::Invalid;
     }
-    match (revoked, live) {
-        (true, _) => TokenState::Invalid,
-        (false, true) => TokenState::Valid(expires),
-        (false, false) => TokenState::Expired(expires),
+    if revoked {
+        return TokenState::Invalid;
+    }
+    let Some(user) = directory.find_holder(client, &user_id, &stored_identifier) else {
+        execute(client, &DELETE_TOKEN, &[stored_identifier.as_str().into()]);
+        return TokenState::Invalid;
+    };
+    if live {
+        TokenState::Valid(expires, user, stored_identifier)
+    } else {
+        TokenState::Expired(expires)
+    }
+}
+
+fn status_of(state: &TokenState) -> (TokenStatus, Option<TimestampWithTimeZone>) {
+    match state {
+        TokenState::Valid(expires, ..) => (TokenStatus::Valid, Some(*expires)),
+        TokenState::Expired(expires) => (TokenStatus::Expired, Some(*expires)),
+        TokenState::Invalid => (TokenStatus::Invalid, None),
     }
 }
 
 /// Is `token` the identifier's live token? `status` is `valid`, `invalid`
-/// (wrong or unknown: indistinguishable) or `expired` (only said to a caller
-/// who holds the right token). Wrong tokens count towards
+/// (wrong, unknown, or its user deleted, disabled or with another email
+/// now: indistinguishable) or `expired` (only said to a caller who holds
+/// the right token). Wrong tokens count towards
 /// `nile_reset.max_failed_attempts`. The token is not consumed.
 #[pg_extern(security_definer)]
 #[search_path(pg_catalog, pg_temp)]
@@ -114,66 +118,72 @@ fn verify_password_token(
 > {
     let identifier = required(identifier, "identifier");
     let candidate = required(token, "token");
-    let state = Spi::connect_mut(|client| check_token(client, identifier, candidate));
-    TableIterator::once(match state {
-        TokenState::Valid(expires) => ("valid".to_owned(), Some(expires)),
-        TokenState::Expired(expires) => ("expired".to_owned(), Some(expires)),
-        TokenState::Invalid => ("invalid".to_owned(), None),
-    })
+    let (status, expires) = Spi::connect_mut(|client| {
+        let directory = directory::load(client);
+        status_of(&check_token(client, &directory, identifier, candidate))
+    });
+    TableIterator::once((status.as_str().to_owned(), expires))
 }
 
-/// Consumes the identifier's token and sets `new_password`: the credential
-/// is replaced, every token and session of the user is deleted and a
-/// `password_alert` email is queued, all in the caller's transaction.
-/// Returns the user's id. Of any number of concurrent calls with the right
-/// token exactly one succeeds; the others find the token gone (28000).
+/// The text the directory stores: the hash itself, or for Nile's shape the
+/// credential payload around it.
+fn stored_password(format: PasswordFormat, password: &str, email: &str) -> String {
+    let cost = HashCost {
+        bcrypt_cost: BCRYPT_COST.get() as u32,
+        pbkdf2_iterations: PBKDF2_ITERATIONS.get() as u32,
+    };
+    let hash =
+        crate::password::hash(format, password, &cost).unwrap_or_else(|e| internal_error(&e));
+    match format {
+        PasswordFormat::Nile => serde_json::json!({
+            "crypt": format!("crypt-bf/{}", cost.bcrypt_cost),
+            "hash": hash,
+            "email": email,
+        })
+        .to_string(),
+        _ => hash,
+    }
+}
+
+/// Consumes the identifier's token and sets `new_password` in the user
+/// directory's format: the token is deleted (and, for Nile's shape, the
+/// user's sessions) and a `password_alert` email is queued, all in the
+/// caller's transaction. Returns the user's id, as text. Of any number of
+/// concurrent calls with the right token exactly one succeeds; the others
+/// find the token gone (28000).
 #[pg_extern(security_definer)]
 #[search_path(pg_catalog, pg_temp)]
 fn reset_password(
     identifier: Option<&str>,
     token: Option<&str>,
     new_password: Option<&str>,
-) -> Uuid {
+) -> String {
     let identifier = required(identifier, "identifier");
     let candidate = required(token, "token");
     let password = required(new_password, "new_password");
     or_raise(check_password(password));
 
     Spi::connect_mut(|client| {
-        match check_token(client, identifier, candidate) {
-            TokenState::Valid(_) => {}
+        let directory = directory::load(client);
+        let (user, stored_identifier) = match check_token(client, &directory, identifier, candidate)
+        {
+            TokenState::Valid(_, user, stored_identifier) => (user, stored_identifier),
             TokenState::Expired(_) => bad_token("reset token has expired"),
             TokenState::Invalid => bad_token("reset token is invalid or has already been used"),
-        }
-        let users = execute(client, &FIND_USER, &[identifier.into()]);
-        let Some(user) = users.into_iter().next() else {
-            bad_token("reset token is invalid or has already been used");
         };
-        let user_id: Uuid = user.get(1).ok().flatten().expect("users.id is not null");
-        let email: String = user.get(2).ok().flatten().expect("users.email is not null");
-        let username: Option<String> = user.get(3).ok().flatten();
-
-        let cost = BCRYPT_COST.get();
-        let hash = crate::password::bcrypt_hash(password, cost as u32)
-            .unwrap_or_else(|e| internal_error(&format!("bcrypt failed: {e}")));
-        let payload = serde_json::json!({
-            "crypt": format!("crypt-bf/{cost}"),
-            "hash": hash,
-            "email": email,
-        });
-        execute(
-            client,
-            &APPLY_RESET,
-            &[user_id.into(), JsonB(payload).into(), identifier.into()],
-        );
+        let stored = stored_password(directory.format, password, &user.email);
+        if !directory.set_password(client, &user, &stored) {
+            bad_token("reset token is invalid or has already been used");
+        }
+        execute(client, &DELETE_TOKEN, &[stored_identifier.as_str().into()]);
         let template = load_template(client, "password_alert");
-        let username = username.unwrap_or_else(|| email.clone());
+        let username = user.name.clone().unwrap_or_else(|| user.email.clone());
         enqueue(
             client,
             &template,
-            &email,
+            &user.email,
             &[("username", username.as_str())],
         );
-        user_id
+        user.id
     })
 }

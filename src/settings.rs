@@ -11,10 +11,15 @@ use pgrx::{GucContext, GucFlags, GucRegistry, GucSetting};
 
 pub static TOKEN_TTL_SECONDS: GucSetting<i32> = GucSetting::<i32>::new(3600);
 pub static MIN_RESEND_INTERVAL_SECONDS: GucSetting<i32> = GucSetting::<i32>::new(60);
+/// The default NOTIFY channel; `auth.sender_limits()` says the same (a
+/// test checks they agree).
+pub const DEFAULT_CHANNEL: &str = "nile_reset_email";
 pub static NOTIFY_CHANNEL: GucSetting<Option<CString>> =
     GucSetting::<Option<CString>>::new(Some(c"nile_reset_email"));
 pub static MIN_PASSWORD_LENGTH: GucSetting<i32> = GucSetting::<i32>::new(8);
 pub static BCRYPT_COST: GucSetting<i32> = GucSetting::<i32>::new(10);
+/// Django's default for PBKDF2-SHA256 since Django 5.2.
+pub static PBKDF2_ITERATIONS: GucSetting<i32> = GucSetting::<i32>::new(1_000_000);
 pub static MAX_FAILED_ATTEMPTS: GucSetting<i32> = GucSetting::<i32>::new(5);
 pub static WAKEUPS: GucSetting<bool> = GucSetting::<bool>::new(true);
 
@@ -79,6 +84,16 @@ pub fn register() {
         GucFlags::default(),
     );
     GucRegistry::define_int_guc(
+        c"nile_reset.pbkdf2_iterations",
+        c"PBKDF2-SHA256 iterations of new django_pbkdf2_sha256 password hashes.",
+        c"Django checks any count it finds in the hash; match your Django version's default.",
+        &PBKDF2_ITERATIONS,
+        1000,
+        100_000_000,
+        GucContext::Suset,
+        GucFlags::default(),
+    );
+    GucRegistry::define_int_guc(
         c"nile_reset.max_failed_attempts",
         c"Wrong tokens tolerated for one identifier before its token is revoked.",
         c"The account itself is never locked; the user can ask for a new token.",
@@ -94,17 +109,20 @@ pub fn register() {
 pub fn notify_channel() -> String {
     let channel = NOTIFY_CHANNEL
         .get()
-        .and_then(|c| c.into_string().ok())
-        .unwrap_or_default();
-    let valid = !channel.is_empty()
-        && channel.len() < 64
-        && channel
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || c == '_');
-    if !valid {
+        .map(|c| c.into_string().unwrap_or_default())
+        .unwrap_or_else(|| DEFAULT_CHANNEL.to_owned());
+    if !is_channel_name(&channel) {
         crate::error::invalid_setting(
             "nile_reset.notify_channel must be a plain identifier of 1 to 63 characters",
         );
     }
     channel
+}
+
+/// `^[A-Za-z0-9_]{1,63}$`, the `channel_pattern` of `auth.sender_limits()`.
+pub fn is_channel_name(channel: &str) -> bool {
+    (1..64).contains(&channel.len())
+        && channel
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '_')
 }

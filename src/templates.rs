@@ -1,10 +1,10 @@
-//! `${name}` rendering of `auth.email_templates`, as Nile does it, but in a
+//! `${name}` rendering of `nile_reset.email_templates`, as Nile does it, but in a
 //! single pass: substituted values are never scanned again, so a user's name
 //! cannot smuggle `${api_url}` (or anything else) into an email.
 
 use std::collections::HashMap;
 
-/// The values a template can use: `auth.template_variables` rows, overridden
+/// The values a template can use: `nile_reset.template_variables` rows, overridden
 /// by the built-ins (`username`, `email`, `sender`, `api_url`) so that a
 /// stored variable cannot replace the link.
 pub struct Variables<'a> {

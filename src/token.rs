@@ -12,8 +12,13 @@ pub const TOKEN_BYTES: usize = 32;
 /// kernel cannot provide entropy at all; there is no weaker fallback.
 pub fn generate() -> Result<String, rand::rngs::SysError> {
     let mut bytes = [0u8; TOKEN_BYTES];
-    SysRng.try_fill_bytes(&mut bytes)?;
+    fill_random(&mut bytes)?;
     Ok(hex::encode(bytes))
+}
+
+/// Fills `bytes` from the operating system's CSPRNG (also for salts).
+pub fn fill_random(bytes: &mut [u8]) -> Result<(), rand::rngs::SysError> {
+    SysRng.try_fill_bytes(bytes)
 }
 
 /// The hex SHA-256 of a token: the only form the database keeps.

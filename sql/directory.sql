@@ -1,0 +1,30 @@
+-- The user directory's public functions (their checks are in
+-- src/directory.rs). SECURITY INVOKER on purpose: the caller's own rights
+-- decide which table it may point nile_reset at. EXECUTE is granted to
+-- superusers and nile_reset_admin only (sql/privileges.sql).
+
+-- Points nile_reset at the application's users table; see README "Use it
+-- with your existing app". Replaces any previous configuration.
+CREATE FUNCTION auth.use_user_table(
+    user_table regclass,
+    id_column name,
+    email_column name,
+    password_column name,
+    password_format text,
+    name_column name DEFAULT NULL,
+    disabled_column name DEFAULT NULL
+) RETURNS void
+LANGUAGE sql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT nile_reset.configure_user_table(user_table::oid, id_column::text, email_column::text,
+        password_column::text, password_format, name_column::text, disabled_column::text)
+$$;
+
+-- Nile's shape: users.users + auth.credentials (+ auth.sessions), adopted
+-- when they exist, created (as ordinary tables, not extension members)
+-- when they do not.
+CREATE FUNCTION auth.use_nile_users() RETURNS void
+LANGUAGE sql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$ SELECT nile_reset.configure_nile_users() $$;

@@ -1,0 +1,136 @@
+//! SPI plumbing: statements prepared once per backend and kept (as PL/pgSQL
+//! keeps its plans, so the hot paths never re-parse their SQL), columns read
+//! by name, and statements run as another role.
+
+use std::cell::RefCell;
+use std::collections::HashMap;
+use std::rc::Rc;
+
+use pgrx::datum::DatumWithOid;
+use pgrx::prelude::*;
+use pgrx::spi::{OwnedPreparedStatement, SpiClient, SpiError, SpiHeapTupleData, SpiTupleTable};
+use pgrx::{FromDatum, IntoDatum};
+
+/// A statement fixed at compile time and the types of its parameters.
+pub struct Statement {
+    pub sql: &'static str,
+    pub args: &'static [PgBuiltInOids],
+}
+
+/// Statements built at run time (from the user-directory configuration) are
+/// kept too, keyed by their text; a configuration change makes new texts, so
+/// the map is bounded rather than invalidated.
+const MAX_KEPT: usize = 256;
+
+thread_local! {
+    static KEPT: RefCell<HashMap<String, Rc<OwnedPreparedStatement>>> =
+        RefCell::new(HashMap::new());
+}
+
+fn prepared(
+    client: &SpiClient<'_>,
+    sql: &str,
+    types: &[PgBuiltInOids],
+) -> Rc<OwnedPreparedStatement> {
+    if let Some(plan) = KEPT.with(|kept| kept.borrow().get(sql).cloned()) {
+        return plan;
+    }
+    let oids: Vec<PgOid> = types.iter().map(|oid| PgOid::BuiltIn(*oid)).collect();
+    let plan = Rc::new(
+        client
+            .prepare_mut(sql, &oids)
+            .unwrap_or_else(|e| spi_failed(e))
+            .keep(),
+    );
+    KEPT.with(|kept| {
+        let mut kept = kept.borrow_mut();
+        if kept.len() >= MAX_KEPT {
+            kept.clear();
+        }
+        kept.insert(sql.to_owned(), plan.clone());
+    });
+    plan
+}
+
+/// Runs `statement` with `args`; the plan is prepared on first use.
+pub fn execute<'conn>(
+    client: &mut SpiClient<'conn>,
+    statement: &Statement,
+    args: &[DatumWithOid<'_>],
+) -> SpiTupleTable<'conn> {
+    execute_text(client, statement.sql, statement.args, args)
+}
+
+/// Runs a statement built at run time; the plan is kept like a static one.
+pub fn execute_text<'conn>(
+    client: &mut SpiClient<'conn>,
+    sql: &str,
+    types: &[PgBuiltInOids],
+    args: &[DatumWithOid<'_>],
+) -> SpiTupleTable<'conn> {
+    let plan = prepared(client, sql, types);
+    client
+        .update(&*plan, None, args)
+        .unwrap_or_else(|e| spi_failed(e))
+}
+
+/// The first row, or None when the statement returned none.
+pub fn first_row<'conn>(table: SpiTupleTable<'conn>) -> Option<SpiHeapTupleData<'conn>> {
+    table.into_iter().next()
+}
+
+/// A column by name: None is SQL NULL. A missing column or a type that does
+/// not match is a bug in this extension, never "no value".
+pub fn column<T: FromDatum + IntoDatum>(row: &SpiHeapTupleData<'_>, name: &str) -> Option<T> {
+    row.get_by_name::<T, _>(name)
+        .unwrap_or_else(|e| spi_failed(e))
+}
+
+/// A column that the statement guarantees is not NULL.
+pub fn not_null<T: FromDatum + IntoDatum>(row: &SpiHeapTupleData<'_>, name: &str) -> T {
+    column(row, name).unwrap_or_else(|| {
+        crate::error::internal_error(&format!("nile_reset: column {name} is unexpectedly NULL"))
+    })
+}
+
+/// SPI's own errors (not SQL errors, which PostgreSQL raises itself) mean a
+/// bug in this extension.
+pub fn spi_failed(error: SpiError) -> ! {
+    ereport!(
+        ERROR,
+        PgSqlErrorCode::ERRCODE_INTERNAL_ERROR,
+        format!("nile_reset: SPI failed: {error}")
+    );
+}
+
+/// Runs `work` as `role`, as PostgreSQL runs maintenance commands as a
+/// table's owner: a security-restricted operation whose setting changes are
+/// undone on return. The extension's functions are SECURITY DEFINER; the
+/// application's table may carry triggers, defaults, policies or index
+/// expressions written by its owner, and those must never run with the
+/// extension owner's rights, only with the rights their author already has.
+/// An error inside `work` aborts the (sub)transaction, which restores the
+/// user and the settings itself.
+pub fn as_role<R>(role: pg_sys::Oid, work: impl FnOnce() -> R) -> R {
+    let mut saved_user = pg_sys::InvalidOid;
+    let mut saved_context: std::ffi::c_int = 0;
+    // SAFETY: plain calls into the backend's identity and GUC state, paired
+    // below exactly as PostgreSQL's own callers pair them.
+    let nest_level = unsafe {
+        pg_sys::GetUserIdAndSecContext(&mut saved_user, &mut saved_context);
+        pg_sys::SetUserIdAndSecContext(
+            role,
+            saved_context
+                | pg_sys::SECURITY_LOCAL_USERID_CHANGE as std::ffi::c_int
+                | pg_sys::SECURITY_RESTRICTED_OPERATION as std::ffi::c_int,
+        );
+        pg_sys::NewGUCNestLevel()
+    };
+    let result = work();
+    // SAFETY: see above.
+    unsafe {
+        pg_sys::AtEOXact_GUC(false, nest_level);
+        pg_sys::SetUserIdAndSecContext(saved_user, saved_context);
+    }
+    result
+}
