@@ -107,7 +107,8 @@ BEGIN
         RAISE EXCEPTION 'lease must not be NULL' USING ERRCODE = 'null_value_not_allowed';
     END IF;
     IF lease < limits.lease_min OR lease > limits.lease_max THEN
-        RAISE EXCEPTION 'lease must be between % and %', limits.lease_min, limits.lease_max
+        RAISE EXCEPTION 'lease must be between % and % seconds',
+                extract(epoch FROM limits.lease_min)::bigint, extract(epoch FROM limits.lease_max)::bigint
             USING ERRCODE = 'invalid_parameter_value';
     END IF;
 
@@ -202,7 +203,8 @@ BEGIN
             USING ERRCODE = 'invalid_parameter_value';
     END IF;
     IF backoff_base <= interval '0' OR backoff_base > limits.backoff_base_limit THEN
-        RAISE EXCEPTION 'backoff_base must be positive and at most %', limits.backoff_base_limit
+        RAISE EXCEPTION 'backoff_base must be positive and at most % seconds',
+                extract(epoch FROM limits.backoff_base_limit)::bigint
             USING ERRCODE = 'invalid_parameter_value';
     END IF;
 

@@ -37,7 +37,10 @@ fn check_password_with(password: &str, min_chars: usize) -> Result<(), ArgError>
 /// `nile_reset.user_directory.password_format`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum PasswordFormat {
-    /// Modular crypt `$2b$`: Devise, Laravel, pgcrypto's `crypt()`.
+    /// Modular crypt bcrypt, written as `$2a$`: the one prefix every reader
+    /// accepts (bcrypt-ruby/Devise, Go, PHP, Python, and pgcrypto's
+    /// `crypt()`, which rejects `$2b$`). For passwords under 255 bytes the
+    /// `$2a$` and `$2b$` algorithms are identical.
     Bcrypt,
     /// Django's default hasher: `pbkdf2_sha256$<iterations>$<salt>$<base64>`.
     DjangoPbkdf2Sha256,
@@ -79,8 +82,7 @@ pub struct HashCost {
 /// password column (for `Nile`, the bcrypt hash that goes into the payload).
 pub fn hash(format: PasswordFormat, password: &str, cost: &HashCost) -> Result<String, String> {
     match format {
-        PasswordFormat::Bcrypt => bcrypt_hash(password, cost.bcrypt_cost, bcrypt::Version::TwoB),
-        PasswordFormat::Nile => bcrypt_hash(password, cost.bcrypt_cost, bcrypt::Version::TwoA),
+        PasswordFormat::Bcrypt | PasswordFormat::Nile => bcrypt_hash(password, cost.bcrypt_cost),
         PasswordFormat::DjangoPbkdf2Sha256 => Ok(django_pbkdf2_sha256(
             password,
             &random_salt()?,
@@ -90,9 +92,9 @@ pub fn hash(format: PasswordFormat, password: &str, cost: &HashCost) -> Result<S
     }
 }
 
-fn bcrypt_hash(password: &str, cost: u32, version: bcrypt::Version) -> Result<String, String> {
+fn bcrypt_hash(password: &str, cost: u32) -> Result<String, String> {
     bcrypt::hash_with_result(password, cost)
-        .map(|parts| parts.format_for_version(version))
+        .map(|parts| parts.format_for_version(bcrypt::Version::TwoA))
         .map_err(|e| format!("bcrypt failed: {e}"))
 }
 
@@ -187,9 +189,9 @@ mod tests {
     }
 
     #[test]
-    fn bcrypt_is_2b_and_nile_is_2a_and_both_verify() {
+    fn bcrypt_and_nile_are_2a_and_verify() {
         let b = hash(PasswordFormat::Bcrypt, "correct horse", &CHEAP).unwrap();
-        assert!(b.starts_with("$2b$04$"), "{b}");
+        assert!(b.starts_with("$2a$04$"), "{b}");
         assert!(bcrypt::verify("correct horse", &b).unwrap());
         assert!(!bcrypt::verify("wrong horse", &b).unwrap());
         let n = hash(PasswordFormat::Nile, "correct horse", &CHEAP).unwrap();

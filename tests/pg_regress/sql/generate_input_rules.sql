@@ -1,9 +1,7 @@
 -- Every input rule raises a precise SQLSTATE naming the argument, never
 -- echoing the value, and writes nothing.
 \set VERBOSITY terse
-DROP EXTENSION IF EXISTS nile_reset CASCADE;
-CREATE EXTENSION nile_reset;
-SELECT auth.add_trusted_origin('http://localhost:3000');
+\i tests/pg_regress/common/nile_users.sql
 INSERT INTO users.users (email) VALUES ('jane@example.com');
 
 -- NULL arguments: 22004.
@@ -72,7 +70,7 @@ SELECT auth.generate_password_token('nobody@example.com', 'http://localhost:3000
 SELECT created FROM auth.generate_password_link('jane@example.com', 'HTTP://LOCALHOST:3000/', 'http://localhost:3000/r');
 
 -- Nothing above wrote anything but the one link token.
-SELECT (SELECT count(*) FROM auth.verification_tokens) AS tokens, (SELECT count(*) FROM auth.email_outbox) AS emails;
+SELECT (SELECT count(*) FROM nile_reset.verification_tokens) AS tokens, (SELECT count(*) FROM nile_reset.email_outbox) AS emails;
 
 -- The allow-list functions apply the same URL rules.
 SELECT auth.add_trusted_origin('https://App.Example.com:443/');
@@ -82,10 +80,10 @@ SELECT auth.add_trusted_origin('ftp://app.example.com');
 \echo :LAST_ERROR_SQLSTATE
 SELECT auth.add_trusted_origin(NULL);
 \echo :LAST_ERROR_SQLSTATE
-SELECT origin FROM auth.trusted_origins ORDER BY origin;
+SELECT origin FROM nile_reset.trusted_origins ORDER BY origin;
 SELECT auth.remove_trusted_origin('https://app.example.com');
 SELECT auth.remove_trusted_origin('https://app.example.com');
-SELECT origin FROM auth.trusted_origins ORDER BY origin;
+SELECT origin FROM nile_reset.trusted_origins ORDER BY origin;
 
 -- auth.is_trusted_url: the same URL rules and allow-list, as a boolean for
 -- callers that redirect to a URL they were handed.

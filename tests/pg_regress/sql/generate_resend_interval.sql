@@ -1,31 +1,29 @@
 -- nile_reset.min_resend_interval: a second request inside the window does
 -- nothing and answers exactly like an unknown email.
 \set VERBOSITY terse
-DROP EXTENSION IF EXISTS nile_reset CASCADE;
-CREATE EXTENSION nile_reset;
-SELECT auth.add_trusted_origin('http://localhost:3000');
+\i tests/pg_regress/common/nile_users.sql
 INSERT INTO users.users (email) VALUES ('jane@example.com');
 
 SELECT created FROM auth.generate_password_token('jane@example.com', 'http://localhost:3000/', 'http://localhost:3000/r');
-SELECT token AS first_digest FROM auth.verification_tokens \gset
+SELECT token AS first_digest FROM nile_reset.verification_tokens \gset
 -- Inside the window (default 60 s): nothing happened, same shape as an unknown email.
 SELECT * FROM auth.generate_password_token('jane@example.com', 'http://localhost:3000/', 'http://localhost:3000/r');
 SELECT * FROM auth.generate_password_token('nobody@example.com', 'http://localhost:3000/', 'http://localhost:3000/r');
 SELECT * FROM auth.generate_password_link('jane@example.com', 'http://localhost:3000/', 'http://localhost:3000/r');
-SELECT token = :'first_digest' AS token_unchanged, (SELECT count(*) FROM auth.email_outbox) AS emails
-  FROM auth.verification_tokens;
+SELECT token = :'first_digest' AS token_unchanged, (SELECT count(*) FROM nile_reset.email_outbox) AS emails
+  FROM nile_reset.verification_tokens;
 
 -- Once the window has passed (the clock moved by editing the row), a new token replaces the old.
-UPDATE auth.verification_tokens SET created = created - interval '61 seconds';
+UPDATE nile_reset.verification_tokens SET created = created - interval '61 seconds';
 SELECT created FROM auth.generate_password_token('jane@example.com', 'http://localhost:3000/', 'http://localhost:3000/r');
-SELECT token <> :'first_digest' AS token_replaced, (SELECT count(*) FROM auth.email_outbox) AS emails
-  FROM auth.verification_tokens;
+SELECT token <> :'first_digest' AS token_replaced, (SELECT count(*) FROM nile_reset.email_outbox) AS emails
+  FROM nile_reset.verification_tokens;
 
 -- A shorter window set by the DBA.
 SET nile_reset.min_resend_interval = '10s';
-UPDATE auth.verification_tokens SET created = created - interval '11 seconds';
+UPDATE nile_reset.verification_tokens SET created = created - interval '11 seconds';
 SELECT created FROM auth.generate_password_token('jane@example.com', 'http://localhost:3000/', 'http://localhost:3000/r');
 -- Zero disables the window.
 SET nile_reset.min_resend_interval = 0;
 SELECT created FROM auth.generate_password_token('jane@example.com', 'http://localhost:3000/', 'http://localhost:3000/r');
-SELECT count(*) AS emails FROM auth.email_outbox;
+SELECT count(*) AS emails FROM nile_reset.email_outbox;

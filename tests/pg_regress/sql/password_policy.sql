@@ -1,12 +1,10 @@
 -- The new-password policy: minimum length (setting), at most 72 bytes,
 -- no control characters. A refused password changes nothing.
 \set VERBOSITY terse
-DROP EXTENSION IF EXISTS nile_reset CASCADE;
-CREATE EXTENSION nile_reset;
-SELECT auth.add_trusted_origin('http://localhost:3000');
+\i tests/pg_regress/common/nile_users.sql
 INSERT INTO users.users (email) VALUES ('jane@example.com');
 SELECT created FROM auth.generate_password_token('jane@example.com', 'http://localhost:3000/', 'http://localhost:3000/r');
-SELECT substring(body FROM 'token=([0-9a-f]{64})') AS token FROM auth.email_outbox \gset
+SELECT substring(body FROM 'token=([0-9a-f]{64})') AS token FROM nile_reset.email_outbox \gset
 SET nile_reset.bcrypt_cost = 4;
 
 -- Too short (default minimum 8 characters): 22023.
@@ -38,8 +36,8 @@ SELECT auth.reset_password('jane@example.com', :'token', E'hunter2\x01');
 -- Nothing changed: no credential, the token is still live, no alert, no failed attempt counted.
 SELECT (SELECT count(*) FROM auth.credentials) AS credentials,
        (SELECT status FROM auth.verify_password_token('jane@example.com', :'token')) AS token_status,
-       (SELECT count(*) FROM auth.email_outbox WHERE kind = 'password_alert') AS alerts,
-       (SELECT failed_attempts FROM auth.verification_tokens) AS failed_attempts;
+       (SELECT count(*) FROM nile_reset.email_outbox WHERE kind = 'password_alert') AS alerts,
+       (SELECT failed_attempts FROM nile_reset.verification_tokens) AS failed_attempts;
 
 -- A higher minimum set by the DBA.
 SET nile_reset.min_password_length = 12;

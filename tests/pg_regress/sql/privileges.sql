@@ -2,9 +2,7 @@
 -- search_path; PUBLIC can read no token, no outbox row and call nothing
 -- until granted.
 \set VERBOSITY terse
-DROP EXTENSION IF EXISTS nile_reset CASCADE;
-CREATE EXTENSION nile_reset;
-SELECT auth.add_trusted_origin('http://localhost:3000');
+\i tests/pg_regress/common/nile_users.sql
 INSERT INTO users.users (email) VALUES ('jane@example.com');
 
 SELECT p.proname, p.prosecdef AS security_definer, p.proconfig AS settings,
@@ -20,9 +18,9 @@ CREATE ROLE nile_reset_nobody;
 SET ROLE nile_reset_nobody;
 SELECT auth.generate_password_token('jane@example.com', 'http://localhost:3000/', 'http://localhost:3000/r');
 \echo :LAST_ERROR_SQLSTATE
-SELECT count(*) FROM auth.verification_tokens;
+SELECT count(*) FROM nile_reset.verification_tokens;
 \echo :LAST_ERROR_SQLSTATE
-SELECT count(*) FROM auth.email_outbox;
+SELECT count(*) FROM nile_reset.email_outbox;
 \echo :LAST_ERROR_SQLSTATE
 RESET ROLE;
 
@@ -34,9 +32,9 @@ GRANT EXECUTE ON FUNCTION auth.generate_password_token(text, text, text),
 SET ROLE nile_reset_app;
 SELECT created FROM auth.generate_password_token('jane@example.com', 'http://localhost:3000/', 'http://localhost:3000/r');
 -- ... but still cannot read what the function wrote, nor use the trusted link mode.
-SELECT token FROM auth.verification_tokens;
+SELECT token FROM nile_reset.verification_tokens;
 \echo :LAST_ERROR_SQLSTATE
-SELECT body FROM auth.email_outbox;
+SELECT body FROM nile_reset.email_outbox;
 \echo :LAST_ERROR_SQLSTATE
 SELECT auth.generate_password_link('jane@example.com', 'http://localhost:3000/', 'http://localhost:3000/r');
 \echo :LAST_ERROR_SQLSTATE
@@ -52,7 +50,7 @@ SET search_path = pg_temp, public;
 SELECT created FROM auth.generate_password_token('jane@example.com', 'http://localhost:3000/', 'http://localhost:3000/r');
 RESET search_path;
 RESET ROLE;
-SELECT count(*) AS emails, count(DISTINCT recipient) AS recipients FROM auth.email_outbox;
+SELECT count(*) AS emails, count(DISTINCT recipient) AS recipients FROM nile_reset.email_outbox;
 
 DROP EXTENSION nile_reset CASCADE;
 DROP OWNED BY nile_reset_app, nile_reset_nobody;

@@ -1,10 +1,8 @@
 -- auth.reset_password: consumes the token once, stores a bcrypt hash in
 -- Nile's credential shape, deletes tokens and sessions, queues the alert.
 \set VERBOSITY terse
-DROP EXTENSION IF EXISTS nile_reset CASCADE;
-CREATE EXTENSION nile_reset;
+\i tests/pg_regress/common/nile_users.sql
 CREATE EXTENSION IF NOT EXISTS pgcrypto;
-SELECT auth.add_trusted_origin('http://localhost:3000');
 INSERT INTO users.users (id, email, name) VALUES
   ('00000000-0000-0000-0000-00000000000a', 'Jane@example.com', 'Jane'),
   ('00000000-0000-0000-0000-00000000000b', 'bob@example.com', 'Bob');
@@ -17,11 +15,11 @@ INSERT INTO auth.sessions (session_token, user_id, expires_at) VALUES
   ('s3', '00000000-0000-0000-0000-00000000000b', now() + interval '1 day');
 SELECT created FROM auth.generate_password_token('jane@example.com', 'http://localhost:3000/', 'http://localhost:3000/r');
 SELECT created FROM auth.generate_password_token('bob@example.com', 'http://localhost:3000/', 'http://localhost:3000/r');
-SELECT substring(body FROM 'token=([0-9a-f]{64})') AS token FROM auth.email_outbox WHERE recipient = 'Jane@example.com' \gset
+SELECT substring(body FROM 'token=([0-9a-f]{64})') AS token FROM nile_reset.email_outbox WHERE recipient = 'Jane@example.com' \gset
 
 -- Bob's token does not open Jane's account.
 SELECT auth.reset_password('jane@example.com',
-  (SELECT substring(body FROM 'token=([0-9a-f]{64})') FROM auth.email_outbox WHERE recipient = 'bob@example.com'),
+  (SELECT substring(body FROM 'token=([0-9a-f]{64})') FROM nile_reset.email_outbox WHERE recipient = 'bob@example.com'),
   'a new password');
 \echo :LAST_ERROR_SQLSTATE
 
@@ -36,11 +34,11 @@ SELECT method, provider, payload->>'crypt' AS crypt, payload->>'email' AS email,
   FROM auth.credentials WHERE deleted IS NULL;
 
 -- Jane's tokens and sessions are gone; Bob's are untouched.
-SELECT identifier FROM auth.verification_tokens;
+SELECT identifier FROM nile_reset.verification_tokens;
 SELECT session_token FROM auth.sessions;
 
 -- The password_alert email is queued.
-SELECT kind, recipient, subject FROM auth.email_outbox ORDER BY id;
+SELECT kind, recipient, subject FROM nile_reset.email_outbox ORDER BY id;
 
 -- The token worked once.
 SELECT auth.reset_password('jane@example.com', :'token', 'another password');
@@ -49,7 +47,7 @@ SELECT status FROM auth.verify_password_token('jane@example.com', :'token');
 
 -- A user without a credential gets one.
 SET nile_reset.min_resend_interval = 0;
-SELECT substring(body FROM 'token=([0-9a-f]{64})') AS bob_token FROM auth.email_outbox WHERE recipient = 'bob@example.com' \gset
+SELECT substring(body FROM 'token=([0-9a-f]{64})') AS bob_token FROM nile_reset.email_outbox WHERE recipient = 'bob@example.com' \gset
 SELECT auth.reset_password('bob@example.com', :'bob_token', 'bobs new password') = '00000000-0000-0000-0000-00000000000b' AS returns_user_id;
 SELECT u.email, crypt('bobs new password', c.payload->>'hash') = c.payload->>'hash' AS password_set
   FROM auth.credentials c JOIN users.users u ON u.id = c.user_id ORDER BY u.email;
@@ -57,7 +55,7 @@ SELECT count(*) AS sessions_left FROM auth.sessions;
 
 -- Rolled back, a reset changes nothing, and the token still works afterwards.
 SELECT created FROM auth.generate_password_token('jane@example.com', 'http://localhost:3000/', 'http://localhost:3000/r');
-SELECT substring(body FROM 'token=([0-9a-f]{64})') AS token2 FROM auth.email_outbox
+SELECT substring(body FROM 'token=([0-9a-f]{64})') AS token2 FROM nile_reset.email_outbox
  WHERE recipient = 'Jane@example.com' AND kind = 'password_reset' ORDER BY id DESC LIMIT 1 \gset
 BEGIN;
 SELECT auth.reset_password('jane@example.com', :'token2', 'rolled back password') IS NOT NULL AS reset_inside;

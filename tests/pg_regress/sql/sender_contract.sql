@@ -6,7 +6,7 @@ CREATE EXTENSION IF NOT EXISTS nile_reset CASCADE;
 -- turns each statement into a savepoint, so errors do not end the transaction.
 \set ON_ERROR_ROLLBACK on
 BEGIN;
-DELETE FROM auth.email_outbox;
+DELETE FROM nile_reset.email_outbox;
 
 -- SQLSTATE and message of a statement's error, 'ok' when it succeeds.
 CREATE FUNCTION pg_temp.sqlstate_of(query text) RETURNS text
@@ -19,7 +19,7 @@ EXCEPTION WHEN OTHERS THEN
 END
 $$;
 
-INSERT INTO auth.email_outbox (kind, recipient, sender, subject, body)
+INSERT INTO nile_reset.email_outbox (kind, recipient, sender, subject, body)
 SELECT 'password_reset', 'user' || g || '@example.com', 'Support <support@example.com>',
        'Reset ' || g, 'body ' || g
 FROM generate_series(1, 5) AS g;
@@ -35,37 +35,37 @@ SELECT count(*) AS claimed FROM auth.claim_emails('worker-c');
 SELECT recipient, claimed_by,
        claimed_until BETWEEN clock_timestamp() + interval '50 seconds'
                          AND clock_timestamp() + interval '60 seconds' AS lease_of_a_minute
-FROM auth.email_outbox ORDER BY id;
+FROM nile_reset.email_outbox ORDER BY id;
 
 -- Rows that are not due yet are not claimed.
-INSERT INTO auth.email_outbox (kind, recipient, sender, subject, body, next_attempt_at)
+INSERT INTO nile_reset.email_outbox (kind, recipient, sender, subject, body, next_attempt_at)
 VALUES ('password_alert', 'later@example.com', 'support@example.com', 'Later', 'body',
         clock_timestamp() + interval '1 hour');
 SELECT count(*) AS claimed FROM auth.claim_emails('worker-c');
 
 -- An expired lease makes the row claimable again (the clock moves by moving
 -- the lease end into the past).
-UPDATE auth.email_outbox SET claimed_until = clock_timestamp() - interval '1 second'
+UPDATE nile_reset.email_outbox SET claimed_until = clock_timestamp() - interval '1 second'
 WHERE recipient = 'user1@example.com';
 SELECT recipient FROM auth.claim_emails('worker-c', 10, '30 seconds');
 
 -- Only the current lease holder can mark a row sent, and only once.
 SELECT auth.mark_email_sent(id, 'worker-a') AS sent_by_former_holder
-FROM auth.email_outbox WHERE recipient = 'user1@example.com';
+FROM nile_reset.email_outbox WHERE recipient = 'user1@example.com';
 SELECT auth.mark_email_sent(id, 'worker-c') AS sent_by_holder
-FROM auth.email_outbox WHERE recipient = 'user1@example.com';
+FROM nile_reset.email_outbox WHERE recipient = 'user1@example.com';
 SELECT auth.mark_email_sent(id, 'worker-c') AS sent_again
-FROM auth.email_outbox WHERE recipient = 'user1@example.com';
+FROM nile_reset.email_outbox WHERE recipient = 'user1@example.com';
 SELECT auth.mark_email_sent(-1, 'worker-c') AS sent_unknown_id;
 
 -- Sending scrubs the body (it holds the reset link) and the lease, and keeps
 -- the metadata.
 SELECT recipient, kind, sender, subject, sent_at IS NOT NULL AS sent, body IS NULL AS body_scrubbed,
        claimed_by IS NULL AND claimed_until IS NULL AS lease_cleared, last_error IS NULL AS no_error
-FROM auth.email_outbox WHERE recipient = 'user1@example.com';
+FROM nile_reset.email_outbox WHERE recipient = 'user1@example.com';
 
 -- A sent row is never claimed again, even with every lease expired.
-UPDATE auth.email_outbox SET claimed_until = clock_timestamp() - interval '1 second'
+UPDATE nile_reset.email_outbox SET claimed_until = clock_timestamp() - interval '1 second'
 WHERE claimed_until IS NOT NULL;
 SELECT recipient FROM auth.claim_emails('worker-d', 10);
 
@@ -73,12 +73,12 @@ SELECT recipient FROM auth.claim_emails('worker-d', 10);
 SELECT auth.release_emails('worker-e') AS released_by_stranger;
 SELECT auth.release_emails('worker-d') AS released;
 SELECT auth.release_emails('worker-d') AS released_again;
-SELECT count(*) AS unclaimed_pending FROM auth.email_outbox
+SELECT count(*) AS unclaimed_pending FROM nile_reset.email_outbox
 WHERE sent_at IS NULL AND claimed_by IS NULL AND claimed_until IS NULL;
 SELECT recipient FROM auth.claim_emails('worker-e', 2);
 SELECT recipient FROM auth.claim_emails('worker-f', 10);
 SELECT auth.release_emails('worker-e') AS released;
-SELECT recipient, claimed_by FROM auth.email_outbox WHERE sent_at IS NULL ORDER BY id;
+SELECT recipient, claimed_by FROM nile_reset.email_outbox WHERE sent_at IS NULL ORDER BY id;
 
 -- Statistics: pending includes the rows in flight.
 SELECT pending, in_flight, dead, sent, oldest_pending IS NOT NULL AS has_oldest_pending

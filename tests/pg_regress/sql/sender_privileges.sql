@@ -6,7 +6,7 @@ CREATE EXTENSION IF NOT EXISTS nile_reset CASCADE;
 -- roles are rolled back with it.
 \set ON_ERROR_ROLLBACK on
 BEGIN;
-DELETE FROM auth.email_outbox;
+DELETE FROM nile_reset.email_outbox;
 
 CREATE FUNCTION pg_temp.sqlstate_of(query text) RETURNS text
 LANGUAGE plpgsql AS $$
@@ -34,7 +34,7 @@ WHERE p.pronamespace = 'auth'::regnamespace
                     'requeue_dead_emails', 'email_outbox_stats', 'email_outbox_check_worker')
   AND p.prosecdef;
 
-INSERT INTO auth.email_outbox (kind, recipient, sender, subject, body)
+INSERT INTO nile_reset.email_outbox (kind, recipient, sender, subject, body)
 VALUES ('password_reset', 'user@example.com', 'support@example.com', 'Reset', 'body');
 
 -- A role that may see the schema but was granted nothing else gets 42501
@@ -65,7 +65,7 @@ SET ROLE regress_sender_worker;
 SELECT recipient, body FROM auth.claim_emails('worker-a');
 SELECT auth.release_emails('worker-a') AS released;
 SELECT pending, in_flight FROM auth.email_outbox_stats();
-SELECT pg_temp.sqlstate_of($q$SELECT body FROM auth.email_outbox$q$) AS read_table;
+SELECT pg_temp.sqlstate_of($q$SELECT body FROM nile_reset.email_outbox$q$) AS read_table;
 SELECT pg_temp.sqlstate_of($q$SELECT auth.requeue_dead_emails()$q$) AS requeue_not_granted;
 RESET ROLE;
 

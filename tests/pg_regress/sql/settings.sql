@@ -1,8 +1,7 @@
 -- The settings are real GUCs: defaults, units, validation, SET and
 -- ALTER DATABASE ... SET, and only superusers may change them.
 \set VERBOSITY terse
-DROP EXTENSION IF EXISTS nile_reset CASCADE;
-CREATE EXTENSION nile_reset;
+\i tests/pg_regress/common/nile_users.sql
 LOAD 'nile_reset';
 
 SELECT name, setting, unit, context, min_val, max_val
@@ -41,7 +40,7 @@ SET nile_reset.min_resend_interval = 0;
 SET nile_reset.notify_channel = 'no spaces; allowed';
 SELECT auth.generate_password_token('jane@example.com', 'http://localhost:3000/', 'http://localhost:3000/r');
 \echo :LAST_ERROR_SQLSTATE
-SELECT count(*) AS emails FROM auth.email_outbox;
+SELECT count(*) AS emails FROM nile_reset.email_outbox;
 RESET ALL;
 
 -- Per database.

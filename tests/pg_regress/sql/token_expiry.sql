@@ -1,18 +1,16 @@
 -- Expiry: nile_reset.token_ttl sets it; an expired token cannot reset
 -- (the clock is moved by editing the row, not by sleeping).
 \set VERBOSITY terse
-DROP EXTENSION IF EXISTS nile_reset CASCADE;
-CREATE EXTENSION nile_reset;
-SELECT auth.add_trusted_origin('http://localhost:3000');
+\i tests/pg_regress/common/nile_users.sql
 INSERT INTO users.users (email) VALUES ('jane@example.com');
 SET nile_reset.token_ttl = '5min';
 SELECT expires = now() + interval '5 minutes' AS expires_in_5_minutes
   FROM auth.generate_password_token('jane@example.com', 'http://localhost:3000/', 'http://localhost:3000/r');
-SELECT substring(body FROM 'token=([0-9a-f]{64})') AS token FROM auth.email_outbox \gset
+SELECT substring(body FROM 'token=([0-9a-f]{64})') AS token FROM nile_reset.email_outbox \gset
 SET nile_reset.bcrypt_cost = 4;
 
 -- Five minutes and one second later:
-UPDATE auth.verification_tokens SET expires = expires - interval '5 minutes 1 second';
+UPDATE nile_reset.verification_tokens SET expires = expires - interval '5 minutes 1 second';
 SELECT status FROM auth.verify_password_token('jane@example.com', :'token');
 SELECT auth.reset_password('jane@example.com', :'token', 'a new password');
 \echo :LAST_ERROR_SQLSTATE
@@ -24,5 +22,5 @@ SELECT count(*) AS credentials FROM auth.credentials;
 -- A fresh token (the old one has expired) works.
 SET nile_reset.min_resend_interval = 0;
 SELECT created FROM auth.generate_password_token('jane@example.com', 'http://localhost:3000/', 'http://localhost:3000/r');
-SELECT substring(body FROM 'token=([0-9a-f]{64})') AS token FROM auth.email_outbox ORDER BY id DESC LIMIT 1 \gset
+SELECT substring(body FROM 'token=([0-9a-f]{64})') AS token FROM nile_reset.email_outbox ORDER BY id DESC LIMIT 1 \gset
 SELECT auth.reset_password('jane@example.com', :'token', 'a new password') IS NOT NULL AS reset;
