@@ -569,21 +569,21 @@ pub mod nile_reset {
             .raise(),
         };
         let (id_type, disabled) = Spi::connect(|client| {
-            check_table(&client, table);
-            let id_type = id_type_of(&column_info(&client, table, id, "id"), id);
-            check_text(&column_info(&client, table, email, "email"), "email", email);
+            check_table(client, table);
+            let id_type = id_type_of(&column_info(client, table, id, "id"), id);
+            check_text(&column_info(client, table, email, "email"), "email", email);
             check_text(
-                &column_info(&client, table, password, "password"),
+                &column_info(client, table, password, "password"),
                 "password",
                 password,
             );
             if let Some(name) = name_column {
-                check_text(&column_info(&client, table, name, "name"), "name", name);
+                check_text(&column_info(client, table, name, "name"), "name", name);
             }
             let disabled = disabled_column.map(|col| {
                 (
                     col,
-                    disabled_type_of(&column_info(&client, table, col, "disabled"), col),
+                    disabled_type_of(&column_info(client, table, col, "disabled"), col),
                 )
             });
             (id_type, disabled)
@@ -631,26 +631,26 @@ pub mod nile_reset {
                 crate::error::internal_error("auth.credentials is missing after its creation")
             });
             let sessions = oid("auth.sessions");
-            check_table(&client, users);
-            check_table(&client, credentials);
-            id_type_of(&column_info(&client, users, "id", "id"), "id");
+            check_table(client, users);
+            check_table(client, credentials);
+            id_type_of(&column_info(client, users, "id", "id"), "id");
             check_text(
-                &column_info(&client, users, "email", "email"),
+                &column_info(client, users, "email", "email"),
                 "email",
                 "email",
             );
             disabled_type_of(
-                &column_info(&client, users, "deleted", "disabled"),
+                &column_info(client, users, "deleted", "disabled"),
                 "deleted",
             );
             for col in [
                 "user_id", "method", "provider", "payload", "deleted", "updated",
             ] {
-                column_info(&client, credentials, col, "credentials");
+                column_info(client, credentials, col, "credentials");
             }
             let sessions = sessions.filter(|&table| {
-                check_table(&client, table);
-                column_info(&client, table, "user_id", "sessions").type_name == "uuid"
+                check_table(client, table);
+                column_info(client, table, "user_id", "sessions").type_name == "uuid"
             });
             (users, credentials, sessions)
         });
