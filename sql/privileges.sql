@@ -2,11 +2,10 @@
 -- reset links until sent) and every function need an explicit grant. See
 -- README "Security". Only the extension's own objects are touched: a
 -- pre-existing `auth` schema and everything in it keep their privileges.
--- (Tables in the new schema `nile_reset` start with no PUBLIC privilege;
--- functions start executable by PUBLIC, hence the revocations.)
 DO $privileges$
 DECLARE
     member regprocedure;
+    relation record;
 BEGIN
     FOR member IN
         SELECT d.objid::regprocedure
@@ -18,6 +17,20 @@ BEGIN
            AND d.deptype = 'e'
     LOOP
         EXECUTE pg_catalog.format('REVOKE ALL ON FUNCTION %s FROM PUBLIC', member);
+    END LOOP;
+    -- Tables and sequences start closed; saying so explicitly also gives a
+    -- fresh install the same privileges as one upgraded from 0.1.0.
+    FOR relation IN
+        SELECT c.oid::regclass, c.relkind
+          FROM pg_catalog.pg_depend d
+          JOIN pg_catalog.pg_extension e ON e.oid = d.refobjid
+          JOIN pg_catalog.pg_class c ON c.oid = d.objid
+         WHERE e.extname = 'nile_reset'
+           AND d.classid = 'pg_catalog.pg_class'::regclass
+           AND d.deptype = 'e'
+    LOOP
+        EXECUTE pg_catalog.format('REVOKE ALL ON %s %s FROM PUBLIC',
+            CASE WHEN relation.relkind = 'S' THEN 'SEQUENCE' ELSE 'TABLE' END, relation.oid);
     END LOOP;
 
     -- The day-to-day administration role: origins, templates, variables and
