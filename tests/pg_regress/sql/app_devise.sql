@@ -42,6 +42,17 @@ SELECT email, encrypted_password LIKE '$2a$04$%' AS is_bcrypt_2a,
 SELECT email, encrypted_password FROM public.users WHERE encrypted_password = '';
 SELECT kind, recipient FROM nile_reset.email_outbox ORDER BY id;
 
+-- The lookup is an index scan on lower(email) (among enough rows for it to matter).
+INSERT INTO public.users (email) SELECT 'filler' || g || '@example.com' FROM generate_series(1, 5000) g;
+ANALYZE public.users;
+SELECT pg_stat_force_next_flush();
+SELECT idx_scan AS scans_before FROM pg_stat_user_indexes WHERE indexrelname = 'index_users_on_lower_email' \gset
+SELECT created FROM auth.generate_password_token('filler42@example.com', 'http://localhost:3000/', 'http://localhost:3000/r');
+SELECT pg_stat_force_next_flush();
+SELECT idx_scan > :scans_before AS used_the_lower_email_index
+  FROM pg_stat_user_indexes WHERE indexrelname = 'index_users_on_lower_email';
+DELETE FROM public.users WHERE email LIKE 'filler%';
+
 -- The app's privileges are as they were.
 SELECT relacl = :'acl_before'::aclitem[] AS acl_unchanged FROM pg_class WHERE oid = 'public.users'::regclass;
 
