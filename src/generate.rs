@@ -7,11 +7,13 @@ use pgrx::prelude::*;
 use pgrx::spi::SpiClient;
 
 use crate::directory;
+use crate::email::check_email;
 use crate::error::{internal_error, or_raise, required, ArgError};
-use crate::links::{check_email, origin_of, parse_http_url, reset_link};
-use crate::outbox::{enqueue, load_template};
+use crate::links::{origin_of, parse_http_url, reset_link};
+use crate::outbox::enqueue;
 use crate::settings::{MIN_RESEND_INTERVAL_SECONDS, TOKEN_TTL_SECONDS};
 use crate::spi::{execute, first_row, not_null, Statement};
+use crate::templates::load_template;
 use crate::token;
 
 /// Whether each URL's origin is trusted, in one round trip.

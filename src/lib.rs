@@ -14,11 +14,13 @@
 //! - `password`   the new-password policy and the hash formats.
 //! - `token`      token generation, hashing, comparison; OS randomness.
 //! - `status`     token status spellings (SQL domain `nile_reset.token_status`).
-//! - `links`      email and URL rules, origins, Nile's link format.
+//! - `email`      the rule for the email a reset is requested for.
+//! - `links`      URL and origin rules, Nile's link format.
 //! - `origins`    `auth.add_trusted_origin` and friends.
-//! - `outbox`     templates loaded and queued in `nile_reset.email_outbox`;
-//!   the wake-up NOTIFY and its advisory lock key.
-//! - `templates`  `${name}` rendering.
+//! - `outbox`     rendered emails queued in `nile_reset.email_outbox`; the
+//!   wake-up NOTIFY and its advisory lock key.
+//! - `templates`  templates loaded from `nile_reset.email_templates`;
+//!   `${name}` rendering.
 //! - `settings`   the `nile_reset.*` GUCs.
 //! - `spi`        kept plans, columns read by name, running as another role.
 //! - `error`      SQLSTATEs and messages.
@@ -31,6 +33,7 @@
 use pgrx::prelude::*;
 
 mod directory;
+mod email;
 mod error;
 mod generate;
 mod links;

@@ -4,29 +4,10 @@
 
 use pgrx::prelude::*;
 use pgrx::spi::SpiClient;
-use pgrx::JsonB;
 use sha2::{Digest, Sha256};
 
 use crate::spi::{execute, first_row, not_null, Statement};
-use crate::templates::{one_line, render, Variables};
-
-/// A row of `nile_reset.email_templates` with the stored template variables.
-pub struct Template {
-    pub name: &'static str,
-    pub subject: String,
-    pub body: String,
-    pub sender: String,
-    pub variables: Vec<(String, String)>,
-}
-
-const LOAD_TEMPLATE: Statement = Statement {
-    sql: "SELECT t.subject, t.body, t.sender,
-                 (SELECT pg_catalog.jsonb_object_agg(v.name, v.value)
-                    FROM nile_reset.template_variables v) AS variables
-            FROM nile_reset.email_templates t WHERE t.name = $1
-           ORDER BY t.is_default LIMIT 1",
-    args: &[PgBuiltInOids::TEXTOID],
-};
+use crate::templates::{one_line, render, Template, Variables};
 
 const ENQUEUE: Statement = Statement {
     sql: "INSERT INTO nile_reset.email_outbox (kind, recipient, sender, subject, body)
@@ -52,31 +33,6 @@ const NOTIFY_IF_ASLEEP: Statement = Statement {
         PgBuiltInOids::INT8OID,
     ],
 };
-
-pub fn load_template(client: &mut SpiClient<'_>, name: &'static str) -> Template {
-    let Some(row) = first_row(execute(client, &LOAD_TEMPLATE, &[name.into()])) else {
-        ereport!(
-            ERROR,
-            PgSqlErrorCode::ERRCODE_UNDEFINED_OBJECT,
-            format!("email template \"{name}\" does not exist in nile_reset.email_templates")
-        );
-    };
-    let text = |column: &str| not_null::<String>(&row, column);
-    let variables = match crate::spi::column::<JsonB>(&row, "variables") {
-        Some(JsonB(serde_json::Value::Object(map))) => map
-            .into_iter()
-            .map(|(k, v)| (k, v.as_str().unwrap_or_default().to_owned()))
-            .collect(),
-        _ => Vec::new(),
-    };
-    Template {
-        name,
-        subject: text("subject"),
-        body: text("body"),
-        sender: text("sender"),
-        variables,
-    }
-}
 
 /// Renders `template` for `recipient`, queues it and wakes the sender.
 /// Returns the outbox row id.

@@ -8,11 +8,12 @@ use pgrx::spi::SpiClient;
 
 use crate::directory::{self, Directory, User};
 use crate::error::{bad_token, internal_error, or_raise, required};
-use crate::outbox::{enqueue, load_template};
+use crate::outbox::enqueue;
 use crate::password::{check_password, HashCost, PasswordFormat};
 use crate::settings::{BCRYPT_COST, MAX_FAILED_ATTEMPTS, PBKDF2_ITERATIONS};
 use crate::spi::{execute, first_row, not_null, Statement};
 use crate::status::TokenStatus;
+use crate::templates::load_template;
 use crate::token;
 
 /// The identifier's token row, locked: concurrent verifies and resets of one

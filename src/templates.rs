@@ -1,8 +1,58 @@
-//! `${name}` rendering of `nile_reset.email_templates`, as Nile does it, but in a
+//! Email templates: loading them from `nile_reset.email_templates`, and
+//! `${name}` rendering, as Nile does it, but in a
 //! single pass: substituted values are never scanned again, so a user's name
 //! cannot smuggle `${api_url}` (or anything else) into an email.
 
 use std::collections::HashMap;
+
+use pgrx::prelude::*;
+use pgrx::spi::SpiClient;
+use pgrx::JsonB;
+
+use crate::spi::{execute, first_row, not_null, Statement};
+
+/// A row of `nile_reset.email_templates` with the stored template variables.
+pub struct Template {
+    pub name: &'static str,
+    pub subject: String,
+    pub body: String,
+    pub sender: String,
+    pub variables: Vec<(String, String)>,
+}
+
+const LOAD_TEMPLATE: Statement = Statement {
+    sql: "SELECT t.subject, t.body, t.sender,
+                 (SELECT pg_catalog.jsonb_object_agg(v.name, v.value)
+                    FROM nile_reset.template_variables v) AS variables
+            FROM nile_reset.email_templates t WHERE t.name = $1
+           ORDER BY t.is_default LIMIT 1",
+    args: &[PgBuiltInOids::TEXTOID],
+};
+
+pub fn load_template(client: &mut SpiClient<'_>, name: &'static str) -> Template {
+    let Some(row) = first_row(execute(client, &LOAD_TEMPLATE, &[name.into()])) else {
+        ereport!(
+            ERROR,
+            PgSqlErrorCode::ERRCODE_UNDEFINED_OBJECT,
+            format!("email template \"{name}\" does not exist in nile_reset.email_templates")
+        );
+    };
+    let text = |column: &str| not_null::<String>(&row, column);
+    let variables = match crate::spi::column::<JsonB>(&row, "variables") {
+        Some(JsonB(serde_json::Value::Object(map))) => map
+            .into_iter()
+            .map(|(k, v)| (k, v.as_str().unwrap_or_default().to_owned()))
+            .collect(),
+        _ => Vec::new(),
+    };
+    Template {
+        name,
+        subject: text("subject"),
+        body: text("body"),
+        sender: text("sender"),
+        variables,
+    }
+}
 
 /// The values a template can use: `nile_reset.template_variables` rows, overridden
 /// by the built-ins (`username`, `email`, `sender`, `api_url`) so that a
