@@ -193,6 +193,46 @@ mod tests {
         Spi::run("SELECT 'Valid'::nile_reset.token_status").unwrap();
     }
 
+    /// The argon2id hash a reset writes into the app's column is accepted
+    /// by the argon2 crate's verifier (what argon2-cffi/Django compute).
+    #[pg_test]
+    fn reset_writes_an_argon2id_hash_the_verifier_accepts() {
+        use argon2::password_hash::{PasswordHash, PasswordVerifier};
+        Spi::run(
+            "CREATE TABLE public.people (id bigint PRIMARY KEY, email text NOT NULL, pw text);
+             INSERT INTO public.people VALUES (7, 'kim@example.com', NULL);
+             SELECT auth.use_user_table('public.people', 'id', 'email', 'pw', 'argon2id');
+             SELECT auth.add_trusted_origin('https://app.example.com');",
+        )
+        .unwrap();
+        let link = Spi::get_one::<String>(
+            "SELECT link FROM auth.generate_password_link(
+                'kim@example.com', 'https://app.example.com/', 'https://app.example.com/r')",
+        )
+        .unwrap()
+        .unwrap();
+        let token = link
+            .split("token=")
+            .nth(1)
+            .and_then(|rest| rest.get(..64))
+            .expect("the link carries the token");
+        let id = Spi::get_one_with_args::<String>(
+            "SELECT auth.reset_password('kim@example.com', $1, 'correct horse battery')",
+            &[token.into()],
+        )
+        .unwrap();
+        assert_eq!(id.as_deref(), Some("7"));
+        let stored = Spi::get_one::<String>("SELECT pw FROM public.people WHERE id = 7")
+            .unwrap()
+            .unwrap();
+        let parsed = PasswordHash::new(&stored).unwrap();
+        let verifier = argon2::Argon2::default();
+        assert!(verifier
+            .verify_password(b"correct horse battery", &parsed)
+            .is_ok());
+        assert!(verifier.verify_password(b"wrong", &parsed).is_err());
+    }
+
     #[pg_test(error = "nile_reset has no user directory configured")]
     fn unconfigured_directory_is_an_error() {
         Spi::run("SELECT auth.add_trusted_origin('https://a.example')").unwrap();
