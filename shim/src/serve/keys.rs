@@ -45,7 +45,8 @@ impl ApiKeys {
         )
     }
 
-    fn new<'a>(keys: impl Iterator<Item = &'a str>) -> anyhow::Result<ApiKeys> {
+    /// Keys shorter than 16 characters are refused. No keys: `?json=true` is always refused.
+    pub fn new<'a>(keys: impl IntoIterator<Item = &'a str>) -> anyhow::Result<ApiKeys> {
         let mut digests = Vec::new();
         for key in keys {
             if key.chars().count() < MIN_KEY_CHARS {

@@ -6,39 +6,43 @@ use axum::extract::State;
 use axum::http::header::CONTENT_TYPE;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
+use axum::Json;
 use futures_util::future::join_all;
+use serde_json::json;
 
-use crate::http::state::AppState;
+use crate::database::EXTENSION_VERSION;
+use crate::serve::state::AppState;
 
 /// The OpenAPI document of this server, compiled in so it always matches the binary.
 const OPENAPI: &str = include_str!("../../../openapi.yaml");
 
 const TEXT: &str = "text/plain; charset=utf-8";
 
-/// 200 when every configured database answers `SELECT 1` in time, else 503. The body says no
-/// more than that; which database failed is logged.
+/// 200 when every configured database answers in time with the extension version this binary
+/// was built for, else 503. The body names the version, never a database: which one failed, and
+/// why, is logged.
 pub async fn healthz(State(state): State<Arc<AppState>>) -> Response {
     let timeout = state.db_timeout;
     let checks = state.databases.iter().map(|db| async move {
-        match tokio::time::timeout(timeout, db.ping()).await {
-            Ok(Ok(())) => true,
-            Ok(Err(_)) => false, // already logged and counted
+        match tokio::time::timeout(timeout, db.extension_version()).await {
+            Ok(version) => version, // failures already logged and counted
             Err(_) => {
                 tracing::warn!(database = db.name(), "health check timed out");
-                false
+                None
             }
         }
     });
-    let healthy = join_all(checks).await.into_iter().all(|ok| ok);
-    if healthy {
-        (StatusCode::OK, [(CONTENT_TYPE, TEXT)], "ok").into_response()
-    } else {
-        (
-            StatusCode::SERVICE_UNAVAILABLE,
-            [(CONTENT_TYPE, TEXT)],
-            "unavailable",
-        )
-            .into_response()
+    // All equal when all present: each must be the version this binary was built for.
+    let versions: Option<Vec<String>> = join_all(checks).await.into_iter().collect();
+    match versions.as_deref() {
+        Some([installed, ..]) => {
+            let body = json!({ "status": "ok", "extension_version": installed });
+            (StatusCode::OK, Json(body)).into_response()
+        }
+        _ => {
+            let body = json!({ "status": "unavailable", "built_for": EXTENSION_VERSION });
+            (StatusCode::SERVICE_UNAVAILABLE, Json(body)).into_response()
+        }
     }
 }
 
