@@ -98,14 +98,14 @@ mod tests {
 
     #[test]
     fn accepts_any_configured_bearer_key() {
-        let keys = ApiKeys::new(["another-key-0123456789", KEY].into_iter()).unwrap();
+        let keys = ApiKeys::new(["another-key-0123456789", KEY]).unwrap();
         assert!(keys.authorize(&with_authorization(&format!("Bearer {KEY}"))));
         assert!(keys.authorize(&with_authorization(&format!("bearer  {KEY}"))));
     }
 
     #[test]
     fn refuses_everything_else() {
-        let keys = ApiKeys::new([KEY].into_iter()).unwrap();
+        let keys = ApiKeys::new([KEY]).unwrap();
         assert!(!keys.authorize(&HeaderMap::new()));
         assert!(!keys.authorize(&with_authorization(KEY)));
         assert!(!keys.authorize(&with_authorization(&format!("Basic {KEY}"))));
@@ -117,6 +117,6 @@ mod tests {
 
     #[test]
     fn short_keys_are_refused() {
-        assert!(ApiKeys::new(["short"].into_iter()).is_err());
+        assert!(ApiKeys::new(["short"]).is_err());
     }
 }
