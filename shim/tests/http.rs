@@ -9,9 +9,9 @@ use reqwest::header::{HeaderMap, CACHE_CONTROL, LOCATION, SET_COOKIE};
 use reqwest::{Client, RequestBuilder, Response, StatusCode};
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
-use support::process::{API_KEY, SECRET};
+use support::process::API_KEY;
 use support::tables::{self, CREDENTIALS, OUTBOX, TOKENS, USERS};
-use support::{run_to_exit, scratch_dir, Cluster, Shim};
+use support::{run_to_exit, scratch_dir, signature, Cluster, Shim};
 
 /// The origin trusted in every test database.
 const APP_ORIGIN: &str = "http://localhost:3000";
@@ -47,16 +47,6 @@ fn client() -> Client {
         .timeout(Duration::from_secs(30))
         .build()
         .unwrap()
-}
-
-/// What `hex(sha256(parts ++ SECRET))` must be: the signature Nile puts in its cookies.
-fn signature(parts: &[&str]) -> String {
-    let mut hasher = Sha256::new();
-    for part in parts {
-        hasher.update(part.as_bytes());
-    }
-    hasher.update(SECRET.as_bytes());
-    hex::encode(hasher.finalize())
 }
 
 /// A shim serving one fresh database, named after the test.

@@ -13,11 +13,12 @@ use axum::Router;
 use nile_reset_shim::database::EXTENSION_VERSION;
 use nile_reset_shim::serve::{self, ApiKeys, NamedDatabase, Secret, ServeConfig};
 use serde_json::{json, Value};
-use sha2::{Digest, Sha256};
+use support::process::{API_KEY, SECRET};
+use support::signature;
 use tower::ServiceExt as _;
 
-const SECRET: &str = "router-secret-0123456789abcdef0123456789abcdef";
-const API_KEY: &str = "router-api-key-0123456789abcdef";
+mod support;
+
 const RESET: &str = "/v2/databases/app/auth/reset-password";
 const CSRF: &str = "/v2/databases/app/auth/csrf";
 
@@ -75,15 +76,6 @@ fn json_request(method: Method, uri: &str, body: &Value) -> Request<Body> {
         .header(CONTENT_TYPE, "application/json")
         .body(Body::from(body.to_string()))
         .unwrap()
-}
-
-fn signature(parts: &[&str]) -> String {
-    let mut hasher = Sha256::new();
-    for part in parts {
-        hasher.update(part.as_bytes());
-    }
-    hasher.update(SECRET.as_bytes());
-    hex::encode(hasher.finalize())
 }
 
 fn set_cookie(answer: &Answer) -> &str {

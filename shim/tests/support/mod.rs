@@ -15,6 +15,8 @@ use std::fs;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
+use sha2::{Digest, Sha256};
+
 pub use cluster::Cluster;
 pub use process::{run_to_exit, Process, Sender, Shim};
 pub use sink::{received_in, Received, Sink};
@@ -56,4 +58,15 @@ where
         );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
+}
+
+/// What `hex(sha256(parts ++ SECRET))` must be, for the test secret: the signature Nile puts in
+/// its cookies.
+pub fn signature(parts: &[&str]) -> String {
+    let mut hasher = Sha256::new();
+    for part in parts {
+        hasher.update(part.as_bytes());
+    }
+    hasher.update(process::SECRET.as_bytes());
+    hex::encode(hasher.finalize())
 }
