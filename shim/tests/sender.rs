@@ -42,6 +42,17 @@ fn args<'a>(base: &[&'a str], more: &[&'a str]) -> Vec<&'a str> {
     base.iter().chain(more).copied().collect()
 }
 
+/// The fast flags, delivery over SMTP to `smtp_url`, then `more`.
+fn fast_smtp<'a>(smtp_url: &'a str, more: &[&'a str]) -> Vec<&'a str> {
+    let smtp = ["--transport", "smtp", "--smtp-url", smtp_url];
+    args(&args(FAST, &smtp), more)
+}
+
+/// `nile-reset send` on database `app`, logging to `dir`/sender.log.
+fn start_sender(dir: &std::path::Path, cluster: &Cluster, flags: &[&str]) -> Sender {
+    Sender::send(dir.join("sender.log"), &cluster.url("app"), flags, &[])
+}
+
 /// Recipient -> number of copies received.
 fn copies(received: &[Received]) -> BTreeMap<String, usize> {
     let mut copies = BTreeMap::new();
@@ -235,20 +246,9 @@ async fn kill_9_mid_batch_loses_nothing_and_duplicates_only_in_flight_rows() {
     queue_emails(&db, "k", QUEUED).await;
     let sink = Sink::start(&dir.join("mail"), 0, &["--delay", "0.05"]);
     let smtp_url = sink.url();
-    let flags = args(
-        FAST,
-        &[
-            "--transport",
-            "smtp",
-            "--smtp-url",
-            &smtp_url,
-            "--batch-size",
-            "10",
-            "--concurrency",
-            "2",
-            "--lease",
-            "2s",
-        ],
+    let flags = fast_smtp(
+        &smtp_url,
+        &["--batch-size", "10", "--concurrency", "2", "--lease", "2s"],
     );
 
     let mut first = Sender::send(
@@ -315,23 +315,10 @@ async fn smtp_outage_is_retried_until_the_server_is_back() {
     queue_emails(&db, "outage", 5).await;
     let port = OUTAGE_SMTP_PORT;
     let smtp_url = format!("smtp://127.0.0.1:{port}");
-    let _sender = Sender::send(
-        dir.join("sender.log"),
-        &cluster.url("app"),
-        &args(
-            FAST,
-            &[
-                "--transport",
-                "smtp",
-                "--smtp-url",
-                &smtp_url,
-                "--max-attempts",
-                "50",
-                "--smtp-timeout",
-                "2s",
-            ],
-        ),
-        &[],
+    let _sender = start_sender(
+        &dir,
+        &cluster,
+        &fast_smtp(&smtp_url, &["--max-attempts", "50", "--smtp-timeout", "2s"]),
     );
 
     // Nothing listens on the port: every attempt fails, none is given up.
@@ -421,19 +408,7 @@ async fn two_senders_share_an_outbox_without_double_sends() {
     let db = cluster.database("app").await;
     let sink = Sink::start(&dir.join("mail"), 0, &["--delay", "0.01"]);
     let smtp_url = sink.url();
-    let flags = args(
-        FAST,
-        &[
-            "--transport",
-            "smtp",
-            "--smtp-url",
-            &smtp_url,
-            "--batch-size",
-            "5",
-            "--concurrency",
-            "2",
-        ],
-    );
+    let flags = fast_smtp(&smtp_url, &["--batch-size", "5", "--concurrency", "2"]);
     let a = Sender::send(
         dir.join("a.log"),
         &cluster.url("app"),
@@ -495,21 +470,10 @@ async fn transient_errors_are_retried_and_permanent_ones_are_dead() {
         ],
     );
     let smtp_url = sink.url();
-    let _sender = Sender::send(
-        dir.join("sender.log"),
-        &cluster.url("app"),
-        &args(
-            FAST,
-            &[
-                "--transport",
-                "smtp",
-                "--smtp-url",
-                &smtp_url,
-                "--max-attempts",
-                "3",
-            ],
-        ),
-        &[],
+    let _sender = start_sender(
+        &dir,
+        &cluster,
+        &fast_smtp(&smtp_url, &["--max-attempts", "3"]),
     );
     wait_drained(&db, 20 * SECOND).await;
 
@@ -613,12 +577,7 @@ async fn line_breaks_in_fields_never_become_headers_or_recipients() {
     .unwrap();
     let sink = Sink::start(&dir.join("mail"), 0, &[]);
     let smtp_url = sink.url();
-    let _sender = Sender::send(
-        dir.join("sender.log"),
-        &cluster.url("app"),
-        &args(FAST, &["--transport", "smtp", "--smtp-url", &smtp_url]),
-        &[],
-    );
+    let _sender = start_sender(&dir, &cluster, &fast_smtp(&smtp_url, &[]));
     wait_drained(&db, 10 * SECOND).await;
 
     let mut received = sink.received();
@@ -708,12 +667,7 @@ async fn utf8_subject_and_names_are_encoded() {
     .await;
     let sink = Sink::start(&dir.join("mail"), 0, &[]);
     let smtp_url = sink.url();
-    let _sender = Sender::send(
-        dir.join("sender.log"),
-        &cluster.url("app"),
-        &args(FAST, &["--transport", "smtp", "--smtp-url", &smtp_url]),
-        &[],
-    );
+    let _sender = start_sender(&dir, &cluster, &fast_smtp(&smtp_url, &[]));
     wait_drained(&db, 10 * SECOND).await;
 
     let received = sink.received();
@@ -748,16 +702,12 @@ async fn sigterm_finishes_within_the_grace_period_and_releases_the_rest() {
     let out = dir.join("mail");
     let sink = Sink::start(&out, 0, &["--delay", "0.3"]);
     let smtp_url = sink.url();
-    let mut sender = Sender::send(
-        dir.join("sender.log"),
-        &cluster.url("app"),
-        &args(
-            FAST,
+    let mut sender = start_sender(
+        &dir,
+        &cluster,
+        &fast_smtp(
+            &smtp_url,
             &[
-                "--transport",
-                "smtp",
-                "--smtp-url",
-                &smtp_url,
                 "--batch-size",
                 "12",
                 "--concurrency",
@@ -768,7 +718,6 @@ async fn sigterm_finishes_within_the_grace_period_and_releases_the_rest() {
                 "term-worker",
             ],
         ),
-        &[],
     );
     wait_for(10 * SECOND, "a first delivery", || async {
         (!sink.received().is_empty()).then_some(())
