@@ -1199,3 +1199,45 @@ async fn health_fails_while_the_extension_is_another_version() {
     set_version(env!("CARGO_PKG_VERSION")).await.unwrap();
     assert_eq!(health().await.0, StatusCode::OK);
 }
+
+/// A status this binary does not know means an extension it was not built for: 500 and a log
+/// line, never "invalid". Faked by replacing the function in a throwaway database.
+#[tokio::test]
+async fn an_unknown_token_status_is_an_error_not_invalid() {
+    let f = Fixture::new("http_unknown_status").await;
+    f.db.batch_execute(
+        "CREATE OR REPLACE FUNCTION auth.verify_password_token(identifier text, token text)
+         RETURNS TABLE(status text, expires timestamp with time zone)
+         LANGUAGE sql AS $$ SELECT 'revoked'::text, NULL::timestamptz $$",
+    )
+    .await
+    .unwrap();
+    let link = format!(
+        "{}?token=t&identifier=alice%40example.com&callbackUrl={APP_ORIGIN}/",
+        f.api(RESET)
+    );
+    let response = f.http.get(&link).send().await.unwrap();
+    assert_eq!(response.status(), StatusCode::INTERNAL_SERVER_ERROR);
+    assert!(response.headers().get(LOCATION).is_none());
+    assert!(f.shim.log().contains("unknown status"), "{}", f.shim.log());
+}
+
+#[tokio::test]
+async fn a_database_unreachable_at_start_does_not_stop_the_server() {
+    let shim = Shim::start(
+        "http_unreachable",
+        &[
+            "--database",
+            "app=postgres://postgres@127.0.0.1:1/app",
+            "--db-timeout",
+            "1s",
+        ],
+    );
+    let (status, _) = text(client().get(shim.url("/healthz"))).await;
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
+    assert!(
+        shim.log().contains("database unreachable at start"),
+        "{}",
+        shim.log()
+    );
+}
