@@ -10,6 +10,7 @@
 //! | [`duration`] | the one duration syntax of every flag (humantime, or bare seconds) |
 //! | [`logging`] | the one log set-up; keeps tokio-postgres' query parameters out of logs |
 //! | [`shutdown`] | the one stop signal (SIGTERM or SIGINT) |
+//! | [`openmetrics`] | the one way to answer a Prometheus scrape |
 //! | [`serve`] | the HTTP API: `options` (flags), `ServeConfig` and `router` (the application as plain values), `routes/` (handlers), `sql_api` (the SQL calls and the token statuses), `cookies` and `secret` (Nile's CSRF and reset cookies), `keys` (API keys), `databases` (one pool per served database), `error` (status codes), `extract`, `observe` and `metrics` |
 //! | [`send`] | the sender: `options` (flags), `limits` (checked against `auth.sender_limits()`; the default channel), `outbox` (the SQL calls and failure outcomes), `worker` (the drain loop), `listener` and `wakeup` (LISTEN and the sleep lock), `message` (RFC 5322), `mailer` and `smtp` (transports), `metrics` |
 //!
@@ -19,6 +20,7 @@
 pub mod database;
 pub mod duration;
 pub mod logging;
+pub mod openmetrics;
 pub mod send;
 pub mod serve;
 pub mod shutdown;

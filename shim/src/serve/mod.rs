@@ -33,9 +33,9 @@ use url::Url;
 
 use crate::logging;
 use crate::shutdown::Shutdown;
-pub use keys::{ApiKeys, API_KEYS_ENV};
+pub use keys::ApiKeys;
 pub use options::{NamedDatabase, ServeOptions};
-pub use secret::{Secret, SECRET_ENV};
+pub use secret::Secret;
 use state::AppState;
 
 /// Placeholder for the database name in --dsn-template.

@@ -11,6 +11,7 @@ use futures_util::future::join_all;
 use serde_json::json;
 
 use crate::database::EXTENSION_VERSION;
+use crate::openmetrics;
 use crate::serve::state::AppState;
 
 /// The OpenAPI document of this server, compiled in so it always matches the binary.
@@ -47,14 +48,7 @@ pub async fn healthz(State(state): State<Arc<AppState>>) -> Response {
 }
 
 pub async fn metrics(State(state): State<Arc<AppState>>) -> Response {
-    (
-        [(
-            CONTENT_TYPE,
-            "application/openmetrics-text; version=1.0.0; charset=utf-8",
-        )],
-        state.metrics.encode(),
-    )
-        .into_response()
+    openmetrics::response(state.metrics.registry())
 }
 
 pub async fn openapi() -> Response {
