@@ -9,6 +9,7 @@ use reqwest::header::{HeaderMap, CACHE_CONTROL, LOCATION, SET_COOKIE};
 use reqwest::{Client, RequestBuilder, Response, StatusCode};
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
+use support::cluster::replace_function;
 use support::process::API_KEY;
 use support::tables::{self, CREDENTIALS, OUTBOX, TOKENS, USERS};
 use support::{run_to_exit, scratch_dir, signature, Cluster, Shim};
@@ -1205,13 +1206,14 @@ async fn health_fails_while_the_extension_is_another_version() {
 #[tokio::test]
 async fn an_unknown_token_status_is_an_error_not_invalid() {
     let f = Fixture::new("http_unknown_status").await;
-    f.db.batch_execute(
-        "CREATE OR REPLACE FUNCTION auth.verify_password_token(identifier text, token text)
+    replace_function(
+        &f.db,
+        "verify_password_token",
+        "CREATE FUNCTION auth.verify_password_token(identifier text, token text)
          RETURNS TABLE(status text, expires timestamp with time zone)
          LANGUAGE sql AS $$ SELECT 'revoked'::text, NULL::timestamptz $$",
     )
-    .await
-    .unwrap();
+    .await;
     let link = format!(
         "{}?token=t&identifier=alice%40example.com&callbackUrl={APP_ORIGIN}/",
         f.api(RESET)

@@ -13,6 +13,7 @@ use std::os::unix::fs::PermissionsExt as _;
 use std::time::Duration;
 
 use nile_reset_shim::send::DEFAULT_CHANNEL;
+use support::cluster::replace_function;
 use support::tables::{self, OUTBOX, TEMPLATES, TEMPLATE_VARIABLES, USERS};
 use support::{
     count, queue_email, queue_emails, received_in, run_to_exit, scratch_dir, wait_drained,
@@ -910,4 +911,53 @@ async fn debug_logs_never_show_smtp_replies_or_recipients() {
     for secret in ["secret-recipient", "t-secret-link", "No such user"] {
         assert!(!log.contains(secret), "the log shows {secret:?}:\n{log}");
     }
+}
+
+/// An outcome this binary does not know means an extension it was not built
+/// for: an error, logged, and nothing recorded (the lease then expires).
+#[tokio::test(flavor = "multi_thread")]
+async fn an_unknown_failure_outcome_is_an_error() {
+    let cluster = shared_cluster();
+    let dir = scratch_dir("sender-unknown-outcome");
+    let db = cluster.database("unknown_outcome").await;
+    replace_function(
+        &db,
+        "mark_email_failed",
+        "CREATE FUNCTION auth.mark_email_failed(id bigint, worker text, error text,
+             permanent boolean, max_attempts integer, backoff_base interval)
+         RETURNS text LANGUAGE sql AS $$ SELECT 'postponed' $$",
+    )
+    .await;
+    let id = queue_email(
+        &db,
+        "gone@example.com",
+        "support@example.com",
+        "Reset",
+        "Hello\n",
+    )
+    .await;
+    let sink = Sink::start(&dir.join("mail"), 0, &["--fail", "gone@example.com=550"]);
+    let smtp_url = sink.url();
+    let sender = Sender::send(
+        dir.join("sender.log"),
+        &cluster.url("unknown_outcome"),
+        &fast_smtp(&smtp_url, &[]),
+        &[],
+    );
+    sender
+        .wait_for_log(
+            "auth.mark_email_failed answered an unknown outcome `postponed`",
+            1,
+            10 * SECOND,
+        )
+        .await;
+    assert_eq!(
+        count(
+            &db,
+            &format!("id = {id} AND (dead_at IS NOT NULL OR sent_at IS NOT NULL)")
+        )
+        .await,
+        0,
+        "the failure was recorded as something"
+    );
 }

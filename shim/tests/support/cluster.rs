@@ -123,6 +123,28 @@ impl Drop for Cluster {
     }
 }
 
+/// Replaces every `auth.<name>` function of the extension with `definition` (a whole CREATE
+/// FUNCTION statement), in a throwaway database: how tests fake an extension that answers what
+/// this binary does not know.
+pub async fn replace_function(db: &Client, name: &str, definition: &str) {
+    db.batch_execute(&format!(
+        "DO $do$
+         DECLARE f regprocedure;
+         BEGIN
+             FOR f IN SELECT p.oid::regprocedure FROM pg_proc p
+                      WHERE p.pronamespace = 'auth'::regnamespace AND p.proname = '{name}'
+             LOOP
+                 EXECUTE format('ALTER EXTENSION nile_reset DROP FUNCTION %s', f);
+                 EXECUTE format('DROP FUNCTION %s', f);
+             END LOOP;
+         END
+         $do$;
+         {definition}"
+    ))
+    .await
+    .unwrap_or_else(|e| panic!("cannot replace auth.{name}: {e}"));
+}
+
 pub async fn connect(url: &str) -> Client {
     let (client, connection) = tokio_postgres::connect(url, NoTls)
         .await
