@@ -81,22 +81,42 @@ pub fn pool(
 }
 
 /// A connection from `pool`, waiting out an unreachable server (it may still be starting) with
-/// a growing pause; errors the server itself answered (bad password, no such database) are
-/// final. Logs each failed attempt.
+/// a growing pause. Every other failure (a wrong password, no such database) is final. Logs
+/// each failed attempt.
 pub async fn wait_for_connection(pool: &Pool) -> anyhow::Result<Object> {
     let mut pause = Duration::from_millis(200);
     loop {
         match pool.get().await {
             Ok(client) => return Ok(client),
-            Err(PoolError::Backend(error)) if error.as_db_error().is_some() => {
-                bail!("cannot connect to the database: {}", describe(&error))
-            }
-            Err(error) => {
+            Err(error) if is_unreachable(&error) => {
                 tracing::warn!(error = %describe_pool_error(&error), "the database is unreachable; trying again");
                 tokio::time::sleep(pause).await;
                 pause = (pause * 2).min(Duration::from_secs(10));
             }
+            Err(error) => bail!(
+                "cannot connect to the database: {}",
+                describe_pool_error(&error)
+            ),
         }
+    }
+}
+
+/// Whether the server could not be reached at all (refused, reset, timed out), as opposed to
+/// a server that answered no.
+fn is_unreachable(error: &PoolError) -> bool {
+    match error {
+        PoolError::Timeout(_) => true,
+        PoolError::Backend(error) => {
+            let mut source = std::error::Error::source(error);
+            while let Some(cause) = source {
+                if cause.is::<std::io::Error>() {
+                    return true;
+                }
+                source = cause.source();
+            }
+            false
+        }
+        _ => false,
     }
 }
 

@@ -71,6 +71,23 @@ impl Cluster {
         cluster_script(action, &self.datadir, self.port);
     }
 
+    /// Makes `role` authenticate with its password (SCRAM) over TCP; other roles stay trusted.
+    pub async fn require_password(&self, role: &str) {
+        let hba = self.datadir.join("pg_hba.conf");
+        let rules = std::fs::read_to_string(&hba).unwrap();
+        // The first matching line wins.
+        std::fs::write(
+            &hba,
+            format!("host all {role} 127.0.0.1/32 scram-sha-256\n{rules}"),
+        )
+        .unwrap();
+        self.connect("postgres")
+            .await
+            .batch_execute("SELECT pg_reload_conf()")
+            .await
+            .unwrap();
+    }
+
     pub fn url(&self, database: &str) -> String {
         format!("postgres://postgres@127.0.0.1:{}/{database}", self.port)
     }
