@@ -27,9 +27,10 @@ pub struct SendOptions {
     #[arg(long, env = "NILE_RESET_OUTBOX_DIR", default_value = "mail-outbox")]
     pub outbox_dir: PathBuf,
 
-    /// SMTP server: smtp://host[:port] (plain text, port 25), smtp://host[:port]?tls=starttls
-    /// (STARTTLS required, port 587), smtp://...?tls=opportunistic, or smtps://host[:port]
-    /// (implicit TLS, port 465). Credentials do not belong in the URL.
+    /// SMTP server: `smtp://host[:port]` (plain text, port 25),
+    /// `smtp://host[:port]?tls=starttls` (STARTTLS required, port 587),
+    /// `smtp://...?tls=opportunistic`, or `smtps://host[:port]` (implicit TLS,
+    /// port 465). Credentials do not belong in the URL.
     #[arg(long, env = "NILE_RESET_SMTP_URL", hide_env_values = true)]
     pub smtp_url: Option<String>,
 
