@@ -101,9 +101,9 @@ pub async fn wait_drained(db: &Client, timeout: Duration) {
 
 /// Creates `auth.sender_limits()` in this database unless the installed extension has it.
 ///
-/// A stand-in until the extension ships the function (its next version does): it has the
-/// same signature and the limits the SQL functions of sql/sender.sql apply today. Once the
-/// extension provides the function this does nothing, and the tests run against the real one.
+/// A stand-in until the installed extension ships the function (its next version does): the
+/// same signature and the same values. Once the extension provides the function this does
+/// nothing, and the tests run against the real one.
 /// The tests of the function itself use `Cluster::database_as_installed`, never this.
 pub async fn provide_sender_limits(db: &Client) {
     db.batch_execute(
@@ -116,8 +116,8 @@ pub async fn provide_sender_limits(db: &Client) {
                     OUT backoff_base_limit interval, OUT lease_min interval, OUT lease_max interval,
                     OUT batch_size_limit integer)
                 LANGUAGE sql IMMUTABLE
-                AS $f$ SELECT 'nile_reset_email', '^[A-Za-z0-9_]{1,63}$', '^[!-~]+$', 200, 1000,
-                              interval '1 hour', interval '1 millisecond', interval '1 day', 1000 $f$;
+                AS $f$ SELECT 'nile_reset_email', '^[A-Za-z0-9_]{1,63}$', '^[[:graph:]]+$', 200, 1000,
+                              interval '1 hour', interval '1 second', interval '1 day', 1000 $f$;
             END IF;
         END
         $do$"#,
