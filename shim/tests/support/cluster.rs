@@ -96,11 +96,13 @@ impl Cluster {
         connect(&self.url(database)).await
     }
 
-    /// A fresh database with the extension installed (and what the tests need of the
-    /// extension's next version, see tables.rs), and a superuser client to it.
+    /// A fresh database with the extension installed and using Nile's user tables (and what
+    /// the tests need of the extension's next version, see tables.rs), and a superuser client
+    /// to it.
     pub async fn database(&self, name: &str) -> Client {
         let client = self.database_as_installed(name).await;
         tables::provide_sender_limits(&client).await;
+        tables::use_nile_users(&client).await;
         client
     }
 

@@ -21,6 +21,22 @@ pub const CREDENTIALS: &str = "auth.credentials";
 /// The user directory (id, email, name).
 pub const USERS: &str = "users.users";
 
+/// Points the extension at Nile's user tables (`users.users`, `auth.credentials`) where it
+/// has to be told where users live (its next version); earlier versions have them built in.
+pub async fn use_nile_users(db: &Client) {
+    db.batch_execute(
+        "DO $do$
+         BEGIN
+             IF to_regprocedure('auth.use_nile_users()') IS NOT NULL THEN
+                 PERFORM auth.use_nile_users();
+             END IF;
+         END
+         $do$",
+    )
+    .await
+    .expect("auth.use_nile_users()");
+}
+
 /// Adds a user; `email` is stored as given (mixed case included).
 pub async fn add_user(db: &Client, email: &str, name: Option<&str>) {
     db.execute(
