@@ -367,7 +367,9 @@ async fn postgres_restart_under_the_sender_is_survived() {
     );
     sender.wait_for_log(ASLEEP, 1, 10 * SECOND).await;
     queue_emails(&db, "before", 2).await;
-    db.batch_execute("NOTIFY nile_reset_email").await.unwrap();
+    db.batch_execute(&format!("NOTIFY {DEFAULT_CHANNEL}"))
+        .await
+        .unwrap();
     wait_for(
         10 * SECOND,
         "the emails queued before the restart",
@@ -385,7 +387,9 @@ async fn postgres_restart_under_the_sender_is_survived() {
 
     let db = cluster.connect("app").await;
     queue_emails(&db, "after", 2).await;
-    db.batch_execute("NOTIFY nile_reset_email").await.unwrap();
+    db.batch_execute(&format!("NOTIFY {DEFAULT_CHANNEL}"))
+        .await
+        .unwrap();
     wait_drained(&db, 10 * SECOND).await;
     let copies = copies(&sink.received());
     let expected: Vec<&str> = vec![
@@ -428,7 +432,7 @@ async fn two_senders_share_an_outbox_without_double_sends() {
     // One transaction and one notification: both senders wake up at once.
     db.batch_execute("BEGIN").await.unwrap();
     queue_emails(&db, "pair", QUEUED).await;
-    db.batch_execute("NOTIFY nile_reset_email; COMMIT")
+    db.batch_execute(&format!("NOTIFY {DEFAULT_CHANNEL}; COMMIT"))
         .await
         .unwrap();
     wait_drained(&db, 20 * SECOND).await;

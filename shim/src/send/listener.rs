@@ -124,7 +124,7 @@ mod tests {
 
     #[test]
     fn channel_names_are_quoted_literally() {
-        assert_eq!(quote_identifier("nile_reset_email"), "\"nile_reset_email\"");
+        assert_eq!(quote_identifier("plain_name"), "\"plain_name\"");
         assert_eq!(quote_identifier("Mixed Case"), "\"Mixed Case\"");
         assert_eq!(
             quote_identifier("a\"; DROP TABLE x; --"),
