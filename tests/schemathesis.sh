@@ -44,8 +44,10 @@ log "starting PostgreSQL on port $pg_port"
 scripts/cluster.sh start "$datadir" "$pg_port"
 psql_db() { psql -X -q -v ON_ERROR_STOP=1 -h 127.0.0.1 -p "$pg_port" -U postgres "$@"; }
 psql_db -d postgres -c "DROP DATABASE IF EXISTS $database WITH (FORCE)" -c "CREATE DATABASE $database"
+# Where the extension has to be told where users live (auth.use_nile_users), Nile's tables.
 psql_db -d "$database" \
   -c "CREATE EXTENSION nile_reset CASCADE" \
+  -c "DO \$\$ BEGIN IF to_regprocedure('auth.use_nile_users()') IS NOT NULL THEN PERFORM auth.use_nile_users(); END IF; END \$\$" \
   -c "SELECT auth.add_trusted_origin('http://localhost:3000')" \
   -c "INSERT INTO users.users (email, name) VALUES ('alice@example.com', 'Alice')" >/dev/null
 

@@ -9,7 +9,8 @@ default, picks a free port). Each accepted message becomes DIR/<n>.json with
 the envelope ("mail_from", "rcpt_tos"), the raw message ("data"), its parsed
 "headers" (name/value pairs, in order, values decoded from RFC 2047),
 "subject" and "body" (decoded). --fail answers RCPT TO for that address with
-CODE (e.g. 451 or 550), for the first TIMES tries or forever. --delay waits
+CODE (e.g. 451 or 550), for the first TIMES tries or forever; the reply quotes
+the address, as real servers do (and as a sender must never log). --delay waits
 before answering DATA, so that tests can catch a sender with mail in flight.
 --auth requires SMTP AUTH with these credentials (over plain text: tests only).
 """
@@ -51,7 +52,7 @@ class Sink:
         if failure is not None and failure[1] != 0:
             if failure[1] is not None:
                 failure[1] -= 1
-            return REPLIES[failure[0]]
+            return f"{REPLIES[failure[0]]}: <{address}>"
         envelope.rcpt_tos.append(address)
         return "250 2.1.5 OK"
 

@@ -1,10 +1,7 @@
-//! `nile-reset`: the companion binary of the nile_reset extension.
-//! `serve` answers Nile's reset-password HTTP API; `send` drains the email outbox.
+//! `nile-reset`: parses the command line and hands over to the library (see src/lib.rs).
 
 use clap::{Parser, Subcommand};
-
-mod http;
-mod sender;
+use nile_reset_shim::{send, serve};
 
 #[derive(Parser)]
 #[command(name = "nile-reset", version, about)]
@@ -16,16 +13,16 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Serve Nile's reset-password API over HTTP.
-    Serve(http::ServeArgs),
-    /// Deliver queued emails from auth.email_outbox.
-    Send(sender::SendArgs),
+    Serve(serve::ServeOptions),
+    /// Deliver the emails queued in the nile_reset outbox.
+    Send(send::SendOptions),
 }
 
 fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     let runtime = tokio::runtime::Runtime::new()?;
     match cli.command {
-        Command::Serve(args) => runtime.block_on(http::serve(args)),
-        Command::Send(args) => runtime.block_on(sender::run(args)),
+        Command::Serve(options) => runtime.block_on(serve::run(options)),
+        Command::Send(options) => runtime.block_on(send::run(options)),
     }
 }

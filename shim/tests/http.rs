@@ -1,7 +1,7 @@
 //! `nile-reset serve` over real sockets against real PostgreSQL with the nile_reset extension.
 //! Each test has its own database and its own server process; they share one cluster.
 
-mod support_http;
+mod support;
 
 use std::time::Duration;
 
@@ -9,7 +9,35 @@ use reqwest::header::{HeaderMap, CACHE_CONTROL, LOCATION, SET_COOKIE};
 use reqwest::{Client, RequestBuilder, Response, StatusCode};
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
-use support_http::{Cluster, Shim, API_KEY, APP_ORIGIN, OUTAGE_PORT, SECRET};
+use support::cluster::replace_function;
+use support::process::API_KEY;
+use support::tables::{self, CREDENTIALS, OUTBOX, TOKENS, USERS};
+use support::{run_to_exit, scratch_dir, signature, Cluster, Shim};
+
+/// The origin trusted in every test database.
+const APP_ORIGIN: &str = "http://localhost:3000";
+/// Port of the cluster the tests share; 28841 is the outage test's own, 28842 schemathesis's.
+const SHARED_PORT: u16 = 28840;
+const OUTAGE_PORT: u16 = 28841;
+
+fn shared_cluster() -> &'static Cluster {
+    Cluster::shared("http-shared", SHARED_PORT)
+}
+
+/// A fresh database with the extension, a trusted origin and Alice (alice@example.com,
+/// stored mixed-case) as its only user; returns a superuser connection to it.
+async fn app_database(cluster: &Cluster, name: &str) -> tokio_postgres::Client {
+    let db = cluster.database(name).await;
+    db.batch_execute(&format!(
+        // pgcrypto for crypt() in assertions on the stored bcrypt hash.
+        "CREATE EXTENSION IF NOT EXISTS pgcrypto;
+         SELECT auth.add_trusted_origin('{APP_ORIGIN}');"
+    ))
+    .await
+    .unwrap();
+    tables::add_user(&db, "Alice@Example.com", Some("Alice")).await;
+    db
+}
 
 const RESET: &str = "/auth/reset-password";
 const NEW_PASSWORD: &str = "correct horse battery staple";
@@ -20,16 +48,6 @@ fn client() -> Client {
         .timeout(Duration::from_secs(30))
         .build()
         .unwrap()
-}
-
-/// What `hex(sha256(parts ++ SECRET))` must be: the signature Nile puts in its cookies.
-fn signature(parts: &[&str]) -> String {
-    let mut hasher = Sha256::new();
-    for part in parts {
-        hasher.update(part.as_bytes());
-    }
-    hasher.update(SECRET.as_bytes());
-    hex::encode(hasher.finalize())
 }
 
 /// A shim serving one fresh database, named after the test.
@@ -51,9 +69,9 @@ impl Fixture {
 
     /// `extra` flags after `--database`; `env` on top of the test secret and API key.
     async fn start(name: &str, extra: &[&str], env: &[(&str, &str)]) -> Fixture {
-        let cluster = Cluster::shared();
-        let db = cluster.create_database(name).await;
-        let database = format!("{name}={}", cluster.dsn(name));
+        let cluster = shared_cluster();
+        let db = app_database(cluster, name).await;
+        let database = format!("{name}={}", cluster.url(name));
         let mut args = vec!["--database", database.as_str()];
         args.extend_from_slice(extra);
         let shim = Shim::start_with_env(name, &args, env);
@@ -92,7 +110,7 @@ impl Fixture {
 
     async fn outbox_count(&self) -> i64 {
         self.db
-            .query_one("SELECT count(*) FROM auth.email_outbox", &[])
+            .query_one(&format!("SELECT count(*) FROM {OUTBOX}"), &[])
             .await
             .unwrap()
             .get(0)
@@ -103,7 +121,7 @@ impl Fixture {
         let body: String = self
             .db
             .query_one(
-                "SELECT body FROM auth.email_outbox WHERE kind = 'password_reset' ORDER BY id DESC LIMIT 1",
+                &format!("SELECT body FROM {OUTBOX} WHERE kind = 'password_reset' ORDER BY id DESC LIMIT 1"),
                 &[],
             )
             .await
@@ -253,12 +271,7 @@ async fn reset_request_statuses() {
     let cookie = f.csrf_cookie().await;
     let mut bob = alice_request();
     bob["email"] = json!("bob@example.com");
-    f.db.execute(
-        "INSERT INTO users.users (email) VALUES ('bob@example.com')",
-        &[],
-    )
-    .await
-    .unwrap();
+    tables::add_user(&f.db, "bob@example.com", None).await;
     let (status, _) = text(
         f.http
             .post(f.api(RESET))
@@ -520,8 +533,10 @@ async fn full_reset_flow_and_logs_without_secrets() {
     );
     let changed: bool =
         f.db.query_one(
-            "SELECT (payload->>'hash') = crypt($1::text, payload->>'hash') FROM auth.credentials
-              WHERE user_id = (SELECT id FROM users.users WHERE email = 'Alice@Example.com')",
+            &format!(
+                "SELECT (payload->>'hash') = crypt($1::text, payload->>'hash') FROM {CREDENTIALS}
+                 WHERE user_id = (SELECT id FROM {USERS} WHERE email = 'Alice@Example.com')"
+            ),
             &[&NEW_PASSWORD],
         )
         .await
@@ -581,7 +596,7 @@ async fn expired_links_and_cookies_are_refused() {
 
     // Time passes: the token outlives its expiry.
     f.db.execute(
-        "UPDATE auth.verification_tokens SET expires = now() - interval '1 second'",
+        &format!("UPDATE {TOKENS} SET expires = now() - interval '1 second'"),
         &[],
     )
     .await
@@ -807,8 +822,14 @@ async fn limits_headers_and_unknown_routes() {
 #[tokio::test]
 async fn health_and_metrics() {
     let f = Fixture::new("http_ops").await;
-    let (status, body) = text(f.http.get(f.shim.url("/healthz"))).await;
-    assert_eq!((status, body.as_str()), (StatusCode::OK, "ok"));
+    // The version the database has installed, which must be the one the binary is built for.
+    let response = f.http.get(f.shim.url("/healthz")).send().await.unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    let health: Value = response.json().await.unwrap();
+    assert_eq!(
+        health,
+        json!({"status": "ok", "extension_version": env!("CARGO_PKG_VERSION")})
+    );
 
     let secret_query =
         format!("token=s3cr3t-in-query&identifier=alice%40example.com&callbackUrl={APP_ORIGIN}");
@@ -852,22 +873,19 @@ async fn health_and_metrics() {
 
 #[tokio::test]
 async fn database_outage_is_answered_and_survived() {
-    let cluster = Cluster::dedicated("http-outage", OUTAGE_PORT);
+    let cluster = Cluster::start(&scratch_dir("http-outage"), OUTAGE_PORT);
     let name = "http_outage";
-    let db = cluster.create_database(name).await;
-    db.batch_execute(
-        "INSERT INTO users.users (email) VALUES ('bob@example.com'), ('carol@example.com')",
-    )
-    .await
-    .unwrap();
+    let db = app_database(&cluster, name).await;
+    tables::add_user(&db, "bob@example.com", None).await;
+    tables::add_user(&db, "carol@example.com", None).await;
     drop(db);
     let shim = Shim::start(
         name,
         &[
             "--database",
-            &format!("{name}={}", cluster.dsn(name)),
+            &format!("{name}={}", cluster.url(name)),
             "--db-timeout",
-            "2",
+            "2s",
         ],
     );
     let http = client();
@@ -924,9 +942,9 @@ async fn database_outage_is_answered_and_survived() {
 
 #[tokio::test]
 async fn dsn_template_and_secret_files() {
-    let cluster = Cluster::shared();
+    let cluster = shared_cluster();
     let name = "http_template";
-    let db = cluster.create_database(name).await;
+    let db = app_database(cluster, name).await;
     let dir = std::env::temp_dir().join(format!("nile-reset-http-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let file_secret = "file-secret-0123456789abcdef0123456789abcdef";
@@ -937,7 +955,7 @@ async fn dsn_template_and_secret_files() {
         format!("# rotated monthly\n\n{file_key}\n"),
     )
     .unwrap();
-    let template = cluster.dsn("{database}");
+    let template = cluster.url("{database}");
     let shim = Shim::start_with_env(
         name,
         &[
@@ -1009,9 +1027,11 @@ async fn slow_database_gets_503_after_the_request_timeout() {
         f.api(RESET)
     );
     // Hold a lock verify_password_token needs, so the request waits on the database.
-    f.db.batch_execute("BEGIN; LOCK TABLE auth.verification_tokens IN ACCESS EXCLUSIVE MODE")
-        .await
-        .unwrap();
+    f.db.batch_execute(&format!(
+        "BEGIN; LOCK TABLE {TOKENS} IN ACCESS EXCLUSIVE MODE"
+    ))
+    .await
+    .unwrap();
     let started = std::time::Instant::now();
     let response = f.http.get(&validate).send().await.unwrap();
     assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
@@ -1023,7 +1043,7 @@ async fn slow_database_gets_503_after_the_request_timeout() {
     );
     // The server cancels the abandoned statement at the same deadline (statement_timeout),
     // although the lock is still held.
-    let observer = support_http::connect(&Cluster::shared().dsn("http_timeout")).await;
+    let observer = shared_cluster().connect("http_timeout").await;
     let deadline = std::time::Instant::now() + Duration::from_secs(5);
     loop {
         let running: i64 = observer
@@ -1062,14 +1082,19 @@ async fn sigterm_stops_the_server_cleanly() {
         StatusCode::OK
     );
     let mut shim = f.shim;
-    let status = shim.terminate();
+    shim.process.terminate();
+    let status = shim
+        .process
+        .wait_exit(Duration::from_secs(10))
+        .await
+        .expect("nile-reset serve did not exit within 10 s of SIGTERM");
     assert!(status.success(), "exit status {status:?}");
     assert!(shim.log().contains("stopped"));
 }
 
 #[test]
 fn startup_refuses_unsafe_configurations() {
-    use support_http::run_serve;
+    let run_serve = |args: &[&str], env: &[(&str, &str)]| run_to_exit("serve", args, env);
     let database = (
         "NILE_RESET_DATABASES",
         "app=postgres://postgres@127.0.0.1:1/app",
@@ -1113,4 +1138,108 @@ fn startup_refuses_unsafe_configurations() {
     );
     assert!(!status.success());
     assert!(!stderr.contains("hunter2"), "{stderr}");
+}
+
+#[tokio::test]
+async fn serve_refuses_a_database_without_the_extension_or_of_another_version() {
+    let cluster = shared_cluster();
+    let serve = |name: &str| {
+        let database = format!("{name}={}", cluster.url(name));
+        let (status, output) = run_to_exit("serve", &["--database", &database], &[]);
+        assert!(!status.success(), "it started:\n{output}");
+        output
+    };
+    cluster.empty_database("http_no_extension").await;
+    let output = serve("http_no_extension");
+    assert!(
+        output.contains("the nile_reset extension is not installed"),
+        "{output}"
+    );
+    assert!(output.contains("http_no_extension"), "{output}");
+
+    let db = cluster.database("http_other_version").await;
+    db.batch_execute("UPDATE pg_extension SET extversion = '0.0.9' WHERE extname = 'nile_reset'")
+        .await
+        .unwrap();
+    let output = serve("http_other_version");
+    let expected = format!(
+        "the database has nile_reset 0.0.9, but this nile-reset is built for {}",
+        env!("CARGO_PKG_VERSION")
+    );
+    assert!(output.contains(&expected), "{output}");
+}
+
+#[tokio::test]
+async fn health_fails_while_the_extension_is_another_version() {
+    let f = Fixture::new("http_version_health").await;
+    let health = || async {
+        let response = f.http.get(f.shim.url("/healthz")).send().await.unwrap();
+        (response.status(), response.json::<Value>().await.unwrap())
+    };
+    assert_eq!(health().await.0, StatusCode::OK);
+    let db = &f.db;
+    let set_version = |version: &'static str| async move {
+        db.execute(
+            "UPDATE pg_extension SET extversion = $1 WHERE extname = 'nile_reset'",
+            &[&version],
+        )
+        .await
+    };
+    set_version("0.0.9").await.unwrap();
+    assert_eq!(
+        health().await,
+        (
+            StatusCode::SERVICE_UNAVAILABLE,
+            json!({"status": "unavailable", "built_for": env!("CARGO_PKG_VERSION")})
+        )
+    );
+    assert!(
+        f.shim.log().contains("0.0.9"),
+        "the log says what was found"
+    );
+    set_version(env!("CARGO_PKG_VERSION")).await.unwrap();
+    assert_eq!(health().await.0, StatusCode::OK);
+}
+
+/// A status this binary does not know means an extension it was not built for: 500 and a log
+/// line, never "invalid". Faked by replacing the function in a throwaway database.
+#[tokio::test]
+async fn an_unknown_token_status_is_an_error_not_invalid() {
+    let f = Fixture::new("http_unknown_status").await;
+    replace_function(
+        &f.db,
+        "verify_password_token",
+        "CREATE FUNCTION auth.verify_password_token(identifier text, token text)
+         RETURNS TABLE(status text, expires timestamp with time zone)
+         LANGUAGE sql AS $$ SELECT 'revoked'::text, NULL::timestamptz $$",
+    )
+    .await;
+    let link = format!(
+        "{}?token=t&identifier=alice%40example.com&callbackUrl={APP_ORIGIN}/",
+        f.api(RESET)
+    );
+    let response = f.http.get(&link).send().await.unwrap();
+    assert_eq!(response.status(), StatusCode::INTERNAL_SERVER_ERROR);
+    assert!(response.headers().get(LOCATION).is_none());
+    assert!(f.shim.log().contains("unknown status"), "{}", f.shim.log());
+}
+
+#[tokio::test]
+async fn a_database_unreachable_at_start_does_not_stop_the_server() {
+    let shim = Shim::start(
+        "http_unreachable",
+        &[
+            "--database",
+            "app=postgres://postgres@127.0.0.1:1/app",
+            "--db-timeout",
+            "1s",
+        ],
+    );
+    let (status, _) = text(client().get(shim.url("/healthz"))).await;
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
+    assert!(
+        shim.log().contains("database unreachable at start"),
+        "{}",
+        shim.log()
+    );
 }

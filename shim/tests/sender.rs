@@ -1,7 +1,8 @@
 //! End-to-end tests of `nile-reset send`: the real binary, a real PostgreSQL
 //! cluster with the installed extension, a real SMTP server
 //! (tests/smtp_sink.py), and faults injected by killing and restarting them.
-//! Each test owns a cluster on its own port (28830-28839).
+//! Each test that stops or restarts PostgreSQL owns a cluster on its own port
+//! (28830-28839); the others share one (28827).
 //! Fixed ports outside the kernel's ephemeral range (32768-60999), where
 //! no client socket of another test can take them between choice and use.
 
@@ -11,9 +12,12 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::os::unix::fs::PermissionsExt as _;
 use std::time::Duration;
 
+use nile_reset_shim::send::DEFAULT_CHANNEL;
+use support::cluster::replace_function;
+use support::tables::{self, OUTBOX, TEMPLATES, TEMPLATE_VARIABLES, USERS};
 use support::{
-    count, queue_email, queue_emails, received_in, wait_drained, wait_for, Cluster, Received,
-    Sender, Sink,
+    count, queue_email, queue_emails, received_in, run_to_exit, scratch_dir, wait_drained,
+    wait_for, Cluster, Received, Sender, Sink,
 };
 
 const LISTENING: &str = "listening for outbox notifications";
@@ -25,12 +29,29 @@ const SECOND: Duration = Duration::from_secs(1);
 const METRICS_PORT: u16 = 28828;
 /// Where the outage test's SMTP server appears once the outage is over.
 const OUTAGE_SMTP_PORT: u16 = 28829;
+/// The cluster of the tests that neither stop nor restart PostgreSQL.
+const SHARED_PORT: u16 = 28827;
+
+fn shared_cluster() -> &'static Cluster {
+    Cluster::shared("sender-shared", SHARED_PORT)
+}
 
 /// Sender flags for fast tests: quick polls and retries.
 const FAST: &[&str] = &["--poll-interval", "200ms", "--retry-base", "100ms"];
 
 fn args<'a>(base: &[&'a str], more: &[&'a str]) -> Vec<&'a str> {
     base.iter().chain(more).copied().collect()
+}
+
+/// The fast flags, delivery over SMTP to `smtp_url`, then `more`.
+fn fast_smtp<'a>(smtp_url: &'a str, more: &[&'a str]) -> Vec<&'a str> {
+    let smtp = ["--transport", "smtp", "--smtp-url", smtp_url];
+    args(&args(FAST, &smtp), more)
+}
+
+/// `nile-reset send` on database `app`, logging to `dir`/sender.log.
+fn start_sender(dir: &std::path::Path, cluster: &Cluster, flags: &[&str]) -> Sender {
+    Sender::send(dir.join("sender.log"), &cluster.url("app"), flags, &[])
 }
 
 /// Recipient -> number of copies received.
@@ -53,19 +74,17 @@ async fn delivers_a_reset_email_over_smtp_on_notify() {
     let dir = support::scratch_dir("sender-smtp");
     let cluster = Cluster::start(&dir, 28830);
     let db = cluster.database("app").await;
-    db.batch_execute(
-        "SELECT auth.add_trusted_origin('http://localhost:3000');
-         INSERT INTO users.users (email, name) VALUES ('alice@example.com', 'Alice');",
-    )
-    .await
-    .unwrap();
+    db.batch_execute("SELECT auth.add_trusted_origin('http://localhost:3000')")
+        .await
+        .unwrap();
+    tables::add_user(&db, "alice@example.com", Some("Alice")).await;
     let sink = Sink::start(&dir.join("mail"), 0, &["--auth", "mailer:pa55word"]);
     let password_file = dir.join("smtp-password");
     std::fs::write(&password_file, "pa55word\n").unwrap();
     let metrics_addr = format!("127.0.0.1:{METRICS_PORT}");
     let smtp_url = sink.url();
     // A long poll interval: only the NOTIFY can deliver within the test's wait.
-    let sender = Sender::start(
+    let sender = Sender::send(
         dir.join("sender.log"),
         &cluster.url("app"),
         &[
@@ -99,7 +118,7 @@ async fn delivers_a_reset_email_over_smtp_on_notify() {
     let outbox_id: i64 = row.get(1);
     let template_subject: String = db
         .query_one(
-            "SELECT subject FROM auth.email_templates WHERE name = 'password_reset'",
+            &format!("SELECT subject FROM {TEMPLATES} WHERE name = 'password_reset'"),
             &[],
         )
         .await
@@ -140,7 +159,7 @@ async fn delivers_a_reset_email_over_smtp_on_notify() {
     wait_for(5 * SECOND, "the row to be marked sent", || async {
         let row = db
             .query_one(
-                "SELECT sent_at IS NOT NULL, body IS NULL FROM auth.email_outbox WHERE id = $1",
+                &format!("SELECT sent_at IS NOT NULL, body IS NULL FROM {OUTBOX} WHERE id = $1"),
                 &[&outbox_id],
             )
             .await
@@ -184,7 +203,7 @@ async fn file_transport_writes_one_eml_per_email() {
     let db = cluster.database("app").await;
     queue_emails(&db, "file", 3).await;
     let folder = dir.join("eml");
-    let _sender = Sender::start(
+    let _sender = Sender::send(
         dir.join("sender.log"),
         &cluster.url("app"),
         &args(FAST, &["--outbox-dir", folder.to_str().unwrap()]),
@@ -228,23 +247,12 @@ async fn kill_9_mid_batch_loses_nothing_and_duplicates_only_in_flight_rows() {
     queue_emails(&db, "k", QUEUED).await;
     let sink = Sink::start(&dir.join("mail"), 0, &["--delay", "0.05"]);
     let smtp_url = sink.url();
-    let flags = args(
-        FAST,
-        &[
-            "--transport",
-            "smtp",
-            "--smtp-url",
-            &smtp_url,
-            "--batch-size",
-            "10",
-            "--concurrency",
-            "2",
-            "--lease",
-            "2s",
-        ],
+    let flags = fast_smtp(
+        &smtp_url,
+        &["--batch-size", "10", "--concurrency", "2", "--lease", "2s"],
     );
 
-    let mut first = Sender::start(
+    let mut first = Sender::send(
         dir.join("first.log"),
         &cluster.url("app"),
         &args(&flags, &["--worker-id", "kill9-first"]),
@@ -256,7 +264,10 @@ async fn kill_9_mid_batch_loses_nothing_and_duplicates_only_in_flight_rows() {
     .await;
     first.kill9();
     let in_flight: BTreeSet<String> = db
-        .query("SELECT recipient FROM auth.email_outbox WHERE claimed_by = 'kill9-first' AND sent_at IS NULL", &[])
+        .query(
+            &format!("SELECT recipient FROM {OUTBOX} WHERE claimed_by = 'kill9-first' AND sent_at IS NULL"),
+            &[],
+        )
         .await
         .unwrap()
         .iter()
@@ -264,7 +275,7 @@ async fn kill_9_mid_batch_loses_nothing_and_duplicates_only_in_flight_rows() {
         .collect();
     assert!(!in_flight.is_empty(), "the kill did not happen mid-batch");
 
-    let _second = Sender::start(
+    let _second = Sender::send(
         dir.join("second.log"),
         &cluster.url("app"),
         &args(&flags, &["--worker-id", "kill9-second"]),
@@ -305,23 +316,10 @@ async fn smtp_outage_is_retried_until_the_server_is_back() {
     queue_emails(&db, "outage", 5).await;
     let port = OUTAGE_SMTP_PORT;
     let smtp_url = format!("smtp://127.0.0.1:{port}");
-    let _sender = Sender::start(
-        dir.join("sender.log"),
-        &cluster.url("app"),
-        &args(
-            FAST,
-            &[
-                "--transport",
-                "smtp",
-                "--smtp-url",
-                &smtp_url,
-                "--max-attempts",
-                "50",
-                "--smtp-timeout",
-                "2s",
-            ],
-        ),
-        &[],
+    let _sender = start_sender(
+        &dir,
+        &cluster,
+        &fast_smtp(&smtp_url, &["--max-attempts", "50", "--smtp-timeout", "2s"]),
     );
 
     // Nothing listens on the port: every attempt fails, none is given up.
@@ -354,7 +352,7 @@ async fn postgres_restart_under_the_sender_is_survived() {
     let smtp_url = sink.url();
     // Polls are rare: after the restart, only a re-established LISTEN can
     // bring the next emails out in time.
-    let sender = Sender::start(
+    let sender = Sender::send(
         dir.join("sender.log"),
         &cluster.url("app"),
         &[
@@ -369,7 +367,9 @@ async fn postgres_restart_under_the_sender_is_survived() {
     );
     sender.wait_for_log(ASLEEP, 1, 10 * SECOND).await;
     queue_emails(&db, "before", 2).await;
-    db.batch_execute("NOTIFY nile_reset_email").await.unwrap();
+    db.batch_execute(&format!("NOTIFY {DEFAULT_CHANNEL}"))
+        .await
+        .unwrap();
     wait_for(
         10 * SECOND,
         "the emails queued before the restart",
@@ -387,7 +387,9 @@ async fn postgres_restart_under_the_sender_is_survived() {
 
     let db = cluster.connect("app").await;
     queue_emails(&db, "after", 2).await;
-    db.batch_execute("NOTIFY nile_reset_email").await.unwrap();
+    db.batch_execute(&format!("NOTIFY {DEFAULT_CHANNEL}"))
+        .await
+        .unwrap();
     wait_drained(&db, 10 * SECOND).await;
     let copies = copies(&sink.received());
     let expected: Vec<&str> = vec![
@@ -411,26 +413,14 @@ async fn two_senders_share_an_outbox_without_double_sends() {
     let db = cluster.database("app").await;
     let sink = Sink::start(&dir.join("mail"), 0, &["--delay", "0.01"]);
     let smtp_url = sink.url();
-    let flags = args(
-        FAST,
-        &[
-            "--transport",
-            "smtp",
-            "--smtp-url",
-            &smtp_url,
-            "--batch-size",
-            "5",
-            "--concurrency",
-            "2",
-        ],
-    );
-    let a = Sender::start(
+    let flags = fast_smtp(&smtp_url, &["--batch-size", "5", "--concurrency", "2"]);
+    let a = Sender::send(
         dir.join("a.log"),
         &cluster.url("app"),
         &args(&flags, &["--worker-id", "pair-a"]),
         &[],
     );
-    let b = Sender::start(
+    let b = Sender::send(
         dir.join("b.log"),
         &cluster.url("app"),
         &args(&flags, &["--worker-id", "pair-b"]),
@@ -442,7 +432,7 @@ async fn two_senders_share_an_outbox_without_double_sends() {
     // One transaction and one notification: both senders wake up at once.
     db.batch_execute("BEGIN").await.unwrap();
     queue_emails(&db, "pair", QUEUED).await;
-    db.batch_execute("NOTIFY nile_reset_email; COMMIT")
+    db.batch_execute(&format!("NOTIFY {DEFAULT_CHANNEL}; COMMIT"))
         .await
         .unwrap();
     wait_drained(&db, 20 * SECOND).await;
@@ -485,21 +475,10 @@ async fn transient_errors_are_retried_and_permanent_ones_are_dead() {
         ],
     );
     let smtp_url = sink.url();
-    let _sender = Sender::start(
-        dir.join("sender.log"),
-        &cluster.url("app"),
-        &args(
-            FAST,
-            &[
-                "--transport",
-                "smtp",
-                "--smtp-url",
-                &smtp_url,
-                "--max-attempts",
-                "3",
-            ],
-        ),
-        &[],
+    let _sender = start_sender(
+        &dir,
+        &cluster,
+        &fast_smtp(&smtp_url, &["--max-attempts", "3"]),
     );
     wait_drained(&db, 20 * SECOND).await;
 
@@ -507,9 +486,9 @@ async fn transient_errors_are_retried_and_permanent_ones_are_dead() {
         let db = &db;
         async move {
             db.query_one(
-                "SELECT attempts, sent_at IS NOT NULL, dead_at IS NOT NULL, coalesce(last_error, ''), body IS NOT NULL,
+                &format!("SELECT attempts, sent_at IS NOT NULL, dead_at IS NOT NULL, coalesce(last_error, ''), body IS NOT NULL,
                         extract(epoch FROM coalesce(sent_at, dead_at) - created)::float8
-                 FROM auth.email_outbox WHERE id = $1",
+                 FROM {OUTBOX} WHERE id = $1"),
                 &[&id],
             )
             .await
@@ -593,9 +572,9 @@ async fn line_breaks_in_fields_never_become_headers_or_recipients() {
     // Through the extension: a template variable and a user name with line breaks.
     db.batch_execute(&format!(
         "SELECT auth.add_trusted_origin('http://localhost:3000');
-         INSERT INTO auth.template_variables (name, value) VALUES ('tenant_name', E'Acme{0}');
-         UPDATE auth.email_templates SET subject = 'Reset for ${{username}} at ${{tenant_name}}' WHERE name = 'password_reset';
-         INSERT INTO users.users (email, name) VALUES ('eve@example.com', E'Eve{0}');
+         INSERT INTO {TEMPLATE_VARIABLES} (name, value) VALUES ('tenant_name', E'Acme{0}');
+         UPDATE {TEMPLATES} SET subject = 'Reset for ${{username}} at ${{tenant_name}}' WHERE name = 'password_reset';
+         INSERT INTO {USERS} (email, name) VALUES ('eve@example.com', E'Eve{0}');
          SELECT auth.generate_password_token('eve@example.com', 'http://localhost:3000/cb', 'http://localhost:3000/reset');",
         injected.replace("\r\n", "\\r\\n")
     ))
@@ -603,12 +582,7 @@ async fn line_breaks_in_fields_never_become_headers_or_recipients() {
     .unwrap();
     let sink = Sink::start(&dir.join("mail"), 0, &[]);
     let smtp_url = sink.url();
-    let _sender = Sender::start(
-        dir.join("sender.log"),
-        &cluster.url("app"),
-        &args(FAST, &["--transport", "smtp", "--smtp-url", &smtp_url]),
-        &[],
-    );
+    let _sender = start_sender(&dir, &cluster, &fast_smtp(&smtp_url, &[]));
     wait_drained(&db, 10 * SECOND).await;
 
     let mut received = sink.received();
@@ -665,7 +639,7 @@ async fn line_breaks_in_fields_never_become_headers_or_recipients() {
 
     let dead: Vec<(i64, String)> = db
         .query(
-            "SELECT id, last_error FROM auth.email_outbox WHERE dead_at IS NOT NULL ORDER BY id",
+            &format!("SELECT id, last_error FROM {OUTBOX} WHERE dead_at IS NOT NULL ORDER BY id"),
             &[],
         )
         .await
@@ -698,12 +672,7 @@ async fn utf8_subject_and_names_are_encoded() {
     .await;
     let sink = Sink::start(&dir.join("mail"), 0, &[]);
     let smtp_url = sink.url();
-    let _sender = Sender::start(
-        dir.join("sender.log"),
-        &cluster.url("app"),
-        &args(FAST, &["--transport", "smtp", "--smtp-url", &smtp_url]),
-        &[],
-    );
+    let _sender = start_sender(&dir, &cluster, &fast_smtp(&smtp_url, &[]));
     wait_drained(&db, 10 * SECOND).await;
 
     let received = sink.received();
@@ -738,16 +707,12 @@ async fn sigterm_finishes_within_the_grace_period_and_releases_the_rest() {
     let out = dir.join("mail");
     let sink = Sink::start(&out, 0, &["--delay", "0.3"]);
     let smtp_url = sink.url();
-    let mut sender = Sender::start(
-        dir.join("sender.log"),
-        &cluster.url("app"),
-        &args(
-            FAST,
+    let mut sender = start_sender(
+        &dir,
+        &cluster,
+        &fast_smtp(
+            &smtp_url,
             &[
-                "--transport",
-                "smtp",
-                "--smtp-url",
-                &smtp_url,
                 "--batch-size",
                 "12",
                 "--concurrency",
@@ -758,7 +723,6 @@ async fn sigterm_finishes_within_the_grace_period_and_releases_the_rest() {
                 "term-worker",
             ],
         ),
-        &[],
     );
     wait_for(10 * SECOND, "a first delivery", || async {
         (!sink.received().is_empty()).then_some(())
@@ -798,5 +762,206 @@ async fn sigterm_finishes_within_the_grace_period_and_releases_the_rest() {
         sender.log_text().contains("gave back unsent claims"),
         "{}",
         sender.log_text()
+    );
+}
+
+/// Runs `nile-reset send` with `more` flags against `url`, expecting it to refuse to start;
+/// its output.
+fn refused_start(url: &str, dir: &std::path::Path, more: &[&str]) -> String {
+    let outbox = dir.join("eml");
+    let flags = args(&["--outbox-dir", outbox.to_str().unwrap()], more);
+    let (status, output) = run_to_exit("send", &flags, &[("NILE_RESET_DATABASE_URL", url)]);
+    assert!(!status.success(), "it started:\n{output}");
+    output
+}
+
+/// Issue: `--retry-base 2h` started fine, then every auth.mark_email_failed
+/// raised (the SQL caps the backoff base at an hour), so a failing email was
+/// never marked dead and was claimed again forever. Uses auth.sender_limits().
+#[tokio::test(flavor = "multi_thread")]
+async fn options_beyond_the_sql_limits_are_refused_at_start_up() {
+    let cluster = shared_cluster();
+    let dir = scratch_dir("sender-limits");
+    let db = cluster.database("limits").await;
+    queue_emails(&db, "limits", 1).await;
+    let url = cluster.url("limits");
+
+    let output = refused_start(&url, &dir, &["--retry-base", "2h"]);
+    assert!(output.contains("--retry-base 2h is above"), "{output}");
+    assert!(output.contains("auth.sender_limits()"), "{output}");
+
+    let output = refused_start(
+        &url,
+        &dir,
+        &[
+            "--batch-size",
+            "5000",
+            "--max-attempts",
+            "5000",
+            "--lease",
+            "2days",
+            "--channel",
+            "not-an-identifier!",
+            "--worker-id",
+            "two words",
+        ],
+    );
+    for flag in [
+        "--batch-size 5000",
+        "--max-attempts 5000",
+        "--lease 2days",
+        "--channel \"not-an-identifier!\"",
+        "--worker-id",
+    ] {
+        assert!(output.contains(flag), "{flag} not refused:\n{output}");
+    }
+    assert_eq!(
+        count(&db, "claimed_by IS NOT NULL OR attempts > 0").await,
+        0,
+        "a refused sender touched the outbox"
+    );
+}
+
+/// The channel clap offers by default is the one the SQL defaults to. Needs
+/// the extension's auth.sender_limits() (no stand-in here).
+#[tokio::test(flavor = "multi_thread")]
+async fn the_default_channel_is_the_sql_default() {
+    let db = shared_cluster()
+        .database_as_installed("default_channel")
+        .await;
+    let row = db
+        .query_one(
+            "SELECT default_channel, $1::text ~ channel_pattern AS allowed FROM auth.sender_limits()",
+            &[&DEFAULT_CHANNEL],
+        )
+        .await
+        .expect("auth.sender_limits() is missing from the installed extension");
+    assert_eq!(row.get::<_, String>("default_channel"), DEFAULT_CHANNEL);
+    assert!(
+        row.get::<_, bool>("allowed"),
+        "the default channel breaks the pattern"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn send_refuses_a_database_without_the_extension_or_of_another_version() {
+    let cluster = shared_cluster();
+    let dir = scratch_dir("sender-versions");
+    cluster.empty_database("no_extension").await;
+    let output = refused_start(&cluster.url("no_extension"), &dir, &[]);
+    assert!(
+        output.contains("the nile_reset extension is not installed"),
+        "{output}"
+    );
+
+    let db = cluster.database("other_version").await;
+    db.batch_execute("UPDATE pg_extension SET extversion = '0.0.9' WHERE extname = 'nile_reset'")
+        .await
+        .unwrap();
+    let output = refused_start(&cluster.url("other_version"), &dir, &[]);
+    let expected = format!(
+        "the database has nile_reset 0.0.9, but this nile-reset is built for {}",
+        env!("CARGO_PKG_VERSION")
+    );
+    assert!(output.contains(&expected), "{output}");
+}
+
+/// Issue: at RUST_LOG=debug, send logged tokio-postgres' query parameters,
+/// among them the SMTP reply stored as last_error, which quotes the recipient.
+#[tokio::test(flavor = "multi_thread")]
+async fn debug_logs_never_show_smtp_replies_or_recipients() {
+    let cluster = shared_cluster();
+    let dir = scratch_dir("sender-debug-log");
+    let db = cluster.database("debug_log").await;
+    let id = queue_email(
+        &db,
+        "secret-recipient@example.com",
+        "support@example.com",
+        "Reset",
+        "Hello,\nopen http://localhost:3000/reset?token=t-secret-link\n",
+    )
+    .await;
+    let sink = Sink::start(
+        &dir.join("mail"),
+        0,
+        &["--fail", "secret-recipient@example.com=550"],
+    );
+    let smtp_url = sink.url();
+    let sender = Sender::send(
+        dir.join("sender.log"),
+        &cluster.url("debug_log"),
+        &args(FAST, &["--transport", "smtp", "--smtp-url", &smtp_url]),
+        &[("RUST_LOG", "debug")],
+    );
+    wait_drained(&db, 10 * SECOND).await;
+
+    let last_error: String = db
+        .query_one(
+            &format!("SELECT last_error FROM {OUTBOX} WHERE id = $1 AND dead_at IS NOT NULL"),
+            &[&id],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    // What mark_email_failed received, and tokio-postgres would log at debug.
+    assert!(
+        last_error.contains("secret-recipient@example.com"),
+        "{last_error}"
+    );
+    // A debug line, logged once the drain is over: the log is complete and at debug level.
+    sender.wait_for_log(ASLEEP, 1, 10 * SECOND).await;
+    let log = sender.log_text();
+    assert!(log.contains("outcome=\"dead\""), "{log}");
+    for secret in ["secret-recipient", "t-secret-link", "No such user"] {
+        assert!(!log.contains(secret), "the log shows {secret:?}:\n{log}");
+    }
+}
+
+/// An outcome this binary does not know means an extension it was not built
+/// for: an error, logged, and nothing recorded (the lease then expires).
+#[tokio::test(flavor = "multi_thread")]
+async fn an_unknown_failure_outcome_is_an_error() {
+    let cluster = shared_cluster();
+    let dir = scratch_dir("sender-unknown-outcome");
+    let db = cluster.database("unknown_outcome").await;
+    replace_function(
+        &db,
+        "mark_email_failed",
+        "CREATE FUNCTION auth.mark_email_failed(id bigint, worker text, error text,
+             permanent boolean, max_attempts integer, backoff_base interval)
+         RETURNS text LANGUAGE sql AS $$ SELECT 'postponed' $$",
+    )
+    .await;
+    let id = queue_email(
+        &db,
+        "gone@example.com",
+        "support@example.com",
+        "Reset",
+        "Hello\n",
+    )
+    .await;
+    let sink = Sink::start(&dir.join("mail"), 0, &["--fail", "gone@example.com=550"]);
+    let smtp_url = sink.url();
+    let sender = Sender::send(
+        dir.join("sender.log"),
+        &cluster.url("unknown_outcome"),
+        &fast_smtp(&smtp_url, &[]),
+        &[],
+    );
+    sender
+        .wait_for_log(
+            "auth.mark_email_failed answered an unknown outcome `postponed`",
+            1,
+            10 * SECOND,
+        )
+        .await;
+    assert_eq!(
+        count(
+            &db,
+            &format!("id = {id} AND (dead_at IS NOT NULL OR sent_at IS NOT NULL)")
+        )
+        .await,
+        0,
+        "the failure was recorded as something"
     );
 }

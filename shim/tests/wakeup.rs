@@ -18,8 +18,10 @@ use std::time::{Duration, SystemTime};
 
 use tokio::sync::{Mutex, MutexGuard};
 use tokio::time::Instant;
-use tokio_postgres::{Client, NoTls};
+use tokio_postgres::Client;
 
+use support::cluster::connect;
+use support::tables::{self, OUTBOX};
 use support::{count, wait_drained, wait_for, Cluster, Sender};
 
 /// Logged (at debug level) once the sender holds the sleep lock and is about
@@ -60,21 +62,14 @@ async fn exclusive() -> MutexGuard<'static, ()> {
 async fn start_app(dir: &Path, port: u16) -> (Cluster, Client) {
     let cluster = Cluster::start(dir, port);
     let db = cluster.database("app").await;
-    db.batch_execute(&format!(
+    db.batch_execute(
         "ALTER DATABASE app SET nile_reset.min_resend_interval = 0;
-         SELECT auth.add_trusted_origin('http://localhost:3000');
-         INSERT INTO users.users (email, name)
-         SELECT 'user' || n || '@example.com', 'User ' || n FROM generate_series(1, {USERS}) AS n;"
-    ))
+         SELECT auth.add_trusted_origin('http://localhost:3000');",
+    )
     .await
     .unwrap();
+    tables::add_numbered_users(&db, USERS as i32).await;
     (cluster, db)
-}
-
-async fn connect(url: &str) -> Client {
-    let (client, connection) = tokio_postgres::connect(url, NoTls).await.unwrap();
-    tokio::spawn(connection);
-    client
 }
 
 /// `nile-reset send` polling every `poll`, writing .eml files into `dir`/eml.
@@ -90,7 +85,7 @@ fn start_sender(dir: &Path, log: &str, url: &str, poll: Duration, more: &[&str])
         &poll,
     ];
     args.extend_from_slice(more);
-    Sender::start(dir.join(log), url, &args, &[])
+    Sender::send(dir.join(log), url, &args, &[])
 }
 
 /// Waits until the sender holds the sleep lock and waits: its log ends with
@@ -211,7 +206,7 @@ async fn sent_rows(db: &Client, queued: &[Queued]) -> Vec<Sent> {
     );
     let rows: Vec<Sent> = db
         .query(
-            "SELECT id, created, sent_at FROM auth.email_outbox ORDER BY id",
+            &format!("SELECT id, created, sent_at FROM {OUTBOX} ORDER BY id"),
             &[],
         )
         .await
@@ -400,8 +395,10 @@ async fn restarted_sender_sends_every_email_within_poll_and_lease() {
     let killed_at = kill_mid_batch(&mut first, "wakeup-first", &url).await;
     let stranded: HashMap<i64, SystemTime> = db
         .query(
-            "SELECT id, claimed_until FROM auth.email_outbox
-             WHERE claimed_by = 'wakeup-first' AND sent_at IS NULL",
+            &format!(
+                "SELECT id, claimed_until FROM {OUTBOX}
+                 WHERE claimed_by = 'wakeup-first' AND sent_at IS NULL"
+            ),
             &[],
         )
         .await
@@ -539,8 +536,10 @@ async fn kill_mid_batch(sender: &mut Sender, worker: &str, url: &str) -> SystemT
         catcher.batch_execute("BEGIN").await.unwrap();
         let held = catcher
             .query(
-                "SELECT id FROM auth.email_outbox
-                 WHERE claimed_by = $1 AND sent_at IS NULL FOR UPDATE",
+                &format!(
+                    "SELECT id FROM {OUTBOX}
+                     WHERE claimed_by = $1 AND sent_at IS NULL FOR UPDATE"
+                ),
                 &[&worker],
             )
             .await
@@ -598,7 +597,7 @@ async fn queue(writer: &Client, n: usize) -> i64 {
 async fn sent(db: &Client, id: i64) -> Option<Sent> {
     let row = db
         .query_one(
-            "SELECT created, sent_at FROM auth.email_outbox WHERE id = $1",
+            &format!("SELECT created, sent_at FROM {OUTBOX} WHERE id = $1"),
             &[&id],
         )
         .await

@@ -1,8 +1,20 @@
 //! The extension's SQL API (README, "SQL API") as typed calls. All rules live in these functions;
 //! a refusal comes back as SQLSTATE 22xxx/28000 with a message safe to show.
 
+use tokio_postgres::types::FromSql;
+use tokio_postgres::Row;
+
 use super::databases::Database;
 use super::error::ApiError;
+
+/// Column `name` of `row`. A missing column or another type means the SQL is not the one this
+/// binary was built for: an internal error, logged, never a guess.
+fn column<'a, T: FromSql<'a>>(db: &Database, row: &'a Row, name: &str) -> Result<T, ApiError> {
+    row.try_get(name).map_err(|error| {
+        tracing::error!(database = db.name(), column = name, %error, "unexpected SQL answer");
+        ApiError::Internal
+    })
+}
 
 /// `auth.generate_password_token`: whether a reset email was queued (false: nothing happened,
 /// e.g. unknown user or asked again too soon; the caller must not be able to tell which).
@@ -18,7 +30,7 @@ pub async fn generate_password_token(
             &[&email, &callback_url, &redirect_url],
         )
         .await?;
-    Ok(row.get::<_, Option<bool>>(0) == Some(true))
+    Ok(column::<Option<bool>>(db, &row, "created")? == Some(true))
 }
 
 /// `auth.generate_password_link`: the reset link itself, when one was created.
@@ -34,10 +46,10 @@ pub async fn generate_password_link(
             &[&email, &callback_url, &redirect_url],
         )
         .await?;
-    if row.get::<_, Option<bool>>(0) != Some(true) {
+    if column::<Option<bool>>(db, &row, "created")? != Some(true) {
         return Ok(None);
     }
-    match row.get::<_, Option<String>>(1) {
+    match column::<Option<String>>(db, &row, "link")? {
         Some(link) => Ok(Some(link)),
         None => {
             tracing::error!(
@@ -49,12 +61,25 @@ pub async fn generate_password_link(
     }
 }
 
-/// `auth.verify_password_token`: only `Valid` lets the reset go on.
-#[derive(Debug, PartialEq, Eq)]
+/// `auth.verify_password_token`'s status: only `Valid` lets the reset go on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum TokenStatus {
     Valid,
     Invalid,
     Expired,
+}
+
+impl TokenStatus {
+    /// Every status the SQL can answer, and nothing else: a status this binary does not know
+    /// means it talks to an extension it was not built for, which is an error, not "invalid".
+    pub fn parse(status: &str) -> Option<TokenStatus> {
+        match status {
+            "valid" => Some(TokenStatus::Valid),
+            "invalid" => Some(TokenStatus::Invalid),
+            "expired" => Some(TokenStatus::Expired),
+            _ => None,
+        }
+    }
 }
 
 /// The token's status, and whether `callback_url` may be redirected to
@@ -67,16 +92,25 @@ pub async fn verify_password_token(
 ) -> Result<(TokenStatus, bool), ApiError> {
     let row = db
         .query_one(
-            "SELECT v.status, auth.is_trusted_url($3) FROM auth.verify_password_token($1, $2) v",
+            // ::text: the status reads the same whether SQL spells it as text or as an enum.
+            "SELECT v.status::text AS status, auth.is_trusted_url($3) AS trusted
+             FROM auth.verify_password_token($1, $2) v",
             &[&identifier, &token, &callback_url],
         )
         .await?;
-    let status = match row.get::<_, Option<&str>>(0) {
-        Some("valid") => TokenStatus::Valid,
-        Some("expired") => TokenStatus::Expired,
-        _ => TokenStatus::Invalid,
+    let answer: Option<&str> = column(db, &row, "status")?;
+    let Some(status) = answer.and_then(TokenStatus::parse) else {
+        tracing::error!(
+            database = db.name(),
+            status = answer,
+            "auth.verify_password_token answered an unknown status"
+        );
+        return Err(ApiError::Internal);
     };
-    Ok((status, row.get::<_, Option<bool>>(1) == Some(true)))
+    Ok((
+        status,
+        column::<Option<bool>>(db, &row, "trusted")? == Some(true),
+    ))
 }
 
 /// `auth.reset_password`: consumes the token and sets the new password.
@@ -93,4 +127,19 @@ pub async fn reset_password(
     )
     .await?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn token_statuses_parse_exhaustively() {
+        assert_eq!(TokenStatus::parse("valid"), Some(TokenStatus::Valid));
+        assert_eq!(TokenStatus::parse("invalid"), Some(TokenStatus::Invalid));
+        assert_eq!(TokenStatus::parse("expired"), Some(TokenStatus::Expired));
+        for unknown in ["", "Valid", "revoked", "valid "] {
+            assert_eq!(TokenStatus::parse(unknown), None, "{unknown:?}");
+        }
+    }
 }

@@ -16,7 +16,7 @@ use super::metrics::Metrics;
 use super::outbox::{FailureOutcome, Outbox, OutboxEmail};
 use super::wakeup::WakeUps;
 
-pub struct Settings {
+pub struct Pacing {
     pub poll_interval: Duration,
     pub batch_size: u16,
     pub concurrency: usize,
@@ -27,7 +27,7 @@ pub struct Worker {
     pub outbox: Outbox,
     pub mailer: Mailer,
     pub metrics: Arc<Metrics>,
-    pub settings: Settings,
+    pub pacing: Pacing,
 }
 
 /// When the sends of one claimed batch must have started, and when recording
@@ -71,12 +71,12 @@ impl Worker {
                 self.drain(&shutdown).await;
                 nap_when_awake = FIRST_NAP;
                 tracing::debug!("asleep until notified");
-                self.settings.poll_interval
+                self.pacing.poll_interval
             } else {
                 // The lock is held by transactions still committing their
                 // emails, or by another sleeping sender.
                 let duration = nap_when_awake;
-                nap_when_awake = (nap_when_awake * 2).min(self.settings.poll_interval);
+                nap_when_awake = (nap_when_awake * 2).min(self.pacing.poll_interval);
                 duration
             };
             nap(&wake_ups, duration, &mut shutdown).await;
@@ -94,7 +94,7 @@ impl Worker {
             let claimed_at = Instant::now();
             let batch = match self
                 .outbox
-                .claim(self.settings.batch_size, self.settings.lease)
+                .claim(self.pacing.batch_size, self.pacing.lease)
                 .await
             {
                 Ok(batch) => batch,
@@ -104,14 +104,14 @@ impl Worker {
                     return claimed;
                 }
             };
-            let full = batch.len() == usize::from(self.settings.batch_size);
+            let full = batch.len() == usize::from(self.pacing.batch_size);
             if batch.is_empty() {
                 return claimed;
             }
             claimed += batch.len();
             let deadlines = Deadlines {
-                start_by: claimed_at + self.settings.lease.mul_f64(0.75),
-                lease_end: claimed_at + self.settings.lease,
+                start_by: claimed_at + self.pacing.lease.mul_f64(0.75),
+                lease_end: claimed_at + self.pacing.lease,
             };
             self.send_batch(batch, deadlines).await;
             if !full {
@@ -124,7 +124,7 @@ impl Worker {
     async fn send_batch(&self, batch: Vec<OutboxEmail>, deadlines: Deadlines) {
         let late = AtomicUsize::new(0);
         stream::iter(batch)
-            .for_each_concurrent(self.settings.concurrency, |email| {
+            .for_each_concurrent(self.pacing.concurrency, |email| {
                 let late = &late;
                 async move {
                     if Instant::now() >= deadlines.start_by {

@@ -9,10 +9,10 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde_json::json;
 
-use crate::http::cookies;
-use crate::http::error::ApiError;
-use crate::http::extract::ServedDatabase;
-use crate::http::state::AppState;
+use crate::serve::cookies;
+use crate::serve::error::ApiError;
+use crate::serve::extract::ServedDatabase;
+use crate::serve::state::AppState;
 
 /// Issues a fresh token every time (a new cookie replaces the old one); the database in the
 /// path only has to be one we serve.

@@ -45,7 +45,8 @@ impl ApiKeys {
         )
     }
 
-    fn new<'a>(keys: impl Iterator<Item = &'a str>) -> anyhow::Result<ApiKeys> {
+    /// Keys shorter than 16 characters are refused. No keys: `?json=true` is always refused.
+    pub fn new<'a>(keys: impl IntoIterator<Item = &'a str>) -> anyhow::Result<ApiKeys> {
         let mut digests = Vec::new();
         for key in keys {
             if key.chars().count() < MIN_KEY_CHARS {
@@ -97,14 +98,14 @@ mod tests {
 
     #[test]
     fn accepts_any_configured_bearer_key() {
-        let keys = ApiKeys::new(["another-key-0123456789", KEY].into_iter()).unwrap();
+        let keys = ApiKeys::new(["another-key-0123456789", KEY]).unwrap();
         assert!(keys.authorize(&with_authorization(&format!("Bearer {KEY}"))));
         assert!(keys.authorize(&with_authorization(&format!("bearer  {KEY}"))));
     }
 
     #[test]
     fn refuses_everything_else() {
-        let keys = ApiKeys::new([KEY].into_iter()).unwrap();
+        let keys = ApiKeys::new([KEY]).unwrap();
         assert!(!keys.authorize(&HeaderMap::new()));
         assert!(!keys.authorize(&with_authorization(KEY)));
         assert!(!keys.authorize(&with_authorization(&format!("Basic {KEY}"))));
@@ -116,6 +117,6 @@ mod tests {
 
     #[test]
     fn short_keys_are_refused() {
-        assert!(ApiKeys::new(["short"].into_iter()).is_err());
+        assert!(ApiKeys::new(["short"]).is_err());
     }
 }

@@ -1,12 +1,13 @@
 //! The outbox as the sender sees it: the SQL functions of sql/sender.sql,
 //! called through a connection pool that replaces connections the database
 //! dropped (a restart), so every call after an outage simply reconnects.
+//! Columns are read by name, and answers this binary does not know are
+//! errors, never guesses.
 
 use std::time::{Duration, SystemTime};
 
-use anyhow::Context as _;
-use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod, Runtime};
-use tokio_postgres::{NoTls, Row};
+use deadpool_postgres::Pool;
+use tokio_postgres::Row;
 
 /// A claimed email, as auth.claim_emails returns it.
 pub struct OutboxEmail {
@@ -51,6 +52,22 @@ pub enum FailureOutcome {
     NotHeld,
 }
 
+impl FailureOutcome {
+    /// Every answer the SQL can give (NULL: the row was not ours), and
+    /// nothing else: an unknown outcome means an extension this binary was
+    /// not built for.
+    pub fn parse(answer: Option<&str>) -> anyhow::Result<FailureOutcome> {
+        match answer {
+            Some("retry") => Ok(FailureOutcome::Retry),
+            Some("dead") => Ok(FailureOutcome::Dead),
+            None => Ok(FailureOutcome::NotHeld),
+            Some(other) => {
+                anyhow::bail!("auth.mark_email_failed answered an unknown outcome `{other}`")
+            }
+        }
+    }
+}
+
 pub struct OutboxStats {
     pub pending: i64,
     pub in_flight: i64,
@@ -70,27 +87,6 @@ pub struct Outbox {
     pool: Pool,
     worker: String,
     retry: RetryPolicy,
-}
-
-/// Connects lazily: the pool opens connections on first use, so a sender
-/// started before its database comes up just keeps retrying.
-pub fn pool(config: tokio_postgres::Config, size: usize) -> anyhow::Result<Pool> {
-    let manager = Manager::from_config(
-        config,
-        NoTls,
-        // A connection the server closed reports it at once (is_closed), so
-        // the cheap check is enough to never hand one out again.
-        ManagerConfig {
-            recycling_method: RecyclingMethod::Fast,
-        },
-    );
-    Pool::builder(manager)
-        .max_size(size)
-        .runtime(Runtime::Tokio1)
-        .wait_timeout(Some(Duration::from_secs(10)))
-        .create_timeout(Some(Duration::from_secs(10)))
-        .build()
-        .context("cannot build the database connection pool")
 }
 
 impl Outbox {
@@ -134,12 +130,12 @@ impl Outbox {
     pub async fn mark_sent(&self, id: i64) -> anyhow::Result<bool> {
         let client = self.pool.get().await?;
         let statement = client
-            .prepare_cached("SELECT auth.mark_email_sent($1, $2)")
+            .prepare_cached("SELECT auth.mark_email_sent($1, $2) AS recorded")
             .await?;
         Ok(client
             .query_one(&statement, &[&id, &self.worker])
             .await?
-            .try_get(0)?)
+            .try_get("recorded")?)
     }
 
     pub async fn mark_failed(
@@ -151,7 +147,8 @@ impl Outbox {
         let client = self.pool.get().await?;
         let statement = client
             .prepare_cached(
-                "SELECT auth.mark_email_failed($1, $2, $3, $4, $5, make_interval(secs => $6))",
+                // ::text: the outcome reads the same whether SQL spells it as text or an enum.
+                "SELECT auth.mark_email_failed($1, $2, $3, $4, $5, make_interval(secs => $6))::text AS outcome",
             )
             .await?;
         let params: [&(dyn tokio_postgres::types::ToSql + Sync); 6] = [
@@ -162,24 +159,20 @@ impl Outbox {
             &i32::from(self.retry.max_attempts),
             &self.retry.base.as_secs_f64(),
         ];
-        let outcome: Option<String> = client.query_one(&statement, &params).await?.try_get(0)?;
-        match outcome.as_deref() {
-            Some("retry") => Ok(FailureOutcome::Retry),
-            Some("dead") => Ok(FailureOutcome::Dead),
-            None => Ok(FailureOutcome::NotHeld),
-            Some(other) => {
-                anyhow::bail!("auth.mark_email_failed answered an unknown outcome `{other}`")
-            }
-        }
+        let row = client.query_one(&statement, &params).await?;
+        FailureOutcome::parse(row.try_get("outcome")?)
     }
 
     /// Gives back every claim of this sender; the number of rows released.
     pub async fn release(&self) -> anyhow::Result<i32> {
         let client = self.pool.get().await?;
         let row = client
-            .query_one("SELECT auth.release_emails($1)", &[&self.worker])
+            .query_one(
+                "SELECT auth.release_emails($1) AS released",
+                &[&self.worker],
+            )
             .await?;
-        Ok(row.try_get(0)?)
+        Ok(row.try_get("released")?)
     }
 
     pub async fn stats(&self) -> anyhow::Result<OutboxStats> {
@@ -196,5 +189,29 @@ impl Outbox {
             dead: row.try_get("dead")?,
             oldest_pending: row.try_get("oldest_pending")?,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn failure_outcomes_parse_exhaustively() {
+        assert_eq!(
+            FailureOutcome::parse(Some("retry")).unwrap(),
+            FailureOutcome::Retry
+        );
+        assert_eq!(
+            FailureOutcome::parse(Some("dead")).unwrap(),
+            FailureOutcome::Dead
+        );
+        assert_eq!(
+            FailureOutcome::parse(None).unwrap(),
+            FailureOutcome::NotHeld
+        );
+        for unknown in ["", "Retry", "expired", "sent"] {
+            assert!(FailureOutcome::parse(Some(unknown)).is_err(), "{unknown:?}");
+        }
     }
 }

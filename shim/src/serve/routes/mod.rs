@@ -5,6 +5,7 @@ mod ops;
 mod reset;
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use axum::extract::DefaultBodyLimit;
 use axum::http::header::{CACHE_CONTROL, REFERRER_POLICY, X_CONTENT_TYPE_OPTIONS};
@@ -14,11 +15,27 @@ use axum::{middleware, Router};
 use tower_http::set_header::SetResponseHeaderLayer;
 use tower_http::timeout::TimeoutLayer;
 
-use super::config::ServeArgs;
 use super::observe::observe;
 use super::state::AppState;
+use super::ServeConfig;
 
-pub fn router(state: Arc<AppState>, args: &ServeArgs) -> Router {
+/// The bounds the auth routes enforce on each request.
+#[derive(Clone, Copy)]
+pub struct Limits {
+    pub request_timeout: Duration,
+    pub body_limit: usize,
+}
+
+impl Limits {
+    pub fn of(config: &ServeConfig) -> Limits {
+        Limits {
+            request_timeout: config.request_timeout,
+            body_limit: config.body_limit,
+        }
+    }
+}
+
+pub fn router(state: Arc<AppState>, limits: Limits) -> Router {
     let auth = Router::new()
         .route("/v2/databases/{database}/auth/csrf", get(csrf::issue))
         .route(
@@ -29,9 +46,9 @@ pub fn router(state: Arc<AppState>, args: &ServeArgs) -> Router {
         )
         .layer(TimeoutLayer::with_status_code(
             StatusCode::SERVICE_UNAVAILABLE,
-            args.request_timeout,
+            limits.request_timeout,
         ))
-        .layer(DefaultBodyLimit::max(args.body_limit));
+        .layer(DefaultBodyLimit::max(limits.body_limit));
 
     let operations = Router::new()
         .route("/healthz", get(ops::healthz))

@@ -41,15 +41,16 @@ impl Secret {
                 return Secret::random();
             }
         };
+        Secret::new(bytes)
+    }
+
+    /// A secret from its bytes; shorter than 32 bytes is refused (and never quoted).
+    pub fn new(bytes: impl Into<Vec<u8>>) -> anyhow::Result<Secret> {
+        let bytes = bytes.into();
         if bytes.len() < MIN_SECRET_BYTES {
             bail!("the cookie secret must be at least {MIN_SECRET_BYTES} bytes long");
         }
         Ok(Secret(bytes))
-    }
-
-    #[cfg(test)]
-    pub fn for_tests(value: &str) -> Secret {
-        Secret(value.as_bytes().to_vec())
     }
 
     fn random() -> anyhow::Result<Secret> {
@@ -101,8 +102,9 @@ pub fn random_bytes<const N: usize>() -> anyhow::Result<[u8; N]> {
 mod tests {
     use super::*;
 
+    /// Any length, for known-answer tests (the public constructor wants 32 bytes).
     fn secret(value: &str) -> Secret {
-        Secret::for_tests(value)
+        Secret(value.as_bytes().to_vec())
     }
 
     #[test]
@@ -126,6 +128,12 @@ mod tests {
         assert!(!key.verify(&["token", "other"], &signature));
         assert!(!key.verify(&["token", "id"], &signature[..10]));
         assert!(!secret("other").verify(&["token", "id"], &signature));
+    }
+
+    #[test]
+    fn short_secrets_are_refused() {
+        assert!(Secret::new("x".repeat(31)).is_err());
+        assert!(Secret::new("x".repeat(32)).is_ok());
     }
 
     #[test]

@@ -10,11 +10,11 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde_json::json;
 
-use crate::http::cookies::{self, ResetCookie};
-use crate::http::error::ApiError;
-use crate::http::extract::{query_param, JsonBody, ServedDatabase};
-use crate::http::queries::{self, TokenStatus};
-use crate::http::state::AppState;
+use crate::serve::cookies::{self, ResetCookie};
+use crate::serve::error::ApiError;
+use crate::serve::extract::{query_param, JsonBody, ServedDatabase};
+use crate::serve::sql_api::{self, TokenStatus};
+use crate::serve::state::AppState;
 
 /// Appended to the callback URL when a link does not check out (Nile's wording).
 const INVALID_TOKEN_ERROR: &str = "error=Token%20is%20invalid";
@@ -40,7 +40,7 @@ pub async fn request_reset(
         if !state.api_keys.authorize(&headers) {
             return Err(ApiError::Unauthorized);
         }
-        let link = queries::generate_password_link(&db, email, callback_url, redirect_url).await?;
+        let link = sql_api::generate_password_link(&db, email, callback_url, redirect_url).await?;
         return Ok(match link {
             Some(url) => (StatusCode::CREATED, Json(json!({ "url": url }))).into_response(),
             None => StatusCode::OK.into_response(),
@@ -51,7 +51,7 @@ pub async fn request_reset(
     if cookies::verify_csrf(&headers, &state.secret, secure).is_none() {
         return Err(ApiError::MissingCsrf);
     }
-    let queued = queries::generate_password_token(&db, email, callback_url, redirect_url).await?;
+    let queued = sql_api::generate_password_token(&db, email, callback_url, redirect_url).await?;
     let status = if queued {
         StatusCode::CREATED
     } else {
@@ -84,7 +84,7 @@ pub async fn validate_link(
     let invalid_location = location(&with_error(&callback_url))?;
 
     let (status, trusted) =
-        match queries::verify_password_token(&db, &identifier, &token, &callback_url).await {
+        match sql_api::verify_password_token(&db, &identifier, &token, &callback_url).await {
             Ok(answer) => answer,
             // A malformed identifier or token is just an invalid link to the person clicking it.
             Err(ApiError::BadRequest(_)) => (TokenStatus::Invalid, false),
@@ -137,7 +137,7 @@ pub async fn reset_password(
         ResetCookie::Valid(token) => token,
     };
     // The database normalizes identifiers its own way; it gets the email as typed.
-    queries::reset_password(&db, email.trim(), &token, password).await?;
+    sql_api::reset_password(&db, email.trim(), &token, password).await?;
     Ok((
         StatusCode::NO_CONTENT,
         [(SET_COOKIE, cookies::clear_reset_cookie(secure))],

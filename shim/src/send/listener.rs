@@ -11,6 +11,8 @@ use futures_util::{stream, StreamExt};
 use tokio::sync::{watch, Notify};
 use tokio_postgres::{AsyncMessage, Client, NoTls};
 
+use crate::database;
+
 const FIRST_RETRY: Duration = Duration::from_millis(200);
 const MAX_RETRY: Duration = Duration::from_secs(10);
 
@@ -45,7 +47,7 @@ pub async fn run(
         tokio::select! {
             result = listen(&config, &channel, &wake, &session, &mut retry_in) => match result {
                 Ok(()) => tracing::warn!("the LISTEN connection was closed by the server; reconnecting"),
-                Err(error) => tracing::warn!(error = %with_causes(&error), "the LISTEN connection failed; reconnecting"),
+                Err(error) => tracing::warn!(error = database::describe(&error), "the LISTEN connection failed; reconnecting"),
             },
             _ = shutdown.wait_for(|stopping| *stopping) => return,
         }
@@ -105,19 +107,6 @@ fn forward(message: AsyncMessage, wake: &Notify) {
     }
 }
 
-/// tokio-postgres errors say "db error" and keep the server's message as
-/// their source: show the whole chain.
-fn with_causes(error: &dyn std::error::Error) -> String {
-    let mut text = error.to_string();
-    let mut source = error.source();
-    while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    text
-}
-
 /// LISTEN takes an identifier, not a parameter: quote it so that any channel
 /// name is taken literally, exactly as pg_notify(text, ...) spells it.
 fn quote_identifier(name: &str) -> String {
@@ -135,7 +124,7 @@ mod tests {
 
     #[test]
     fn channel_names_are_quoted_literally() {
-        assert_eq!(quote_identifier("nile_reset_email"), "\"nile_reset_email\"");
+        assert_eq!(quote_identifier("plain_name"), "\"plain_name\"");
         assert_eq!(quote_identifier("Mixed Case"), "\"Mixed Case\"");
         assert_eq!(
             quote_identifier("a\"; DROP TABLE x; --"),

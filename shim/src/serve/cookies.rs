@@ -163,7 +163,7 @@ mod tests {
     use super::*;
 
     fn secret() -> Secret {
-        Secret::for_tests("0123456789abcdef0123456789abcdef")
+        Secret::new("0123456789abcdef0123456789abcdef").unwrap()
     }
 
     fn headers(pairs: &[(&str, &str)]) -> HeaderMap {

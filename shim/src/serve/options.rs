@@ -1,4 +1,4 @@
-//! Command-line flags of `serve`. Every flag can also come from the environment.
+//! Command-line options of `serve`. Every one can also come from the environment.
 //!
 //! Secrets (the cookie secret, the API keys) deliberately have no flag carrying their value:
 //! argv is visible to every local user in `ps`. They come from the environment or from files.
@@ -8,12 +8,14 @@ use std::path::PathBuf;
 use std::str::FromStr;
 use std::time::Duration;
 
-use clap::{Args, ValueEnum};
+use clap::Args;
 use url::Url;
+
+use crate::logging::LogFormat;
 
 // No Debug: --database and --dsn-template values may carry passwords.
 #[derive(Args)]
-pub struct ServeArgs {
+pub struct ServeOptions {
     /// Address to listen on. Port 0 picks a free port; the bound address is printed on stdout.
     #[arg(long, env = "NILE_RESET_LISTEN", default_value = "127.0.0.1:8080")]
     pub listen: SocketAddr,
@@ -27,7 +29,7 @@ pub struct ServeArgs {
         value_name = "NAME=DSN",
         value_delimiter = ' '
     )]
-    pub databases: Vec<DatabaseArg>,
+    pub databases: Vec<NamedDatabase>,
 
     /// Connection string for every --allow-database name, with `{database}` where the name goes,
     /// e.g. postgres://nile_reset@db.internal/{database}.
@@ -73,13 +75,14 @@ pub struct ServeArgs {
     #[arg(long, env = "NILE_RESET_BODY_LIMIT", value_name = "BYTES", default_value_t = 16 * 1024)]
     pub body_limit: usize,
 
-    /// Time limit for one request to the auth routes, in seconds (exceeded: 503).
+    /// Time limit for one request to the auth routes, e.g. 10s or 500ms (exceeded: 503); also
+    /// the connections' statement_timeout. At most a day.
     #[arg(
         long,
         env = "NILE_RESET_REQUEST_TIMEOUT",
-        value_name = "SECONDS",
-        default_value = "10",
-        value_parser = parse_seconds
+        value_name = "DURATION",
+        default_value = "10s",
+        value_parser = at_most_a_day
     )]
     pub request_timeout: Duration,
 
@@ -87,14 +90,14 @@ pub struct ServeArgs {
     #[arg(long, env = "NILE_RESET_POOL_SIZE", default_value_t = 16)]
     pub pool_size: usize,
 
-    /// Time limit for getting a database connection (waiting for a free one or opening one), in
-    /// seconds; also bounds each /healthz check.
+    /// Time limit for getting a database connection (waiting for a free one or opening one),
+    /// e.g. 5s; also bounds each /healthz check. At most a day.
     #[arg(
         long,
         env = "NILE_RESET_DB_TIMEOUT",
-        value_name = "SECONDS",
-        default_value = "5",
-        value_parser = parse_seconds
+        value_name = "DURATION",
+        default_value = "5s",
+        value_parser = at_most_a_day
     )]
     pub db_timeout: Duration,
 
@@ -108,21 +111,15 @@ pub struct ServeArgs {
     pub log_format: LogFormat,
 }
 
-#[derive(Debug, Clone, Copy, ValueEnum)]
-pub enum LogFormat {
-    Json,
-    Text,
-}
-
 /// One `--database NAME=DSN` entry. DSNs may hold passwords, hence `hide_env_values` above:
 /// `--help` would otherwise print the environment's value.
 #[derive(Clone)]
-pub struct DatabaseArg {
+pub struct NamedDatabase {
     pub name: String,
     pub dsn: String,
 }
 
-impl FromStr for DatabaseArg {
+impl FromStr for NamedDatabase {
     type Err = String;
 
     fn from_str(value: &str) -> Result<Self, Self::Err> {
@@ -132,21 +129,21 @@ impl FromStr for DatabaseArg {
         if dsn.is_empty() {
             return Err(format!("database {name:?} has an empty DSN"));
         }
-        Ok(DatabaseArg {
+        Ok(NamedDatabase {
             name: name.to_owned(),
             dsn: dsn.to_owned(),
         })
     }
 }
 
-fn parse_seconds(value: &str) -> Result<Duration, String> {
-    let seconds: f64 = value
-        .parse()
-        .map_err(|_| format!("{value:?} is not a number of seconds"))?;
-    if !(seconds > 0.0 && seconds <= 86_400.0) {
-        return Err("expected a number of seconds between 0 and 86400".to_owned());
+/// The request timeout becomes statement_timeout, whose milliseconds must fit PostgreSQL's
+/// integer; a day is far beyond any useful value of either timeout.
+fn at_most_a_day(text: &str) -> Result<Duration, String> {
+    let duration = crate::duration::parse(text)?;
+    if duration > Duration::from_secs(86_400) {
+        return Err(format!("`{text}` is longer than a day"));
     }
-    Ok(Duration::from_secs_f64(seconds))
+    Ok(duration)
 }
 
 #[cfg(test)]
@@ -155,18 +152,21 @@ mod tests {
 
     #[test]
     fn database_arg_splits_at_the_first_equals_sign() {
-        let arg: DatabaseArg = "app=postgres://u@h/app?options=-c%20a=b".parse().unwrap();
+        let arg: NamedDatabase = "app=postgres://u@h/app?options=-c%20a=b".parse().unwrap();
         assert_eq!(arg.name, "app");
         assert_eq!(arg.dsn, "postgres://u@h/app?options=-c%20a=b");
-        assert!("no-dsn".parse::<DatabaseArg>().is_err());
-        assert!("app=".parse::<DatabaseArg>().is_err());
+        assert!("no-dsn".parse::<NamedDatabase>().is_err());
+        assert!("app=".parse::<NamedDatabase>().is_err());
     }
 
     #[test]
-    fn seconds_must_be_positive() {
-        assert_eq!(parse_seconds("1.5").unwrap(), Duration::from_millis(1500));
-        assert!(parse_seconds("0").is_err());
-        assert!(parse_seconds("-3").is_err());
-        assert!(parse_seconds("soon").is_err());
+    fn timeouts_take_units_or_bare_seconds_up_to_a_day() {
+        assert_eq!(at_most_a_day("1.5").unwrap(), Duration::from_millis(1500));
+        assert_eq!(at_most_a_day("10s").unwrap(), Duration::from_secs(10));
+        assert_eq!(at_most_a_day("500ms").unwrap(), Duration::from_millis(500));
+        assert_eq!(at_most_a_day("24h").unwrap(), Duration::from_secs(86_400));
+        for text in ["0", "-3", "soon", "25h"] {
+            assert!(at_most_a_day(text).is_err(), "{text:?} was accepted");
+        }
     }
 }

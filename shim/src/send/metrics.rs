@@ -8,8 +8,7 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use axum::extract::State;
-use axum::http::header::CONTENT_TYPE;
-use axum::response::IntoResponse;
+use axum::response::Response;
 use axum::routing::get;
 use axum::Router;
 use prometheus_client::encoding::EncodeLabelSet;
@@ -21,6 +20,7 @@ use prometheus_client::registry::{Registry, Unit};
 use tokio::sync::watch;
 
 use super::outbox::Outbox;
+use crate::openmetrics;
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct KindLabel {
@@ -157,16 +157,7 @@ pub async fn serve(
     }
 }
 
-async fn scrape(State(scrape): State<Scrape>) -> impl IntoResponse {
+async fn scrape(State(scrape): State<Scrape>) -> Response {
     scrape.metrics.refresh_queue_gauges(&scrape.outbox).await;
-    let mut text = String::new();
-    // Writing into a String cannot fail.
-    let _ = prometheus_client::encoding::text::encode(&mut text, &scrape.metrics.registry);
-    (
-        [(
-            CONTENT_TYPE,
-            "application/openmetrics-text; version=1.0.0; charset=utf-8",
-        )],
-        text,
-    )
+    openmetrics::response(&scrape.metrics.registry)
 }

@@ -1,21 +1,30 @@
-//! Structured logs on stderr (stdout only carries the bound address).
+//! Logs on stderr (stdout is reserved for the one line `serve` prints once it listens).
 
+use std::io::IsTerminal as _;
+
+use clap::ValueEnum;
 use tracing::Level;
 use tracing_subscriber::filter::{filter_fn, FilterExt};
 use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::util::SubscriberInitExt;
 use tracing_subscriber::{EnvFilter, Layer};
 
-use super::config::LogFormat;
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    /// One JSON object per line (log collectors).
+    Json,
+    /// `key=value` lines for people.
+    Text,
+}
 
 /// Installs the global subscriber. RUST_LOG filters as usual (default `info`), except that
 /// tokio-postgres never logs below `info`, whatever RUST_LOG says: at `debug` it logs every
-/// query's parameters, which here are emails, reset tokens and new passwords.
+/// query's parameters, which here are emails, reset tokens, new passwords and SMTP replies
+/// that may quote a recipient.
 pub fn init(format: LogFormat) {
     let env_filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
-    let no_query_parameters = filter_fn(|metadata| {
-        !(metadata.target().starts_with("tokio_postgres") && *metadata.level() > Level::INFO)
-    });
+    let no_query_parameters = filter_fn(|metadata| !is_query_parameter_log(metadata));
+    let ansi = std::io::stderr().is_terminal();
     let output = match format {
         LogFormat::Json => tracing_subscriber::fmt::layer()
             .json()
@@ -23,6 +32,7 @@ pub fn init(format: LogFormat) {
             .with_writer(std::io::stderr)
             .boxed(),
         LogFormat::Text => tracing_subscriber::fmt::layer()
+            .with_ansi(ansi)
             .with_writer(std::io::stderr)
             .boxed(),
     };
@@ -30,4 +40,8 @@ pub fn init(format: LogFormat) {
     let _ = tracing_subscriber::registry()
         .with(output.with_filter(env_filter.and(no_query_parameters)))
         .try_init();
+}
+
+fn is_query_parameter_log(metadata: &tracing::Metadata<'_>) -> bool {
+    metadata.target().starts_with("tokio_postgres") && *metadata.level() > Level::INFO
 }

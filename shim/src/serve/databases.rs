@@ -7,21 +7,19 @@
 
 use std::collections::HashMap;
 use std::sync::Arc;
+use std::time::Duration;
 
 use anyhow::{bail, Context};
-use deadpool_postgres::{
-    Manager, ManagerConfig, Object, Pool, PoolError, RecyclingMethod, Runtime,
-};
+use deadpool_postgres::{Object, Pool, PoolError};
+use futures_util::future::try_join_all;
 use prometheus_client::metrics::counter::Counter;
 use tokio_postgres::types::ToSql;
-use tokio_postgres::{NoTls, Row};
+use tokio_postgres::Row;
 
-use super::config::ServeArgs;
 use super::error::ApiError;
 use super::metrics::Metrics;
-
-/// Placeholder in --dsn-template.
-const NAME_PLACEHOLDER: &str = "{database}";
+use super::ServeConfig;
+use crate::database::{self, ExtensionError};
 
 pub struct Databases {
     by_name: HashMap<String, Database>,
@@ -37,35 +35,22 @@ pub struct Database {
 
 impl Databases {
     /// Builds one pool per configured database (no connection is opened yet).
-    pub fn from_args(args: &ServeArgs, metrics: &Metrics) -> anyhow::Result<Databases> {
-        let mut dsns: Vec<(String, String)> = args
-            .databases
-            .iter()
-            .map(|db| (db.name.clone(), db.dsn.clone()))
-            .collect();
-        if let Some(template) = &args.dsn_template {
-            if !template.contains(NAME_PLACEHOLDER) {
-                bail!("--dsn-template must contain {NAME_PLACEHOLDER}");
-            }
-            for name in &args.allowed_databases {
-                dsns.push((name.clone(), template.replace(NAME_PLACEHOLDER, name)));
-            }
-        }
-        if dsns.is_empty() {
+    pub fn new(config: &ServeConfig, metrics: &Metrics) -> anyhow::Result<Databases> {
+        if config.databases.is_empty() {
             bail!("no database configured: use --database NAME=DSN, or --dsn-template with --allow-database");
         }
-
         let mut by_name = HashMap::new();
-        for (name, dsn) in dsns {
-            validate_name(&name)?;
-            let pool = build_pool(&dsn, args).with_context(|| format!("database {name:?}"))?;
-            let errors = metrics.database_errors(&name);
+        for target in &config.databases {
+            let name = target.name.as_str();
+            validate_name(name)?;
+            let pool =
+                build_pool(&target.dsn, config).with_context(|| format!("database {name:?}"))?;
             let database = Database {
-                name: Arc::from(name.as_str()),
+                name: Arc::from(name),
                 pool,
-                errors,
+                errors: metrics.database_errors(name),
             };
-            if by_name.insert(name.clone(), database).is_some() {
+            if by_name.insert(name.to_owned(), database).is_some() {
                 bail!("database {name:?} is configured twice");
             }
         }
@@ -89,6 +74,40 @@ impl Databases {
             database.pool.close();
         }
     }
+
+    /// Refuses to serve a database whose extension is missing or of another version. A database
+    /// that cannot be reached now is served anyway (it may come up later: /healthz says 503
+    /// until then), so one database that is down does not keep the others from being served.
+    pub async fn check_extensions(&self, timeout: Duration) -> anyhow::Result<()> {
+        let checks = self.iter().map(|db| async move {
+            let client = match tokio::time::timeout(timeout, db.pool.get()).await {
+                Ok(Ok(client)) => client,
+                Ok(Err(error)) => {
+                    let error = database::describe_pool_error(&error);
+                    tracing::warn!(database = db.name(), %error, "database unreachable at start");
+                    return Ok(());
+                }
+                Err(_) => {
+                    tracing::warn!(
+                        database = db.name(),
+                        "database unreachable at start (timed out)"
+                    );
+                    return Ok(());
+                }
+            };
+            let version = database::check_extension(&client)
+                .await
+                .with_context(|| format!("database {:?}", db.name()))?;
+            tracing::info!(
+                database = db.name(),
+                extension_version = version,
+                "extension checked"
+            );
+            anyhow::Ok(())
+        });
+        try_join_all(checks).await?;
+        Ok(())
+    }
 }
 
 /// Names end up in URLs, DSNs, logs and metric labels: keep them plain.
@@ -100,44 +119,22 @@ fn validate_name(name: &str) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn build_pool(dsn: &str, args: &ServeArgs) -> anyhow::Result<Pool> {
-    // The parse error never quotes the DSN, which may hold a password.
-    let mut config: tokio_postgres::Config = dsn.parse().context("invalid DSN")?;
-    if config.get_password().is_none() {
-        // libpq's convention, so passwords can stay out of argv.
-        if let Some(password) = std::env::var_os("PGPASSWORD") {
-            config.password(password.into_encoded_bytes());
-        }
-    }
-    if config.get_application_name().is_none() {
-        config.application_name("nile-reset");
-    }
+fn build_pool(dsn: &str, config: &ServeConfig) -> anyhow::Result<Pool> {
+    let mut connection = database::connection_config(dsn, "nile-reset")?;
     // A statement still running after its request timed out holds a connection (and maybe
     // locks) for nothing: let the server cancel it at the same deadline. Options from the DSN
     // come after ours, so an explicit statement_timeout there wins.
-    let statement_timeout = format!("-c statement_timeout={}", args.request_timeout.as_millis());
-    let options = match config.get_options() {
+    let statement_timeout = format!(
+        "-c statement_timeout={}",
+        config.request_timeout.as_millis()
+    );
+    let options = match connection.get_options() {
         Some(existing) => format!("{statement_timeout} {existing}"),
         None => statement_timeout,
     };
-    config.options(options);
-    config.connect_timeout(args.db_timeout);
-    let manager = Manager::from_config(
-        config,
-        NoTls,
-        ManagerConfig {
-            recycling_method: RecyclingMethod::Fast,
-        },
-    );
-    let timeout = Some(args.db_timeout);
-    Pool::builder(manager)
-        .max_size(args.pool_size)
-        .runtime(Runtime::Tokio1)
-        .wait_timeout(timeout)
-        .create_timeout(timeout)
-        .recycle_timeout(timeout)
-        .build()
-        .context("cannot build the connection pool")
+    connection.options(options);
+    connection.connect_timeout(config.db_timeout);
+    database::pool(connection, config.pool_size, config.db_timeout)
 }
 
 impl Database {
@@ -163,14 +160,22 @@ impl Database {
             .map_err(|error| self.query_error(error))
     }
 
-    /// `SELECT 1` on a pooled connection: whether the database answers at all.
-    pub async fn ping(&self) -> Result<(), ApiError> {
-        let client = self.client().await?;
-        client
-            .simple_query("SELECT 1")
-            .await
-            .map_err(|error| self.failure(&error))?;
-        Ok(())
+    /// The installed extension's version, when the database answers and has the version this
+    /// binary was built for; failures are logged (and counted) here.
+    pub async fn extension_version(&self) -> Option<String> {
+        let client = self.client().await.ok()?;
+        match database::check_extension(&client).await {
+            Ok(version) => Some(version),
+            Err(ExtensionError::Unreadable(error)) => {
+                self.errors.inc();
+                tracing::error!(database = %self.name, %error, "health check failed");
+                None
+            }
+            Err(error) => {
+                tracing::error!(database = %self.name, error = %error, "wrong extension");
+                None
+            }
+        }
     }
 
     async fn client(&self) -> Result<Object, ApiError> {
@@ -203,8 +208,7 @@ impl Database {
             ),
             None => tracing::error!(
                 database = %self.name,
-                error = %error,
-                cause = error_source(error),
+                error = database::describe(error),
                 "database unavailable"
             ),
         }
@@ -225,12 +229,6 @@ impl Database {
 
 fn is_user_error(sqlstate: &str) -> bool {
     sqlstate.starts_with("22") || sqlstate.starts_with("28")
-}
-
-fn error_source(error: &tokio_postgres::Error) -> String {
-    std::error::Error::source(error)
-        .map(ToString::to_string)
-        .unwrap_or_default()
 }
 
 #[cfg(test)]

@@ -87,12 +87,8 @@ impl Metrics {
             .clone()
     }
 
-    /// The OpenMetrics text exposition.
-    pub fn encode(&self) -> String {
-        let mut text = String::new();
-        prometheus_client::encoding::text::encode(&mut text, &self.registry)
-            .expect("writing to a String cannot fail");
-        text
+    pub fn registry(&self) -> &Registry {
+        &self.registry
     }
 }
 
@@ -110,7 +106,7 @@ mod tests {
             201,
             Duration::from_millis(3),
         );
-        let text = metrics.encode();
+        let text = crate::openmetrics::encode(metrics.registry());
         assert!(text.contains(
             r#"nile_reset_http_requests_total{method="POST",route="/v2/databases/{database}/auth/reset-password",status="201"} 1"#
         ), "{text}");

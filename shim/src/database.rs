@@ -1,0 +1,232 @@
+//! How both subcommands reach PostgreSQL: connection settings from a URL (and PGPASSWORD),
+//! connection pools, safe descriptions of database errors, and the check that the installed
+//! nile_reset extension is the version this binary was built for.
+//!
+//! Pools open connections lazily and replace the ones the server closed (a restart) on the
+//! next checkout, so callers survive a database outage without restarting.
+
+use std::ffi::OsString;
+use std::time::Duration;
+
+use anyhow::{bail, Context as _};
+use deadpool_postgres::{
+    Manager, ManagerConfig, Object, Pool, PoolError, RecyclingMethod, Runtime,
+};
+use tokio_postgres::{Client, NoTls};
+
+/// The extension version this binary speaks to: both crates share the workspace version, so
+/// a binary and an extension from the same release always match.
+pub const EXTENSION_VERSION: &str = env!("CARGO_PKG_VERSION");
+
+/// Without a connect timeout, connecting to a vanished host hangs for minutes.
+const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Connection settings from a PostgreSQL URL or key=value string. A URL without a password
+/// takes PGPASSWORD's (libpq's convention, so passwords can stay out of argv and `ps`);
+/// `application_name` names our sessions in pg_stat_activity unless the URL names them.
+/// Errors never quote the URL: it may hold a password.
+pub fn connection_config(
+    url: &str,
+    application_name: &str,
+) -> anyhow::Result<tokio_postgres::Config> {
+    configure(url, application_name, std::env::var_os("PGPASSWORD"))
+}
+
+fn configure(
+    url: &str,
+    application_name: &str,
+    pgpassword: Option<OsString>,
+) -> anyhow::Result<tokio_postgres::Config> {
+    let mut config: tokio_postgres::Config = url
+        .parse()
+        .map_err(|e| anyhow::anyhow!("the database URL is not valid ({e})"))?;
+    if config.get_password().is_none() {
+        if let Some(password) = pgpassword.filter(|password| !password.is_empty()) {
+            config.password(password.into_encoded_bytes());
+        }
+    }
+    if config.get_application_name().is_none() {
+        config.application_name(application_name);
+    }
+    if config.get_connect_timeout().is_none() {
+        config.connect_timeout(DEFAULT_CONNECT_TIMEOUT);
+    }
+    Ok(config)
+}
+
+/// A pool of at most `size` connections; `timeout` bounds waiting for a free connection,
+/// opening one, and checking a returned one.
+pub fn pool(
+    config: tokio_postgres::Config,
+    size: usize,
+    timeout: Duration,
+) -> anyhow::Result<Pool> {
+    let manager = Manager::from_config(
+        config,
+        NoTls,
+        // A connection the server closed reports it at once (is_closed), so the cheap check is
+        // enough never to hand one out again.
+        ManagerConfig {
+            recycling_method: RecyclingMethod::Fast,
+        },
+    );
+    Pool::builder(manager)
+        .max_size(size)
+        .runtime(Runtime::Tokio1)
+        .wait_timeout(Some(timeout))
+        .create_timeout(Some(timeout))
+        .recycle_timeout(Some(timeout))
+        .build()
+        .context("cannot build the database connection pool")
+}
+
+/// A connection from `pool`, waiting out an unreachable server (it may still be starting) with
+/// a growing pause. Every other failure (a wrong password, no such database) is final. Logs
+/// each failed attempt.
+pub async fn wait_for_connection(pool: &Pool) -> anyhow::Result<Object> {
+    let mut pause = Duration::from_millis(200);
+    loop {
+        match pool.get().await {
+            Ok(client) => return Ok(client),
+            Err(error) if is_unreachable(&error) => {
+                tracing::warn!(error = %describe_pool_error(&error), "the database is unreachable; trying again");
+                tokio::time::sleep(pause).await;
+                pause = (pause * 2).min(Duration::from_secs(10));
+            }
+            Err(error) => bail!(
+                "cannot connect to the database: {}",
+                describe_pool_error(&error)
+            ),
+        }
+    }
+}
+
+/// Whether the server could not be reached at all (refused, reset, timed out), as opposed to
+/// a server that answered no.
+fn is_unreachable(error: &PoolError) -> bool {
+    match error {
+        PoolError::Timeout(_) => true,
+        PoolError::Backend(error) => {
+            let mut source = std::error::Error::source(error);
+            while let Some(cause) = source {
+                if cause.is::<std::io::Error>() {
+                    return true;
+                }
+                source = cause.source();
+            }
+            false
+        }
+        _ => false,
+    }
+}
+
+/// What is wrong with the extension a database has, if anything.
+#[derive(Debug, thiserror::Error)]
+pub enum ExtensionError {
+    #[error(
+        "the nile_reset extension is not installed in this database (CREATE EXTENSION nile_reset)"
+    )]
+    Missing,
+    #[error(
+        "the database has nile_reset {found}, but this nile-reset is built for {EXTENSION_VERSION}: \
+         update the extension (ALTER EXTENSION nile_reset UPDATE TO '{EXTENSION_VERSION}') or run \
+         the nile-reset of version {found}"
+    )]
+    OtherVersion { found: String },
+    #[error("cannot read the installed extension version: {0}")]
+    Unreadable(String),
+}
+
+/// The installed extension's version, if it is the one this binary was built for.
+pub async fn check_extension(client: &Client) -> Result<String, ExtensionError> {
+    let row = client
+        .query_opt(
+            "SELECT extversion FROM pg_extension WHERE extname = 'nile_reset'",
+            &[],
+        )
+        .await
+        .map_err(|error| ExtensionError::Unreadable(describe(&error)))?;
+    let found: String = row
+        .ok_or(ExtensionError::Missing)?
+        .try_get("extversion")
+        .map_err(|error| ExtensionError::Unreadable(describe(&error)))?;
+    if found != EXTENSION_VERSION {
+        return Err(ExtensionError::OtherVersion { found });
+    }
+    Ok(found)
+}
+
+/// A database error for logs and messages: the SQLSTATE and primary message only (DETAIL and
+/// HINT may quote row values), or the chain of causes of a connection failure (tokio-postgres
+/// errors say little more than "db error" or "error connecting to server" themselves).
+pub fn describe(error: &tokio_postgres::Error) -> String {
+    if let Some(db) = error.as_db_error() {
+        return format!("{} ({})", db.message(), db.code().code());
+    }
+    let mut text = error.to_string();
+    let mut source = std::error::Error::source(error);
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
+}
+
+/// [`describe`] for the errors of a pool checkout.
+pub fn describe_pool_error(error: &PoolError) -> String {
+    match error {
+        PoolError::Backend(error) => describe(error),
+        other => other.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn url_errors_do_not_quote_the_url() {
+        let error = connection_config("postgres://u:hunter2@h:notaport/db", "test")
+            .expect_err("a bad port was accepted")
+            .to_string();
+        assert!(!error.contains("hunter2"), "{error}");
+    }
+
+    #[test]
+    fn defaults_apply_only_where_the_url_says_nothing() {
+        let config = connection_config(
+            "postgres://u@h/db?application_name=mine&connect_timeout=9",
+            "test",
+        )
+        .unwrap();
+        assert_eq!(config.get_application_name(), Some("mine"));
+        assert_eq!(config.get_connect_timeout(), Some(&Duration::from_secs(9)));
+        let config = connection_config("postgres://u@h/db", "nile-reset test").unwrap();
+        assert_eq!(config.get_application_name(), Some("nile-reset test"));
+        assert_eq!(config.get_connect_timeout(), Some(&DEFAULT_CONNECT_TIMEOUT));
+    }
+
+    #[test]
+    fn pgpassword_fills_in_a_missing_password_only() {
+        let from_env = Some(OsString::from("env-secret"));
+        let config = configure("postgres://u@h/db", "test", from_env.clone()).unwrap();
+        assert_eq!(config.get_password(), Some(&b"env-secret"[..]));
+        let config = configure("postgres://u:url-secret@h/db", "test", from_env).unwrap();
+        assert_eq!(config.get_password(), Some(&b"url-secret"[..]));
+        let config = configure("postgres://u@h/db", "test", None).unwrap();
+        assert_eq!(config.get_password(), None);
+    }
+
+    #[test]
+    fn version_mismatch_names_both_versions() {
+        let message = ExtensionError::OtherVersion {
+            found: "0.0.9".into(),
+        }
+        .to_string();
+        assert!(
+            message.contains("0.0.9") && message.contains(EXTENSION_VERSION),
+            "{message}"
+        );
+    }
+}

@@ -1,0 +1,31 @@
+//! The companion of the nile_reset PostgreSQL extension: Nile's reset-password HTTP API
+//! (`serve`) and the outbox email sender (`send`), as a library behind the thin `nile-reset`
+//! binary (src/main.rs only parses the command line and calls [`serve::run`] or [`send::run`]).
+//!
+//! Where things live:
+//!
+//! | module | owns |
+//! |---|---|
+//! | [`database`] | connection settings (URL, PGPASSWORD), pools, safe error descriptions, the extension version check ([`database::EXTENSION_VERSION`]) |
+//! | [`duration`] | the one duration syntax of every flag (humantime, or bare seconds) |
+//! | [`logging`] | the one log set-up; keeps tokio-postgres' query parameters out of logs |
+//! | [`shutdown`] | the one stop signal (SIGTERM or SIGINT) |
+//! | [`openmetrics`] | the one way to answer a Prometheus scrape |
+//! | [`serve`] | the HTTP API: `options` (flags), `ServeConfig` and `router` (the application as plain values), `routes/` (handlers), `sql_api` (the SQL calls and the token statuses), `cookies` and `secret` (Nile's CSRF and reset cookies), `keys` (API keys), `databases` (one pool per served database), `state` (what handlers share), `error` (status codes), `extract`, `observe` and `metrics` |
+//! | [`send`] | the sender: `options` (flags), `limits` (checked against `auth.sender_limits()`; the default channel), `outbox` (the SQL calls and failure outcomes), `worker` (the drain loop), `listener` and `wakeup` (LISTEN and the sleep lock), `message` (RFC 5322), `mailer` and `smtp` (transports), `metrics` |
+//!
+//! Every rule about tokens, users, origins, passwords and the outbox lives in the extension's
+//! SQL; this crate checks only what HTTP and SMTP need, and asks the SQL for the rest.
+//!
+//! Tests: `tests/router.rs` drives the router in-process; `tests/http.rs`, `sender.rs`,
+//! `wakeup.rs` and `database.rs` run the real binary against real PostgreSQL (and SMTP)
+//! through the one harness in `tests/support/`, whose `tables.rs` holds every direct access to
+//! the extension's tables.
+
+pub mod database;
+pub mod duration;
+pub mod logging;
+pub mod openmetrics;
+pub mod send;
+pub mod serve;
+pub mod shutdown;

@@ -1,0 +1,114 @@
+//! Command-line options of `nile-reset send`; every one can also come from
+//! the environment, which is where secrets belong. Limits that the SQL
+//! functions enforce are checked against `auth.sender_limits()` at start-up
+//! (limits.rs), not here.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::{Args, ValueEnum};
+
+use super::limits::DEFAULT_CHANNEL;
+use crate::duration;
+use crate::logging::LogFormat;
+
+#[derive(Args)]
+pub struct SendOptions {
+    /// PostgreSQL URL of the database holding the nile_reset outbox.
+    #[arg(long, env = "NILE_RESET_DATABASE_URL", hide_env_values = true)]
+    pub database_url: String,
+
+    /// How emails leave: over SMTP, or as one .eml file each in --outbox-dir (development).
+    #[arg(long, env = "NILE_RESET_TRANSPORT", value_enum, default_value_t = TransportKind::File)]
+    pub transport: TransportKind,
+
+    /// Folder the file transport writes to (created, private to the user, when missing).
+    #[arg(long, env = "NILE_RESET_OUTBOX_DIR", default_value = "mail-outbox")]
+    pub outbox_dir: PathBuf,
+
+    /// SMTP server: `smtp://host[:port]` (plain text, port 25),
+    /// `smtp://host[:port]?tls=starttls` (STARTTLS required, port 587),
+    /// `smtp://...?tls=opportunistic`, or `smtps://host[:port]` (implicit TLS,
+    /// port 465). Credentials do not belong in the URL.
+    #[arg(long, env = "NILE_RESET_SMTP_URL", hide_env_values = true)]
+    pub smtp_url: Option<String>,
+
+    /// SMTP AUTH user name. The password comes from the environment variable
+    /// NILE_RESET_SMTP_PASSWORD or from --smtp-password-file, never from the command line.
+    #[arg(long, env = "NILE_RESET_SMTP_USERNAME")]
+    pub smtp_username: Option<String>,
+
+    /// File whose content (one line) is the SMTP AUTH password.
+    #[arg(long, env = "NILE_RESET_SMTP_PASSWORD_FILE")]
+    pub smtp_password_file: Option<PathBuf>,
+
+    /// Timeout of each SMTP command (e.g. 30s, 500ms).
+    #[arg(long, env = "NILE_RESET_SMTP_TIMEOUT", value_parser = duration::parse, default_value = "30s")]
+    pub smtp_timeout: Duration,
+
+    /// How often to look for due emails when no notification arrives.
+    #[arg(long, env = "NILE_RESET_POLL_INTERVAL", value_parser = duration::parse, default_value = "5s")]
+    pub poll_interval: Duration,
+
+    /// Emails claimed per database round trip (at most auth.sender_limits().batch_size_limit).
+    #[arg(long, env = "NILE_RESET_BATCH_SIZE", default_value_t = 20,
+          value_parser = clap::value_parser!(u16).range(1..))]
+    pub batch_size: u16,
+
+    /// Emails sent at the same time (and SMTP connections kept open).
+    #[arg(long, env = "NILE_RESET_CONCURRENCY", default_value_t = 4,
+          value_parser = clap::value_parser!(u16).range(1..=100))]
+    pub concurrency: u16,
+
+    /// How long a claim protects an email from other senders (within
+    /// auth.sender_limits().lease_min and lease_max). Sends that have not
+    /// started within 3/4 of it are given back instead.
+    #[arg(long, env = "NILE_RESET_LEASE", value_parser = duration::parse, default_value = "60s")]
+    pub lease: Duration,
+
+    /// Failed attempts after which an email is given up (marked dead; at
+    /// most auth.sender_limits().max_attempts_limit).
+    #[arg(long, env = "NILE_RESET_MAX_ATTEMPTS", default_value_t = 8,
+          value_parser = clap::value_parser!(u16).range(1..))]
+    pub max_attempts: u16,
+
+    /// Delay before the first retry (at most auth.sender_limits().backoff_base_limit);
+    /// it doubles with each failure, capped at an hour, with jitter.
+    #[arg(long, env = "NILE_RESET_RETRY_BASE", value_parser = duration::parse, default_value = "5s")]
+    pub retry_base: Duration,
+
+    /// Name this sender holds its claims under (default: hostname-pid-random);
+    /// must match auth.sender_limits().worker_pattern.
+    #[arg(long, env = "NILE_RESET_WORKER_ID")]
+    pub worker_id: Option<String>,
+
+    /// Serve Prometheus metrics at http://ADDR/metrics (e.g. 127.0.0.1:9187).
+    #[arg(long, env = "NILE_RESET_METRICS_ADDR")]
+    pub metrics_addr: Option<SocketAddr>,
+
+    /// NOTIFY channel that wakes the sender up (nile_reset.notify_channel);
+    /// must match auth.sender_limits().channel_pattern.
+    #[arg(long, env = "NILE_RESET_CHANNEL", default_value = DEFAULT_CHANNEL)]
+    pub channel: String,
+
+    /// On SIGTERM/SIGINT, how long to keep sending what is already claimed
+    /// before giving the rest back and exiting.
+    #[arg(long, env = "NILE_RESET_SHUTDOWN_GRACE", value_parser = duration::parse, default_value = "10s")]
+    pub shutdown_grace: Duration,
+
+    /// Log format on stderr. RUST_LOG filters as usual (default: info).
+    #[arg(
+        long,
+        env = "NILE_RESET_LOG_FORMAT",
+        value_enum,
+        default_value = "text"
+    )]
+    pub log_format: LogFormat,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum TransportKind {
+    Smtp,
+    File,
+}

@@ -1,0 +1,131 @@
+//! `nile-reset serve`: Nile's reset-password HTTP API in front of the nile_reset extension.
+//!
+//! The handlers are thin adapters. Every rule about tokens, origins, users and passwords lives
+//! in SQL (`auth.generate_password_token` and friends); this module only speaks HTTP: it parses
+//! requests, keeps Nile's cookie-based CSRF and reset-token binding (which Nile also keeps in
+//! its HTTP layer), and maps SQL errors to Nile's status codes.
+//!
+//! [`ServeConfig`] is the whole configuration as plain values; [`router`] turns it into the
+//! axum application (no connection is opened until a request needs one), which tests can drive
+//! in-process. [`run`] adds what a process needs: options, logging, the extension check, a
+//! socket and shutdown.
+
+mod cookies;
+mod databases;
+mod error;
+mod extract;
+mod keys;
+mod metrics;
+mod observe;
+mod options;
+mod routes;
+mod secret;
+mod sql_api;
+mod state;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{bail, Context as _};
+use axum::Router;
+use tokio::net::TcpListener;
+use url::Url;
+
+use crate::logging;
+use crate::shutdown::Shutdown;
+pub use keys::ApiKeys;
+pub use options::{NamedDatabase, ServeOptions};
+pub use secret::Secret;
+use state::AppState;
+
+/// Placeholder for the database name in --dsn-template.
+const NAME_PLACEHOLDER: &str = "{database}";
+
+/// Everything the HTTP application needs, resolved: nothing is read from files or the
+/// environment past this point.
+pub struct ServeConfig {
+    /// The databases served, by the name that appears in request paths.
+    pub databases: Vec<NamedDatabase>,
+    /// Signs the CSRF and reset cookies.
+    pub secret: Secret,
+    /// Keys allowed to ask for reset links with `?json=true`.
+    pub api_keys: ApiKeys,
+    /// Decides secure cookies when a request's headers do not.
+    pub public_url: Option<Url>,
+    /// Largest accepted request body, in bytes (413 beyond).
+    pub body_limit: usize,
+    /// Time limit of one auth request (503 beyond); also the connections' statement_timeout.
+    pub request_timeout: Duration,
+    /// Time limit for getting a connection; also bounds each /healthz check.
+    pub db_timeout: Duration,
+    /// Largest number of connections kept per database.
+    pub pool_size: usize,
+}
+
+impl ServeConfig {
+    /// Resolves the options: expands --dsn-template, reads the cookie secret and the API keys
+    /// from their files or the environment.
+    pub fn from_options(options: &ServeOptions) -> anyhow::Result<ServeConfig> {
+        let mut databases = options.databases.clone();
+        if let Some(template) = &options.dsn_template {
+            if !template.contains(NAME_PLACEHOLDER) {
+                bail!("--dsn-template must contain {NAME_PLACEHOLDER}");
+            }
+            databases.extend(options.allowed_databases.iter().map(|name| NamedDatabase {
+                name: name.clone(),
+                dsn: template.replace(NAME_PLACEHOLDER, name),
+            }));
+        }
+        let secret = Secret::load(options.secret_file.as_deref(), options.production)?;
+        let api_keys = ApiKeys::load(options.api_keys_file.as_deref())?;
+        if api_keys.is_empty() {
+            tracing::info!("no API key configured: ?json=true requests will get 401");
+        }
+        Ok(ServeConfig {
+            databases,
+            secret,
+            api_keys,
+            public_url: options.public_url.clone(),
+            body_limit: options.body_limit,
+            request_timeout: options.request_timeout,
+            db_timeout: options.db_timeout,
+            pool_size: options.pool_size,
+        })
+    }
+}
+
+/// The HTTP application: routes, layers and one lazily connecting pool per database.
+pub fn router(config: ServeConfig) -> anyhow::Result<Router> {
+    let limits = routes::Limits::of(&config);
+    Ok(routes::router(Arc::new(AppState::new(config)?), limits))
+}
+
+/// Runs the HTTP server until SIGTERM or SIGINT, then drains in-flight requests and returns.
+pub async fn run(options: ServeOptions) -> anyhow::Result<()> {
+    let mut shutdown = Shutdown::install()?;
+    logging::init(options.log_format);
+    let config = ServeConfig::from_options(&options)?;
+    let limits = routes::Limits::of(&config);
+    let state = Arc::new(AppState::new(config)?);
+    state.databases.check_extensions(state.db_timeout).await?;
+    let app = routes::router(state.clone(), limits);
+
+    let listener = TcpListener::bind(options.listen)
+        .await
+        .with_context(|| format!("cannot listen on {}", options.listen))?;
+    let address = listener.local_addr()?;
+    // The one line on stdout: lets a supervisor (or a test) that asked for port 0 find us.
+    println!("listening on http://{address}");
+    tracing::info!(%address, databases = state.databases.len(), "serving");
+
+    axum::serve(listener, app)
+        .with_graceful_shutdown(async move {
+            let signal = shutdown.requested().await;
+            tracing::info!(signal, "shutdown requested; finishing in-flight requests");
+        })
+        .await
+        .context("HTTP server failed")?;
+    state.databases.close();
+    tracing::info!("stopped");
+    Ok(())
+}

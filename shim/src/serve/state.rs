@@ -1,0 +1,37 @@
+//! What every handler shares: the configuration, resolved once at startup.
+
+use std::time::Duration;
+
+use url::Url;
+
+use super::databases::Databases;
+use super::keys::ApiKeys;
+use super::metrics::Metrics;
+use super::secret::Secret;
+use super::ServeConfig;
+
+pub struct AppState {
+    pub databases: Databases,
+    pub secret: Secret,
+    pub api_keys: ApiKeys,
+    pub public_url: Option<Url>,
+    pub metrics: Metrics,
+    /// Bound on each /healthz check.
+    pub db_timeout: Duration,
+}
+
+impl AppState {
+    /// Builds one pool per database (no connection is opened yet).
+    pub fn new(config: ServeConfig) -> anyhow::Result<AppState> {
+        let metrics = Metrics::new();
+        let databases = Databases::new(&config, &metrics)?;
+        Ok(AppState {
+            databases,
+            secret: config.secret,
+            api_keys: config.api_keys,
+            public_url: config.public_url,
+            metrics,
+            db_timeout: config.db_timeout,
+        })
+    }
+}
