@@ -58,6 +58,9 @@ BEGIN
     IF NOT EXISTS (SELECT 1 FROM pg_catalog.pg_roles WHERE rolname = 'nile_reset_admin') THEN
         CREATE ROLE nile_reset_admin NOLOGIN;
     END IF;
+EXCEPTION
+    -- Two databases installing at the same moment: the other one made it.
+    WHEN duplicate_object OR unique_violation THEN NULL;
 END
 $role$;
 
@@ -283,7 +286,7 @@ CREATE FUNCTION nile_reset.sender_limits(
 LANGUAGE sql IMMUTABLE PARALLEL SAFE
 SET search_path = pg_catalog, pg_temp
 AS $$
-    SELECT 'nile_reset_email', '^[A-Za-z0-9_]{1,63}$', '^[[:graph:]]+$', 200, 1000,
+    SELECT 'nile_reset_email', '^[A-Za-z0-9_]{1,63}$', '^[!-~]+$', 200, 1000,
            interval '1 hour', interval '1 second', interval '1 day', 1000
 $$;
 
@@ -319,7 +322,7 @@ BEGIN
             USING ERRCODE = 'string_data_right_truncation';
     END IF;
     IF worker !~ limits.worker_pattern THEN
-        RAISE EXCEPTION 'worker must be non-empty printable text without spaces'
+        RAISE EXCEPTION 'worker must be non-empty printable ASCII without spaces'
             USING ERRCODE = 'invalid_parameter_value';
     END IF;
 END

@@ -56,6 +56,9 @@ BEGIN
     IF NOT EXISTS (SELECT 1 FROM pg_catalog.pg_roles WHERE rolname = 'nile_reset_admin') THEN
         CREATE ROLE nile_reset_admin NOLOGIN;
     END IF;
+EXCEPTION
+    -- Two databases installing at the same moment: the other one made it.
+    WHEN duplicate_object OR unique_violation THEN NULL;
 END
 $role$;
 

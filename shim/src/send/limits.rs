@@ -164,7 +164,7 @@ mod tests {
             default_channel: DEFAULT_CHANNEL.into(),
             channel_pattern: "^[A-Za-z0-9_]{1,63}$".into(),
             channel_matches: true,
-            worker_pattern: "^[[:graph:]]+$".into(),
+            worker_pattern: "^[!-~]+$".into(),
             worker_matches: true,
             worker_max_length: 200,
             max_attempts_limit: 1000,

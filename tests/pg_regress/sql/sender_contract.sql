@@ -88,6 +88,7 @@ FROM auth.email_outbox_stats();
 SELECT pg_temp.sqlstate_of($q$SELECT auth.claim_emails(NULL)$q$) AS null_worker;
 SELECT pg_temp.sqlstate_of($q$SELECT auth.claim_emails('')$q$) AS empty_worker;
 SELECT pg_temp.sqlstate_of($q$SELECT auth.claim_emails('two words')$q$) AS worker_with_space;
+SELECT pg_temp.sqlstate_of($q$SELECT auth.claim_emails('wörker')$q$) AS non_ascii_worker;
 SELECT pg_temp.sqlstate_of($q$SELECT auth.claim_emails(repeat('w', 201))$q$) AS long_worker;
 SELECT pg_temp.sqlstate_of($q$SELECT auth.claim_emails('w', NULL)$q$) AS null_batch;
 SELECT pg_temp.sqlstate_of($q$SELECT auth.claim_emails('w', 0)$q$) AS zero_batch;
