@@ -21,15 +21,21 @@ const ENQUEUE: Statement = Statement {
     ],
 };
 
-/// NOTIFY only when a sender sleeps: see sql/wakeup.sql. The shared
-/// advisory lock, held to commit, keeps senders from falling asleep while
-/// this transaction's row is not yet visible.
-const NOTIFY_IF_ASLEEP: Statement = Statement {
+/// NOTIFY unless a coalescing sender is awake and will see the row: see
+/// sql/wakeup.sql for the protocol and why it loses nothing. CASE fixes the
+/// order: the sleep lock first (shared, held to the end of the transaction,
+/// so no sender can fall asleep before this row is visible), then the
+/// presence lock (shared, given back at once: only asked about).
+const NOTIFY_UNLESS_DRAINING: Statement = Statement {
     sql: "SELECT pg_catalog.pg_notify($1, $2)
-           WHERE NOT pg_catalog.pg_try_advisory_xact_lock_shared($3)",
+           WHERE CASE WHEN NOT pg_catalog.pg_try_advisory_xact_lock_shared($3) THEN true
+                      WHEN pg_catalog.pg_try_advisory_lock_shared($4)
+                           THEN pg_catalog.pg_advisory_unlock_shared($4)
+                      ELSE false END",
     args: &[
         PgBuiltInOids::TEXTOID,
         PgBuiltInOids::TEXTOID,
+        PgBuiltInOids::INT8OID,
         PgBuiltInOids::INT8OID,
     ],
 };
@@ -73,25 +79,40 @@ pub fn enqueue(
     id
 }
 
-/// Wakes a sleeping sender with `NOTIFY channel, '<outbox id>'` on commit.
-/// With `nile_reset.wakeups = off` nothing is sent: senders find the row by
-/// polling.
+/// `NOTIFY channel, '<outbox id>'` on commit, for every listener, unless
+/// a coalescing sender is awake. With `nile_reset.wakeups = off` nothing is
+/// sent: senders find the row by polling.
 fn wake(client: &mut SpiClient<'_>, outbox_id: i64) {
     if !crate::settings::WAKEUPS.get() {
         return;
     }
     let channel = crate::settings::notify_channel();
-    let key = wakeup_lock_key(&channel);
+    let sleep = wakeup_lock_key(&channel);
+    let presence = presence_lock_key(&channel);
     execute(
         client,
-        &NOTIFY_IF_ASLEEP,
-        &[channel.into(), outbox_id.to_string().into(), key.into()],
+        &NOTIFY_UNLESS_DRAINING,
+        &[
+            channel.into(),
+            outbox_id.to_string().into(),
+            sleep.into(),
+            presence.into(),
+        ],
     );
 }
 
-/// The channel's advisory lock key; `auth.wakeup_lock_key` computes the same.
+/// The channel's sleep lock key; `nile_reset.wakeup_lock_key` computes the same.
 pub fn wakeup_lock_key(channel: &str) -> i64 {
-    let digest = Sha256::digest(format!("nile_reset wakeup:{channel}").as_bytes());
+    lock_key("nile_reset wakeup:", channel)
+}
+
+/// The channel's presence lock key; `nile_reset.presence_lock_key` computes the same.
+pub fn presence_lock_key(channel: &str) -> i64 {
+    lock_key("nile_reset sender:", channel)
+}
+
+fn lock_key(purpose: &str, channel: &str) -> i64 {
+    let digest = Sha256::digest(format!("{purpose}{channel}").as_bytes());
     i64::from_be_bytes(
         digest[..8]
             .try_into()
