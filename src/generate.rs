@@ -50,6 +50,7 @@ struct Issued {
     link: String,
     email: String,
     username: String,
+    locale: Option<String>,
 }
 
 /// Validates the arguments, then issues a token if the user exists and the
@@ -105,8 +106,9 @@ fn issue(
     Some(Issued {
         expires,
         link: reset_link(&redirect, &secret, &identifier, callback.as_str()),
-        username: user.name.unwrap_or_else(|| user.email.clone()),
+        username: crate::templates::user_value(user.name.as_deref().unwrap_or(&user.email)),
         email: user.email,
+        locale: user.locale,
     })
 }
 
@@ -130,7 +132,7 @@ fn generate_password_token(
 > {
     let row = Spi::connect_mut(|client| {
         let issued = issue(client, email, callback_url, redirect_url)?;
-        let template = load_template(client, "password_reset");
+        let template = load_template(client, "password_reset", issued.locale.as_deref());
         let outbox_id = enqueue(
             client,
             &template,
@@ -139,6 +141,7 @@ fn generate_password_token(
                 ("username", issued.username.as_str()),
                 ("api_url", issued.link.as_str()),
             ],
+            Some(issued.expires),
         );
         Some((issued.expires, outbox_id))
     });

@@ -2,22 +2,26 @@
 //! and wakes the external sender with a NOTIFY that PostgreSQL delivers only
 //! if that transaction commits.
 
+use pgrx::datum::TimestampWithTimeZone;
 use pgrx::prelude::*;
 use pgrx::spi::SpiClient;
 use sha2::{Digest, Sha256};
 
 use crate::spi::{execute, first_row, not_null, Statement};
-use crate::templates::{one_line, render, Template, Variables};
+use crate::templates::{one_line, render, render_html, Template, Variables};
 
 const ENQUEUE: Statement = Statement {
-    sql: "INSERT INTO nile_reset.email_outbox (kind, recipient, sender, subject, body)
-          VALUES ($1, $2, $3, $4, $5) RETURNING id",
+    sql: "INSERT INTO nile_reset.email_outbox
+                 (kind, recipient, sender, subject, body, html_body, link_expires)
+          VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id",
     args: &[
         PgBuiltInOids::TEXTOID,
         PgBuiltInOids::TEXTOID,
         PgBuiltInOids::TEXTOID,
         PgBuiltInOids::TEXTOID,
         PgBuiltInOids::TEXTOID,
+        PgBuiltInOids::TEXTOID,
+        PgBuiltInOids::TIMESTAMPTZOID,
     ],
 };
 
@@ -41,16 +45,19 @@ const NOTIFY_UNLESS_DRAINING: Statement = Statement {
 };
 
 /// Renders `template` for `recipient`, queues it and wakes the sender.
-/// Returns the outbox row id.
+/// `link_expires` is the expiry of the link it carries, if any: the sender
+/// does not send it after that. Returns the outbox row id.
 pub fn enqueue(
     client: &mut SpiClient<'_>,
     template: &Template,
     recipient: &str,
     builtins: &[(&str, &str)],
+    link_expires: Option<TimestampWithTimeZone>,
 ) -> i64 {
     // The sender is itself a template (e.g. `${app_name} <${support}>`),
     // rendered first so the subject and body can use it as `${sender}`.
-    let mut all = vec![("email", recipient)];
+    let shown_email = crate::templates::user_value(recipient);
+    let mut all = vec![("email", shown_email.as_str())];
     all.extend_from_slice(builtins);
     let sender = one_line(&render(
         &template.sender,
@@ -60,6 +67,10 @@ pub fn enqueue(
     let variables = Variables::new(&template.variables, &all);
     let subject = one_line(&render(&template.subject, &variables));
     let body = render(&template.body, &variables);
+    let html_body = template
+        .html_body
+        .as_deref()
+        .map(|html| render_html(html, &variables));
 
     let table = execute(
         client,
@@ -70,6 +81,8 @@ pub fn enqueue(
             sender.as_str().into(),
             subject.into(),
             body.into(),
+            html_body.into(),
+            link_expires.into(),
         ],
     );
     let id: i64 = first_row(table)

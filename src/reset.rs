@@ -177,13 +177,14 @@ fn reset_password(
             bad_token("reset token is invalid or has already been used");
         }
         execute(client, &DELETE_TOKEN, &[stored_identifier.as_str().into()]);
-        let template = load_template(client, "password_alert");
-        let username = user.name.clone().unwrap_or_else(|| user.email.clone());
+        let template = load_template(client, "password_alert", user.locale.as_deref());
+        let username = crate::templates::user_value(user.name.as_deref().unwrap_or(&user.email));
         enqueue(
             client,
             &template,
             &user.email,
             &[("username", username.as_str())],
+            None,
         );
         user.id
     })

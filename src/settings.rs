@@ -22,6 +22,8 @@ pub static BCRYPT_COST: GucSetting<i32> = GucSetting::<i32>::new(10);
 pub static PBKDF2_ITERATIONS: GucSetting<i32> = GucSetting::<i32>::new(1_000_000);
 pub static MAX_FAILED_ATTEMPTS: GucSetting<i32> = GucSetting::<i32>::new(5);
 pub static WAKEUPS: GucSetting<bool> = GucSetting::<bool>::new(true);
+pub static DEFAULT_LOCALE: GucSetting<Option<CString>> =
+    GucSetting::<Option<CString>>::new(Some(c"en"));
 
 /// bcrypt only looks at the first 72 bytes of a password.
 pub const MAX_PASSWORD_BYTES: usize = 72;
@@ -60,6 +62,14 @@ pub fn register() {
         c"Whether queueing an email NOTIFYs a sleeping sender.",
         c"Off leaves delivery to the senders' polling.",
         &WAKEUPS,
+        GucContext::Suset,
+        GucFlags::default(),
+    );
+    GucRegistry::define_string_guc(
+        c"nile_reset.default_locale",
+        c"Locale of the email templates for users without one.",
+        c"A BCP 47 tag such as en or pt-BR; see nile_reset.email_templates.",
+        &DEFAULT_LOCALE,
         GucContext::Suset,
         GucFlags::default(),
     );
@@ -117,6 +127,14 @@ pub fn notify_channel() -> String {
         );
     }
     channel
+}
+
+/// The default template locale (empty when unset: any locale then serves).
+pub fn default_locale() -> String {
+    DEFAULT_LOCALE
+        .get()
+        .map(|c| c.into_string().unwrap_or_default())
+        .unwrap_or_default()
 }
 
 /// `^[A-Za-z0-9_]{1,63}$`, the `channel_pattern` of `auth.sender_limits()`.
