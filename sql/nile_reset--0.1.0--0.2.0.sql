@@ -87,6 +87,7 @@ CREATE TABLE nile_reset.user_directory (
     credentials_table regclass,
     sessions_table    regclass,
     configured        timestamptz NOT NULL DEFAULT now(),
+    locale_column     name,
     CHECK ((disabled_column IS NULL) = (disabled_type IS NULL)),
     CHECK ((shape = 'nile') = (password_format = 'nile')),
     CHECK (shape = 'nile' OR password_column IS NOT NULL),
@@ -141,20 +142,35 @@ DROP TABLE auth.verification_tokens;
 ALTER TABLE auth.trusted_origins SET SCHEMA nile_reset;
 ALTER TABLE auth.template_variables SET SCHEMA nile_reset;
 ALTER TABLE auth.email_outbox SET SCHEMA nile_reset;
+-- The outbox gains the HTML alternative, the expiry of the link a row
+-- carries, and a third final state, expired: a row ends sent, dead or
+-- expired, never two of them. Rows queued by 0.1.0 have no link expiry
+-- recorded, so they are never expired.
 ALTER TABLE nile_reset.email_outbox
-    ADD CONSTRAINT email_outbox_sent_or_dead CHECK (sent_at IS NULL OR dead_at IS NULL);
+    ADD COLUMN html_body text,
+    ADD COLUMN link_expires timestamptz,
+    ADD COLUMN expired_at timestamptz,
+    ADD CONSTRAINT email_outbox_one_outcome CHECK (num_nonnulls(sent_at, dead_at, expired_at) <= 1);
+DROP INDEX nile_reset.email_outbox_pending;
+CREATE INDEX email_outbox_pending ON nile_reset.email_outbox (next_attempt_at, id)
+    WHERE sent_at IS NULL AND dead_at IS NULL AND expired_at IS NULL;
 
 -- `is_default` marks the rows this script inserts. pg_dump keeps only the
 -- others, so a restore never collides with the defaults CREATE EXTENSION
--- inserts again; an edited default is a second row of the same name, which
--- wins over the default (deleting it brings the default back).
+-- inserts again; an edited default is a second row of the same name and
+-- locale, which wins over the default (deleting it brings the default back).
+-- One row per locale (a BCP 47 tag such as `en`, `pt-BR`): a user gets their
+-- own locale's, else their language's, else nile_reset.default_locale's,
+-- else any. `html_body`, when set, is sent as the HTML alternative of `body`.
 CREATE TABLE nile_reset.email_templates (
     name       text    NOT NULL,
+    locale     text    NOT NULL DEFAULT 'en' CHECK (locale ~ '^[a-z]{2,3}(-[A-Za-z0-9]{1,8})*$'),
     subject    text    NOT NULL,
     body       text    NOT NULL,
+    html_body  text,
     sender     text    NOT NULL,
     is_default boolean NOT NULL DEFAULT false,
-    PRIMARY KEY (name, is_default)
+    PRIMARY KEY (name, locale, is_default)
 );
 
 -- Editing a default template makes it the administrator's row: the edit
@@ -166,8 +182,10 @@ SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
     IF OLD.is_default AND NEW.is_default
-       AND (NEW.name, NEW.subject, NEW.body, NEW.sender) IS DISTINCT FROM (OLD.name, OLD.subject, OLD.body, OLD.sender) THEN
-        IF EXISTS (SELECT 1 FROM nile_reset.email_templates t WHERE t.name = NEW.name AND NOT t.is_default) THEN
+       AND (NEW.name, NEW.locale, NEW.subject, NEW.body, NEW.html_body, NEW.sender)
+           IS DISTINCT FROM (OLD.name, OLD.locale, OLD.subject, OLD.body, OLD.html_body, OLD.sender) THEN
+        IF EXISTS (SELECT 1 FROM nile_reset.email_templates t
+                    WHERE t.name = NEW.name AND t.locale = NEW.locale AND NOT t.is_default) THEN
             RETURN NULL;
         END IF;
         NEW.is_default := false;
@@ -425,7 +443,22 @@ $$;
 -- Claims up to batch_size due rows for `worker` for the duration of `lease`.
 -- Rows another transaction is claiming right now are skipped, not waited for,
 -- so concurrent senders never block each other nor claim the same row.
-CREATE OR REPLACE FUNCTION auth.claim_emails(
+-- A due row whose link has expired is never returned: it is marked expired
+-- (body scrubbed) instead, and the claim looks further, so a batch shorter
+-- than batch_size still means nothing else is due. `html_body` (NULL when
+-- the template has none) is the last column, so callers that read the
+-- first eight columns by position keep working.
+-- claim_emails returns html_body as a new last column: dropped and
+-- created again, keeping whatever EXECUTE grants it had.
+DO $claim_emails$
+DECLARE
+    acl aclitem[];
+    grant_row record;
+BEGIN
+SELECT p.proacl INTO acl FROM pg_catalog.pg_proc p
+ WHERE p.oid = 'auth.claim_emails(text, integer, interval)'::regprocedure;
+DROP FUNCTION auth.claim_emails(text, integer, interval);
+CREATE FUNCTION auth.claim_emails(
     worker text,
     batch_size integer DEFAULT 20,
     lease interval DEFAULT '60 seconds'
@@ -438,7 +471,8 @@ RETURNS TABLE (
     subject text,
     body text,
     attempts integer,
-    created timestamptz
+    created timestamptz,
+    html_body text
 )
 LANGUAGE plpgsql VOLATILE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
@@ -446,6 +480,7 @@ AS $$
 #variable_conflict use_column
 DECLARE
     limits record;
+    expired integer;
 BEGIN
     PERFORM nile_reset.check_worker(worker);
     limits := nile_reset.sender_limits();
@@ -465,12 +500,43 @@ BEGIN
             USING ERRCODE = 'invalid_parameter_value';
     END IF;
 
+    -- Expire the stale rows among the next batch first, as often as that
+    -- finds some: a backlog of expired links costs one pass per batch, and
+    -- a claim never scans more than it could return.
+    LOOP
+        WITH due AS (
+            SELECT o.id
+            FROM nile_reset.email_outbox AS o
+            WHERE o.sent_at IS NULL
+              AND o.dead_at IS NULL
+              AND o.expired_at IS NULL
+              AND o.next_attempt_at <= clock_timestamp()
+              AND (o.claimed_until IS NULL OR o.claimed_until < clock_timestamp())
+            ORDER BY o.next_attempt_at, o.id
+            LIMIT batch_size
+            FOR UPDATE SKIP LOCKED
+        )
+        UPDATE nile_reset.email_outbox AS o
+        SET expired_at = clock_timestamp(),
+            body = NULL,
+            html_body = NULL,
+            claimed_by = NULL,
+            claimed_until = NULL
+        FROM due
+        WHERE o.id = due.id
+          AND o.link_expires <= clock_timestamp();
+        GET DIAGNOSTICS expired = ROW_COUNT;
+        EXIT WHEN expired = 0;
+    END LOOP;
+
     RETURN QUERY
     WITH due AS (
         SELECT o.id
         FROM nile_reset.email_outbox AS o
         WHERE o.sent_at IS NULL
           AND o.dead_at IS NULL
+          AND o.expired_at IS NULL
+          AND (o.link_expires IS NULL OR o.link_expires > clock_timestamp())
           AND o.next_attempt_at <= clock_timestamp()
           AND (o.claimed_until IS NULL OR o.claimed_until < clock_timestamp())
         ORDER BY o.next_attempt_at, o.id
@@ -483,14 +549,24 @@ BEGIN
         FROM due
         WHERE o.id = due.id
         RETURNING o.id, o.kind, o.recipient, o.sender, o.subject, o.body, o.attempts, o.created,
-                  o.next_attempt_at
+                  o.html_body, o.next_attempt_at
     )
-    SELECT c.id, c.kind, c.recipient, c.sender, c.subject, c.body, c.attempts, c.created
+    SELECT c.id, c.kind, c.recipient, c.sender, c.subject, c.body, c.attempts, c.created, c.html_body
     FROM claimed AS c
     ORDER BY c.next_attempt_at, c.id;
 END
 $$;
 REVOKE ALL ON FUNCTION auth.claim_emails(text, integer, interval) FROM PUBLIC;
+FOR grant_row IN
+    SELECT a.grantee, a.is_grantable FROM pg_catalog.aclexplode(acl) a
+     WHERE a.privilege_type = 'EXECUTE' AND a.grantee <> a.grantor
+LOOP
+    EXECUTE pg_catalog.format('GRANT EXECUTE ON FUNCTION auth.claim_emails(text, integer, interval) TO %s%s',
+        CASE WHEN grant_row.grantee = 0 THEN 'PUBLIC' ELSE pg_catalog.quote_ident(grant_row.grantee::regrole::text) END,
+        CASE WHEN grant_row.is_grantable THEN ' WITH GRANT OPTION' ELSE '' END);
+END LOOP;
+END
+$claim_emails$;
 
 -- Records a delivery. Only the lease holder may do so, and only once: false
 -- means the row was not ours (anymore) or was already sent. The body holds
@@ -512,11 +588,13 @@ BEGIN
         claimed_by = NULL,
         claimed_until = NULL,
         body = NULL,
+        html_body = NULL,
         last_error = NULL
     WHERE o.id = id
       AND o.claimed_by = worker
       AND o.sent_at IS NULL
-      AND o.dead_at IS NULL;
+      AND o.dead_at IS NULL
+      AND o.expired_at IS NULL;
     RETURN FOUND;
 END
 $$;
@@ -567,6 +645,7 @@ BEGIN
       AND o.claimed_by = worker
       AND o.sent_at IS NULL
       AND o.dead_at IS NULL
+      AND o.expired_at IS NULL
     FOR UPDATE;
     IF NOT FOUND THEN
         RETURN NULL;
@@ -619,12 +698,60 @@ BEGIN
         claimed_until = NULL
     WHERE o.claimed_by = worker
       AND o.sent_at IS NULL
-      AND o.dead_at IS NULL;
+      AND o.dead_at IS NULL
+      AND o.expired_at IS NULL;
     GET DIAGNOSTICS released = ROW_COUNT;
     RETURN released;
 END
 $$;
 REVOKE ALL ON FUNCTION auth.release_emails(text) FROM PUBLIC;
+
+-- Gives back the leases `worker` holds on `ids` and makes those rows due
+-- again after `delay`, WITHOUT counting an attempt: for failures to reach
+-- the relay at all (connect, greeting, TLS), which say nothing about the
+-- message, so that an SMTP outage of any length marks nothing dead. The
+-- delay is at most backoff_base_limit (auth.sender_limits); `error`, when
+-- given, is kept in last_error. Returns the number of rows deferred.
+CREATE FUNCTION auth.defer_emails(
+    ids bigint[],
+    worker text,
+    delay interval,
+    error text DEFAULT NULL
+)
+RETURNS integer
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+#variable_conflict use_variable
+DECLARE
+    limits record := nile_reset.sender_limits();
+    deferred integer;
+BEGIN
+    IF ids IS NULL OR delay IS NULL THEN
+        RAISE EXCEPTION 'ids and delay must not be NULL' USING ERRCODE = 'null_value_not_allowed';
+    END IF;
+    PERFORM nile_reset.check_worker(worker);
+    IF delay < interval '0' OR delay > limits.backoff_base_limit THEN
+        RAISE EXCEPTION 'delay must be between 0 and % seconds',
+                extract(epoch FROM limits.backoff_base_limit)::bigint
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+
+    UPDATE nile_reset.email_outbox AS o
+    SET claimed_by = NULL,
+        claimed_until = NULL,
+        next_attempt_at = clock_timestamp() + delay,
+        last_error = coalesce(left(error, 1000), o.last_error)
+    WHERE o.id = ANY (ids)
+      AND o.claimed_by = worker
+      AND o.sent_at IS NULL
+      AND o.dead_at IS NULL
+      AND o.expired_at IS NULL;
+    GET DIAGNOSTICS deferred = ROW_COUNT;
+    RETURN deferred;
+END
+$$;
+REVOKE ALL ON FUNCTION auth.defer_emails(bigint[], text, interval, text) FROM PUBLIC;
 
 -- Puts dead rows (all of them, or those of `ids`) back in the queue as if
 -- never tried, and wakes the senders. last_error is kept until the next
@@ -659,30 +786,54 @@ END
 $$;
 REVOKE ALL ON FUNCTION auth.requeue_dead_emails(bigint[]) FROM PUBLIC;
 
--- Queue statistics for monitoring. `pending` counts every row not yet sent
--- nor dead, `in_flight` the part of those under a live lease right now;
--- `oldest_pending` is the creation time of the oldest pending row.
-CREATE OR REPLACE FUNCTION auth.email_outbox_stats()
+-- Queue statistics for monitoring. `pending` counts every row not yet sent,
+-- dead nor expired, `in_flight` the part of those under a live lease right
+-- now; `oldest_pending` is the creation time of the oldest pending row;
+-- `expired` counts emails not sent because their link expired first (the
+-- last column, so positional readers of the first five keep working).
+-- email_outbox_stats reports expired rows in a new last column: dropped and
+-- created again, keeping whatever EXECUTE grants it had.
+DO $email_outbox_stats$
+DECLARE
+    acl aclitem[];
+    grant_row record;
+BEGIN
+SELECT p.proacl INTO acl FROM pg_catalog.pg_proc p
+ WHERE p.oid = 'auth.email_outbox_stats()'::regprocedure;
+DROP FUNCTION auth.email_outbox_stats();
+CREATE FUNCTION auth.email_outbox_stats()
 RETURNS TABLE (
     pending bigint,
     in_flight bigint,
     dead bigint,
     sent bigint,
-    oldest_pending timestamptz
+    oldest_pending timestamptz,
+    expired bigint
 )
 LANGUAGE sql STABLE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
     SELECT
-        count(*) FILTER (WHERE o.sent_at IS NULL AND o.dead_at IS NULL),
-        count(*) FILTER (WHERE o.sent_at IS NULL AND o.dead_at IS NULL
+        count(*) FILTER (WHERE o.sent_at IS NULL AND o.dead_at IS NULL AND o.expired_at IS NULL),
+        count(*) FILTER (WHERE o.sent_at IS NULL AND o.dead_at IS NULL AND o.expired_at IS NULL
                            AND o.claimed_until >= clock_timestamp()),
         count(*) FILTER (WHERE o.dead_at IS NOT NULL),
         count(*) FILTER (WHERE o.sent_at IS NOT NULL),
-        min(o.created) FILTER (WHERE o.sent_at IS NULL AND o.dead_at IS NULL)
+        min(o.created) FILTER (WHERE o.sent_at IS NULL AND o.dead_at IS NULL AND o.expired_at IS NULL),
+        count(*) FILTER (WHERE o.expired_at IS NOT NULL)
     FROM nile_reset.email_outbox AS o
 $$;
 REVOKE ALL ON FUNCTION auth.email_outbox_stats() FROM PUBLIC;
+FOR grant_row IN
+    SELECT a.grantee, a.is_grantable FROM pg_catalog.aclexplode(acl) a
+     WHERE a.privilege_type = 'EXECUTE' AND a.grantee <> a.grantor
+LOOP
+    EXECUTE pg_catalog.format('GRANT EXECUTE ON FUNCTION auth.email_outbox_stats() TO %s%s',
+        CASE WHEN grant_row.grantee = 0 THEN 'PUBLIC' ELSE pg_catalog.quote_ident(grant_row.grantee::regrole::text) END,
+        CASE WHEN grant_row.is_grantable THEN ' WITH GRANT OPTION' ELSE '' END);
+END LOOP;
+END
+$email_outbox_stats$;
 
 -- Functions implemented in the extension's library, as `cargo pgrx schema`
 -- generates them for 0.2.0.
@@ -763,7 +914,8 @@ CREATE FUNCTION nile_reset."configure_user_table"(
 	"password_column" TEXT, /* Option < & str > */
 	"password_format" TEXT, /* Option < & str > */
 	"name_column" TEXT, /* Option < & str > */
-	"disabled_column" TEXT /* Option < & str > */
+	"disabled_column" TEXT, /* Option < & str > */
+	"locale_column" TEXT /* Option < & str > */
 ) RETURNS void
 SET search_path TO pg_catalog, pg_temp
 LANGUAGE c /* Rust */
@@ -806,7 +958,9 @@ $reset_password$;
 -- superusers and nile_reset_admin only (sql/privileges.sql).
 
 -- Points nile_reset at the application's users table; see README "Use it
--- with your existing app". Replaces any previous configuration.
+-- with your existing app". Replaces any previous configuration. The trailing
+-- locale_column (0.2.0) has a default, so calls written for the first seven
+-- arguments keep working.
 CREATE FUNCTION auth.use_user_table(
     user_table regclass,
     id_column name,
@@ -814,13 +968,15 @@ CREATE FUNCTION auth.use_user_table(
     password_column name,
     password_format text,
     name_column name DEFAULT NULL,
-    disabled_column name DEFAULT NULL
+    disabled_column name DEFAULT NULL,
+    locale_column name DEFAULT NULL
 ) RETURNS void
 LANGUAGE sql VOLATILE
 SET search_path = pg_catalog, pg_temp
 AS $$
     SELECT nile_reset.configure_user_table(user_table::oid, id_column::text, email_column::text,
-        password_column::text, password_format, name_column::text, disabled_column::text)
+        password_column::text, password_format, name_column::text, disabled_column::text,
+        locale_column::text)
 $$;
 
 -- Nile's shape: users.users + auth.credentials (+ auth.sessions), adopted
@@ -873,8 +1029,8 @@ BEGIN
         TO nile_reset_admin;
     GRANT SELECT ON nile_reset.trusted_origins, nile_reset.user_directory TO nile_reset_admin;
     GRANT EXECUTE ON FUNCTION auth.add_trusted_origin(text), auth.remove_trusted_origin(text),
-        auth.use_user_table(regclass, name, name, name, text, name, name), auth.use_nile_users(),
-        nile_reset.configure_user_table(oid, text, text, text, text, text, text),
+        auth.use_user_table(regclass, name, name, name, text, name, name, name), auth.use_nile_users(),
+        nile_reset.configure_user_table(oid, text, text, text, text, text, text, text),
         nile_reset.configure_nile_users()
         TO nile_reset_admin;
     -- USAGE on `auth` is granted by its owner (as for a pre-existing
