@@ -873,6 +873,20 @@ SET search_path TO pg_catalog, pg_temp
 LANGUAGE c /* Rust */
 AS 'MODULE_PATHNAME', 'generate_password_token_wrapper';
 
+-- New: many emails in one statement (breach response).
+CREATE FUNCTION auth."generate_password_tokens"(
+	"emails" TEXT[], /* :: std :: option :: Option < Vec < Option < String > > > */
+	"callback_url" TEXT, /* Option < & str > */
+	"redirect_url" TEXT /* Option < & str > */
+) RETURNS TABLE (
+	"email" TEXT,  /* String */
+	"created" bool  /* bool */
+)
+SECURITY DEFINER
+SET search_path TO pg_catalog, pg_temp
+LANGUAGE c /* Rust */
+AS 'MODULE_PATHNAME', 'generate_password_tokens_wrapper';
+
 CREATE OR REPLACE FUNCTION auth."is_trusted_url"(
 	"url" TEXT /* & str */
 ) RETURNS bool /* bool */

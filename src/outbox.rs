@@ -44,8 +44,8 @@ const NOTIFY_UNLESS_DRAINING: Statement = Statement {
     ],
 };
 
-/// Renders `template` for `recipient`, queues it and wakes the sender.
-/// `link_expires` is the expiry of the link it carries, if any: the sender
+/// Renders `template` for `recipient` and queues it; the caller then wakes
+/// the sender once (`wake`) for all it queued. `link_expires` is the expiry of the link it carries, if any: the sender
 /// does not send it after that. Returns the outbox row id.
 pub fn enqueue(
     client: &mut SpiClient<'_>,
@@ -85,17 +85,15 @@ pub fn enqueue(
             link_expires.into(),
         ],
     );
-    let id: i64 = first_row(table)
+    first_row(table)
         .map(|row| not_null(&row, "id"))
-        .unwrap_or_else(|| crate::error::internal_error("INSERT ... RETURNING id returned no row"));
-    wake(client, id);
-    id
+        .unwrap_or_else(|| crate::error::internal_error("INSERT ... RETURNING id returned no row"))
 }
 
 /// `NOTIFY channel, '<outbox id>'` on commit, for every listener, unless
 /// a coalescing sender is awake. With `nile_reset.wakeups = off` nothing is
 /// sent: senders find the row by polling.
-fn wake(client: &mut SpiClient<'_>, outbox_id: i64) {
+pub fn wake(client: &mut SpiClient<'_>, outbox_id: i64) {
     if !crate::settings::WAKEUPS.get() {
         return;
     }

@@ -179,13 +179,14 @@ fn reset_password(
         execute(client, &DELETE_TOKEN, &[stored_identifier.as_str().into()]);
         let template = load_template(client, "password_alert", user.locale.as_deref());
         let username = crate::templates::user_value(user.name.as_deref().unwrap_or(&user.email));
-        enqueue(
+        let alert_id = enqueue(
             client,
             &template,
             &user.email,
             &[("username", username.as_str())],
             None,
         );
+        crate::outbox::wake(client, alert_id);
         user.id
     })
 }
