@@ -20,6 +20,12 @@
 --   sequence is now dumped too, and sent_at/dead_at can no longer both be set.
 -- * auth.reset_password returns the user id as text (ids may now be
 --   bigint, integer or text); its grants are carried over.
+-- * Wake-ups reach plain LISTENers (presence lock; auth.sender_start,
+--   auth.sender_stop); outbox rows get html_body, link_expires and a third
+--   final state, expired_at; templates per locale with an optional HTML
+--   body; auth.defer_emails; auth.generate_password_tokens;
+--   auth.normalize_identifier; wrong tokens throttle (last_failure) instead
+--   of revoking.
 -- * New: auth.use_user_table, auth.use_nile_users, auth.sender_limits, the
 --   role nile_reset_admin, and the install guard on the ownership of `auth`
 --   (applied here too: an `auth` schema owned by a non-superuser refuses
@@ -126,7 +132,8 @@ CREATE TABLE nile_reset.verification_tokens (
     token           text        NOT NULL CHECK (token ~ '^[0-9a-f]{64}$'),
     expires         timestamptz NOT NULL,
     created         timestamptz NOT NULL DEFAULT now(),
-    failed_attempts integer     NOT NULL DEFAULT 0
+    failed_attempts integer     NOT NULL DEFAULT 0,
+    last_failure    timestamptz
 );
 
 -- Live tokens keep working, bound to the live user holding their address;
@@ -137,6 +144,19 @@ SELECT t.identifier, u.id::text, t.token, t.expires, t.created, t.failed_attempt
   JOIN users.users u ON pg_catalog.lower(u.email) = t.identifier AND u.deleted IS NULL;
 ALTER EXTENSION nile_reset DROP TABLE auth.verification_tokens;
 DROP TABLE auth.verification_tokens;
+
+-- The one normalization of identifiers: every function compares emails
+-- through it, and callers (the HTTP shim) use auth.normalize_identifier
+-- instead of lower-casing on their own, which would disagree with the
+-- database for letters such as a final 'Σ'. Fully qualified and without
+-- SET, so PostgreSQL inlines it.
+CREATE FUNCTION nile_reset.normalize_identifier(email text) RETURNS text
+LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
+AS $$ SELECT pg_catalog.lower(pg_catalog.btrim(email)) $$;
+
+CREATE FUNCTION auth.normalize_identifier(email text) RETURNS text
+LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
+AS $$ SELECT nile_reset.normalize_identifier(email) $$;
 
 -- Same layout as before: moved with their rows, indexes and dump marks.
 ALTER TABLE auth.trusted_origins SET SCHEMA nile_reset;

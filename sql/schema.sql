@@ -102,8 +102,22 @@ CREATE TABLE nile_reset.verification_tokens (
     token           text        NOT NULL CHECK (token ~ '^[0-9a-f]{64}$'),
     expires         timestamptz NOT NULL,
     created         timestamptz NOT NULL DEFAULT now(),
-    failed_attempts integer     NOT NULL DEFAULT 0
+    failed_attempts integer     NOT NULL DEFAULT 0,
+    last_failure    timestamptz
 );
+
+-- The one normalization of identifiers: every function compares emails
+-- through it, and callers (the HTTP shim) use auth.normalize_identifier
+-- instead of lower-casing on their own, which would disagree with the
+-- database for letters such as a final 'Σ'. Fully qualified and without
+-- SET, so PostgreSQL inlines it.
+CREATE FUNCTION nile_reset.normalize_identifier(email text) RETURNS text
+LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
+AS $$ SELECT pg_catalog.lower(pg_catalog.btrim(email)) $$;
+
+CREATE FUNCTION auth.normalize_identifier(email text) RETURNS text
+LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
+AS $$ SELECT nile_reset.normalize_identifier(email) $$;
 
 -- Origins that reset links and callbacks may point to.
 CREATE TABLE nile_reset.trusted_origins (

@@ -182,14 +182,15 @@ impl Directory {
         )
     }
 
-    /// The live user with this email, compared lower-cased (an index on
-    /// `lower(email)` serves it). None when there is none, and also when
+    /// The live user whose lower-cased email is `identifier` (normalized by
+    /// `email::normalize`; an index on `lower(email)` serves it). None when
+    /// there is none, and also when
     /// several live users share the address: a token could not say whose
     /// password it resets, so nobody gets one.
-    pub fn find_by_email(&self, client: &mut SpiClient<'_>, email: &str) -> Option<User> {
+    pub fn find_by_email(&self, client: &mut SpiClient<'_>, identifier: &str) -> Option<User> {
         let sql = format!(
             "SELECT {list} FROM {users} u
-              WHERE pg_catalog.lower(u.{email}::pg_catalog.text) = pg_catalog.lower($1) AND {live}
+              WHERE pg_catalog.lower(u.{email}::pg_catalog.text) = $1 AND {live}
               LIMIT 2",
             list = self.select_list(),
             users = self.users.name,
@@ -197,7 +198,12 @@ impl Directory {
             live = self.live
         );
         as_role(self.users.owner, || {
-            let table = execute_text(client, &sql, &[PgBuiltInOids::TEXTOID], &[email.into()]);
+            let table = execute_text(
+                client,
+                &sql,
+                &[PgBuiltInOids::TEXTOID],
+                &[identifier.into()],
+            );
             if table.len() != 1 {
                 return None;
             }

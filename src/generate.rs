@@ -31,10 +31,10 @@ const TRUSTED: Statement = Statement {
 const ISSUE: Statement = Statement {
     sql: "INSERT INTO nile_reset.verification_tokens AS t
                  (identifier, user_id, token, expires, created, failed_attempts)
-          VALUES (pg_catalog.lower($1), $5, $2, now() + $3 * interval '1 second', now(), 0)
+          VALUES ($1, $5, $2, now() + $3 * interval '1 second', now(), 0)
           ON CONFLICT (identifier) DO UPDATE
              SET user_id = excluded.user_id, token = excluded.token, expires = excluded.expires,
-                 created = excluded.created, failed_attempts = 0
+                 created = excluded.created, failed_attempts = 0, last_failure = NULL
            WHERE t.created <= now() - $4 * interval '1 second' OR t.user_id <> excluded.user_id
           RETURNING t.identifier, t.expires",
     args: &[
@@ -43,6 +43,19 @@ const ISSUE: Statement = Statement {
         PgBuiltInOids::INT4OID,
         PgBuiltInOids::INT4OID,
         PgBuiltInOids::TEXTOID,
+    ],
+};
+
+/// Whether the user got a token inside the resend interval: a plain read,
+/// so a request that will do nothing neither locks nor writes the row.
+const RECENT: Statement = Statement {
+    sql: "SELECT EXISTS (SELECT 1 FROM nile_reset.verification_tokens t
+                          WHERE t.identifier = $1 AND t.user_id = $2
+                            AND t.created > now() - $3 * interval '1 second') AS recent",
+    args: &[
+        PgBuiltInOids::TEXTOID,
+        PgBuiltInOids::TEXTOID,
+        PgBuiltInOids::INT4OID,
     ],
 };
 
@@ -107,22 +120,46 @@ fn issue(
 
 /// Issues a token for a checked `email` if it belongs to one live user and
 /// the resend interval allows it.
+///
+/// Timing: up to the decision, an unknown email and a known one inside the
+/// resend interval run the same statements -- normalize, the user lookup, a
+/// token drawn and hashed, and the plain (unlocking, unwriting) resend
+/// check, with an id that matches nothing for an unknown email -- and then
+/// both stop, so neither the row lock nor a write tells them apart. Only an
+/// email that gets a token does more (write, render, queue); the HTTP
+/// layer's latency floor covers that difference.
 fn issue_for(
     client: &mut SpiClient<'_>,
     directory: &directory::Directory,
     urls: &Urls,
     email: &str,
 ) -> Option<Issued> {
-    let user = directory.find_by_email(client, email)?;
-
+    let identifier = crate::email::normalize(client, email);
+    let user = directory.find_by_email(client, &identifier);
     let secret = token::generate()
         .unwrap_or_else(|_| internal_error("the operating system random number generator failed"));
+    let digest = token::digest(&secret);
+    let user_id = user.as_ref().map_or("", |u| u.id.as_str());
+    let recent = first_row(execute(
+        client,
+        &RECENT,
+        &[
+            identifier.as_str().into(),
+            user_id.into(),
+            MIN_RESEND_INTERVAL_SECONDS.get().into(),
+        ],
+    ))
+    .is_some_and(|row| not_null::<bool>(&row, "recent"));
+    let user = user?;
+    if recent {
+        return None;
+    }
     let issued = execute(
         client,
         &ISSUE,
         &[
-            user.email.as_str().into(),
-            token::digest(&secret).into(),
+            identifier.as_str().into(),
+            digest.into(),
             TOKEN_TTL_SECONDS.get().into(),
             MIN_RESEND_INTERVAL_SECONDS.get().into(),
             user.id.as_str().into(),
