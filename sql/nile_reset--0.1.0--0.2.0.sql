@@ -307,30 +307,31 @@ LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
 SET search_path = pg_catalog, pg_temp
 AS $$ SELECT nile_reset.wakeup_lock_key(channel) $$;
 
--- Whether this session holds the advisory lock `key` exclusively (a bigint
--- key shows in pg_locks as its two halves, objsubid 1).
-CREATE FUNCTION nile_reset.holds_advisory_lock(key bigint) RETURNS boolean
+-- Which of the channel's two locks this session holds, in one pg_locks
+-- scan (a bigint key shows there as its two halves, objsubid 1). Only the
+-- senders' own calls read it, once per sleep or wake-up.
+CREATE FUNCTION nile_reset.sender_locks(channel text, OUT asleep boolean, OUT present boolean)
 LANGUAGE sql VOLATILE STRICT
 SET search_path = pg_catalog, pg_temp
 AS $$
-    SELECT EXISTS (
-        SELECT 1 FROM pg_locks l
-         WHERE l.locktype = 'advisory' AND l.pid = pg_backend_pid() AND l.granted
-           AND l.mode = 'ExclusiveLock' AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())
-           AND l.classid = ((key >> 32) & 4294967295)::oid
-           AND l.objid = (key & 4294967295)::oid
-           AND l.objsubid = 1)
+    SELECT coalesce(bool_or(k.key = nile_reset.wakeup_lock_key(channel)), false),
+           coalesce(bool_or(k.key = nile_reset.presence_lock_key(channel)), false)
+      FROM pg_locks l,
+           LATERAL (SELECT (l.classid::bigint << 32) | l.objid::bigint AS key) k
+     WHERE l.locktype = 'advisory' AND l.pid = pg_backend_pid() AND l.granted
+       AND l.mode = 'ExclusiveLock' AND l.objsubid = 1
+       AND l.database = (SELECT d.oid FROM pg_database d WHERE d.datname = current_database())
 $$;
 
 -- A coalescing sender starts (or connects again): it is awake and will
 -- drain, so queuing transactions may skip their NOTIFY. True when this
 -- session holds the presence lock (false: another sender holds it, and
--- transactions keep notifying for this one).
+-- transactions keep notifying for this one). Calling it again is harmless.
 CREATE FUNCTION auth.sender_start(channel text DEFAULT 'nile_reset_email') RETURNS boolean
 LANGUAGE sql VOLATILE STRICT SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
-    SELECT nile_reset.holds_advisory_lock(nile_reset.presence_lock_key(channel))
+    SELECT (nile_reset.sender_locks(channel)).present
            OR pg_try_advisory_lock(nile_reset.presence_lock_key(channel))
 $$;
 
@@ -343,14 +344,16 @@ CREATE OR REPLACE FUNCTION auth.sender_sleep(channel text DEFAULT 'nile_reset_em
 LANGUAGE plpgsql VOLATILE STRICT SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
+DECLARE
+    held record := nile_reset.sender_locks(channel);
 BEGIN
-    IF nile_reset.holds_advisory_lock(nile_reset.wakeup_lock_key(channel)) THEN
+    IF held.asleep THEN
         RETURN true;
     END IF;
     IF NOT pg_try_advisory_lock(nile_reset.wakeup_lock_key(channel)) THEN
         RETURN false;
     END IF;
-    IF nile_reset.holds_advisory_lock(nile_reset.presence_lock_key(channel)) THEN
+    IF held.present THEN
         PERFORM pg_advisory_unlock(nile_reset.presence_lock_key(channel));
     END IF;
     RETURN true;
@@ -364,9 +367,13 @@ CREATE OR REPLACE FUNCTION auth.sender_awake(channel text DEFAULT 'nile_reset_em
 LANGUAGE plpgsql VOLATILE STRICT SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
+DECLARE
+    held record := nile_reset.sender_locks(channel);
 BEGIN
-    PERFORM auth.sender_start(channel);
-    IF nile_reset.holds_advisory_lock(nile_reset.wakeup_lock_key(channel)) THEN
+    IF NOT held.present THEN
+        PERFORM pg_try_advisory_lock(nile_reset.presence_lock_key(channel));
+    END IF;
+    IF held.asleep THEN
         RETURN pg_advisory_unlock(nile_reset.wakeup_lock_key(channel));
     END IF;
     RETURN false;
@@ -380,10 +387,10 @@ LANGUAGE plpgsql VOLATILE STRICT SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
-    WHILE nile_reset.holds_advisory_lock(nile_reset.wakeup_lock_key(channel)) LOOP
+    WHILE (nile_reset.sender_locks(channel)).asleep LOOP
         PERFORM pg_advisory_unlock(nile_reset.wakeup_lock_key(channel));
     END LOOP;
-    WHILE nile_reset.holds_advisory_lock(nile_reset.presence_lock_key(channel)) LOOP
+    WHILE (nile_reset.sender_locks(channel)).present LOOP
         PERFORM pg_advisory_unlock(nile_reset.presence_lock_key(channel));
     END LOOP;
 END
