@@ -154,8 +154,11 @@ CREATE FUNCTION nile_reset.normalize_identifier(email text) RETURNS text
 LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
 AS $$ SELECT pg_catalog.lower(pg_catalog.btrim(email)) $$;
 
+-- The callers' entry point: SECURITY DEFINER, like every auth function, so
+-- a role granted only this needs nothing in nile_reset.
 CREATE FUNCTION auth.normalize_identifier(email text) RETURNS text
-LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
+LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
 AS $$ SELECT nile_reset.normalize_identifier(email) $$;
 
 -- Same layout as before: moved with their rows, indexes and dump marks.
