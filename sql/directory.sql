@@ -4,7 +4,9 @@
 -- superusers and nile_reset_admin only (sql/privileges.sql).
 
 -- Points nile_reset at the application's users table; see README "Use it
--- with your existing app". Replaces any previous configuration.
+-- with your existing app". Replaces any previous configuration. The trailing
+-- locale_column (0.2.0) has a default, so calls written for the first seven
+-- arguments keep working.
 CREATE FUNCTION auth.use_user_table(
     user_table regclass,
     id_column name,
@@ -12,13 +14,15 @@ CREATE FUNCTION auth.use_user_table(
     password_column name,
     password_format text,
     name_column name DEFAULT NULL,
-    disabled_column name DEFAULT NULL
+    disabled_column name DEFAULT NULL,
+    locale_column name DEFAULT NULL
 ) RETURNS void
 LANGUAGE sql VOLATILE
 SET search_path = pg_catalog, pg_temp
 AS $$
     SELECT nile_reset.configure_user_table(user_table::oid, id_column::text, email_column::text,
-        password_column::text, password_format, name_column::text, disabled_column::text)
+        password_column::text, password_format, name_column::text, disabled_column::text,
+        locale_column::text)
 $$;
 
 -- Nile's shape: users.users + auth.credentials (+ auth.sessions), adopted

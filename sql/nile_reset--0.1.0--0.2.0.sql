@@ -20,6 +20,12 @@
 --   sequence is now dumped too, and sent_at/dead_at can no longer both be set.
 -- * auth.reset_password returns the user id as text (ids may now be
 --   bigint, integer or text); its grants are carried over.
+-- * Wake-ups reach plain LISTENers (presence lock; auth.sender_start,
+--   auth.sender_stop); outbox rows get html_body, link_expires and a third
+--   final state, expired_at; templates per locale with an optional HTML
+--   body; auth.defer_emails; auth.generate_password_tokens;
+--   auth.normalize_identifier; wrong tokens throttle (last_failure) instead
+--   of revoking.
 -- * New: auth.use_user_table, auth.use_nile_users, auth.sender_limits, the
 --   role nile_reset_admin, and the install guard on the ownership of `auth`
 --   (applied here too: an `auth` schema owned by a non-superuser refuses
@@ -90,6 +96,7 @@ CREATE TABLE nile_reset.user_directory (
     credentials_table regclass,
     sessions_table    regclass,
     configured        timestamptz NOT NULL DEFAULT now(),
+    locale_column     name,
     CHECK ((disabled_column IS NULL) = (disabled_type IS NULL)),
     CHECK ((shape = 'nile') = (password_format = 'nile')),
     CHECK (shape = 'nile' OR password_column IS NOT NULL),
@@ -128,7 +135,8 @@ CREATE TABLE nile_reset.verification_tokens (
     token           text        NOT NULL CHECK (token ~ '^[0-9a-f]{64}$'),
     expires         timestamptz NOT NULL,
     created         timestamptz NOT NULL DEFAULT now(),
-    failed_attempts integer     NOT NULL DEFAULT 0
+    failed_attempts integer     NOT NULL DEFAULT 0,
+    last_failure    timestamptz
 );
 
 -- Live tokens keep working, bound to the live user holding their address;
@@ -140,24 +148,55 @@ SELECT t.identifier, u.id::text, t.token, t.expires, t.created, t.failed_attempt
 ALTER EXTENSION nile_reset DROP TABLE auth.verification_tokens;
 DROP TABLE auth.verification_tokens;
 
+-- The one normalization of identifiers: every function compares emails
+-- through it, and callers (the HTTP shim) use auth.normalize_identifier
+-- instead of lower-casing on their own, which would disagree with the
+-- database for letters such as a final 'Σ'. Fully qualified and without
+-- SET, so PostgreSQL inlines it.
+CREATE FUNCTION nile_reset.normalize_identifier(email text) RETURNS text
+LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
+AS $$ SELECT pg_catalog.lower(pg_catalog.btrim(email)) $$;
+
+-- The callers' entry point: SECURITY DEFINER, like every auth function, so
+-- a role granted only this needs nothing in nile_reset.
+CREATE FUNCTION auth.normalize_identifier(email text) RETURNS text
+LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$ SELECT nile_reset.normalize_identifier(email) $$;
+
 -- Same layout as before: moved with their rows, indexes and dump marks.
 ALTER TABLE auth.trusted_origins SET SCHEMA nile_reset;
 ALTER TABLE auth.template_variables SET SCHEMA nile_reset;
 ALTER TABLE auth.email_outbox SET SCHEMA nile_reset;
+-- The outbox gains the HTML alternative, the expiry of the link a row
+-- carries, and a third final state, expired: a row ends sent, dead or
+-- expired, never two of them. Rows queued by 0.1.0 have no link expiry
+-- recorded, so they are never expired.
 ALTER TABLE nile_reset.email_outbox
-    ADD CONSTRAINT email_outbox_sent_or_dead CHECK (sent_at IS NULL OR dead_at IS NULL);
+    ADD COLUMN html_body text,
+    ADD COLUMN link_expires timestamptz,
+    ADD COLUMN expired_at timestamptz,
+    ADD CONSTRAINT email_outbox_one_outcome CHECK (num_nonnulls(sent_at, dead_at, expired_at) <= 1);
+DROP INDEX nile_reset.email_outbox_pending;
+CREATE INDEX email_outbox_pending ON nile_reset.email_outbox (next_attempt_at, id)
+    WHERE sent_at IS NULL AND dead_at IS NULL AND expired_at IS NULL;
 
 -- `is_default` marks the rows this script inserts. pg_dump keeps only the
 -- others, so a restore never collides with the defaults CREATE EXTENSION
--- inserts again; an edited default is a second row of the same name, which
--- wins over the default (deleting it brings the default back).
+-- inserts again; an edited default is a second row of the same name and
+-- locale, which wins over the default (deleting it brings the default back).
+-- One row per locale (a BCP 47 tag such as `en`, `pt-BR`): a user gets their
+-- own locale's, else their language's, else nile_reset.default_locale's,
+-- else any. `html_body`, when set, is sent as the HTML alternative of `body`.
 CREATE TABLE nile_reset.email_templates (
     name       text    NOT NULL,
+    locale     text    NOT NULL DEFAULT 'en' CHECK (locale ~ '^[a-z]{2,3}(-[A-Za-z0-9]{1,8})*$'),
     subject    text    NOT NULL,
     body       text    NOT NULL,
+    html_body  text,
     sender     text    NOT NULL,
     is_default boolean NOT NULL DEFAULT false,
-    PRIMARY KEY (name, is_default)
+    PRIMARY KEY (name, locale, is_default)
 );
 
 -- Editing a default template makes it the administrator's row: the edit
@@ -169,8 +208,10 @@ SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
     IF OLD.is_default AND NEW.is_default
-       AND (NEW.name, NEW.subject, NEW.body, NEW.sender) IS DISTINCT FROM (OLD.name, OLD.subject, OLD.body, OLD.sender) THEN
-        IF EXISTS (SELECT 1 FROM nile_reset.email_templates t WHERE t.name = NEW.name AND NOT t.is_default) THEN
+       AND (NEW.name, NEW.locale, NEW.subject, NEW.body, NEW.html_body, NEW.sender)
+           IS DISTINCT FROM (OLD.name, OLD.locale, OLD.subject, OLD.body, OLD.html_body, OLD.sender) THEN
+        IF EXISTS (SELECT 1 FROM nile_reset.email_templates t
+                    WHERE t.name = NEW.name AND t.locale = NEW.locale AND NOT t.is_default) THEN
             RETURN NULL;
         END IF;
         NEW.is_default := false;
@@ -215,21 +256,44 @@ SELECT pg_catalog.pg_extension_config_dump('nile_reset.email_outbox_id_seq', '')
 -- now read nile_reset's tables; the worker check moves to nile_reset.
 DROP FUNCTION auth.email_outbox_check_worker(text);
 
--- Coalesced wake-ups. A committing transaction that NOTIFYs takes a
--- cluster-wide lock and holds it through its WAL flush, so notifying commits
--- run one at a time. nile_reset therefore notifies only when a sender is
--- asleep, told by an advisory lock:
---   * a sender about to sleep takes the channel's advisory lock exclusively
---     (auth.sender_sleep), drains once more, then waits for a notification;
---     on waking it releases the lock (auth.sender_awake) and drains;
---   * a transaction that queues email tries to take the same lock shared
---     until it commits: if it gets it, no sender is asleep (one is draining,
---     or none runs), so it skips the NOTIFY; and while it holds the lock no
---     sender can fall asleep, so the sender's drain after taking the lock sees
---     its row. If it cannot get it, a sender sleeps: it NOTIFYs.
--- Either way no row waits longer than the sender's poll interval.
+-- Wake-ups. Anyone may `LISTEN nile_reset_email` (nile_reset.notify_channel):
+-- after every commit that queued email a NOTIFY carrying the outbox id
+-- arrives, except while a coalescing sender is awake and draining, which
+-- then answers for the row itself. Why coalesce at all: a committing
+-- transaction that NOTIFYs takes a cluster-wide lock and holds it through its
+-- WAL flush, so notifying commits run one at a time.
+--
+-- Two advisory locks per channel tell a queuing transaction what it needs:
+--   * the sleep lock (nile_reset.wakeup_lock_key): held exclusively by the
+--     one coalescing sender that sleeps, waiting for a notification
+--     (auth.sender_sleep takes it, auth.sender_awake gives it back);
+--   * the presence lock (nile_reset.presence_lock_key): held exclusively by
+--     one coalescing sender while it is awake (auth.sender_start and
+--     auth.sender_awake take it, auth.sender_sleep and auth.sender_stop
+--     give it back; a closed session gives back both).
+-- A transaction that queues email, in one statement (src/outbox.rs):
+--   1. tries the sleep lock shared, held until it ends. Not granted: a
+--      sender sleeps: NOTIFY.
+--   2. otherwise tries the presence lock shared and at once gives it back.
+--      Granted: no coalescing sender is awake (none runs, or all of them are
+--      between two locks): NOTIFY. Not granted: one is awake: skip.
+-- Why a skipped NOTIFY loses nothing: the skip needs (1) granted, so until
+-- the transaction ends no sender can take the sleep lock; and it needs (2)
+-- refused, so at that moment a sender holding the presence lock was awake.
+-- That sender keeps draining until it sleeps, and it can only sleep by taking
+-- the sleep lock -- after this transaction ended -- and draining once more
+-- afterwards, which sees the row. (A sender that dies instead leaves the
+-- row to the next one's start-up drain or poll.) A sender that holds both
+-- locks at once (between auth.sender_sleep's two steps, or auth.sender_awake's)
+-- makes step 1 fail, so the NOTIFY is sent: the overlap errs on the side of
+-- waking. Step 2 keeps the presence lock only for an instant, so a waking
+-- sender's try for it almost never collides; when it does, the sender is
+-- awake without it and queuing transactions just keep notifying until its
+-- next auth.sender_awake or auth.sender_start.
+-- Cost: one shared advisory lock per transaction, plus a lock and unlock
+-- when no sender sleeps; no table, no catalog read.
 
--- The advisory lock key of a channel (the Rust side computes the same).
+-- The advisory lock keys of a channel (the Rust side computes the same).
 CREATE FUNCTION nile_reset.wakeup_lock_key(channel text) RETURNS bigint
 LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
 SET search_path = pg_catalog, pg_temp
@@ -237,25 +301,106 @@ AS $$
     SELECT ('x' || left(encode(sha256(convert_to('nile_reset wakeup:' || channel, 'UTF8')), 'hex'), 16))::bit(64)::bigint
 $$;
 
+CREATE FUNCTION nile_reset.presence_lock_key(channel text) RETURNS bigint
+LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT ('x' || left(encode(sha256(convert_to('nile_reset sender:' || channel, 'UTF8')), 'hex'), 16))::bit(64)::bigint
+$$;
+
 CREATE OR REPLACE FUNCTION auth.wakeup_lock_key(channel text) RETURNS bigint
 LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
 SET search_path = pg_catalog, pg_temp
 AS $$ SELECT nile_reset.wakeup_lock_key(channel) $$;
 
--- A sender announces it is going to sleep. False when it cannot (queued
--- transactions are still committing, or another sender already sleeps): the
--- caller drains again shortly instead of sleeping for long.
-CREATE OR REPLACE FUNCTION auth.sender_sleep(channel text DEFAULT 'nile_reset_email') RETURNS boolean
-LANGUAGE sql VOLATILE STRICT SECURITY DEFINER
+-- Which of the channel's two locks this session holds, in one pg_locks
+-- scan (a bigint key shows there as its two halves, objsubid 1). Only the
+-- senders' own calls read it, once per sleep or wake-up.
+CREATE FUNCTION nile_reset.sender_locks(channel text, OUT asleep boolean, OUT present boolean)
+LANGUAGE sql VOLATILE STRICT
 SET search_path = pg_catalog, pg_temp
-AS $$ SELECT pg_try_advisory_lock(nile_reset.wakeup_lock_key(channel)) $$;
+AS $$
+    SELECT coalesce(bool_or(k.key = nile_reset.wakeup_lock_key(channel)), false),
+           coalesce(bool_or(k.key = nile_reset.presence_lock_key(channel)), false)
+      FROM pg_locks l,
+           LATERAL (SELECT (l.classid::bigint << 32) | l.objid::bigint AS key) k
+     WHERE l.locktype = 'advisory' AND l.pid = pg_backend_pid() AND l.granted
+       AND l.mode = 'ExclusiveLock' AND l.objsubid = 1
+       AND l.database = (SELECT d.oid FROM pg_database d WHERE d.datname = current_database())
+$$;
 
--- A sender woke up (or stops): it no longer needs notifications. Called
--- only after a successful auth.sender_sleep.
-CREATE OR REPLACE FUNCTION auth.sender_awake(channel text DEFAULT 'nile_reset_email') RETURNS boolean
+-- A coalescing sender starts (or connects again): it is awake and will
+-- drain, so queuing transactions may skip their NOTIFY. True when this
+-- session holds the presence lock (false: another sender holds it, and
+-- transactions keep notifying for this one). Calling it again is harmless.
+CREATE FUNCTION auth.sender_start(channel text DEFAULT 'nile_reset_email') RETURNS boolean
 LANGUAGE sql VOLATILE STRICT SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
-AS $$ SELECT pg_advisory_unlock(nile_reset.wakeup_lock_key(channel)) $$;
+AS $$
+    SELECT (nile_reset.sender_locks(channel)).present
+           OR pg_try_advisory_lock(nile_reset.presence_lock_key(channel))
+$$;
+
+-- A sender announces it is going to sleep; it must drain once more after a
+-- true answer, then wait for a notification. False when it cannot (queued
+-- transactions are still committing, or another sender already sleeps):
+-- the caller drains again shortly instead of sleeping for long. Going to
+-- sleep gives back the presence lock (after taking the sleep lock).
+CREATE OR REPLACE FUNCTION auth.sender_sleep(channel text DEFAULT 'nile_reset_email') RETURNS boolean
+LANGUAGE plpgsql VOLATILE STRICT SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    held record := nile_reset.sender_locks(channel);
+BEGIN
+    IF held.asleep THEN
+        RETURN true;
+    END IF;
+    IF NOT pg_try_advisory_lock(nile_reset.wakeup_lock_key(channel)) THEN
+        RETURN false;
+    END IF;
+    IF held.present THEN
+        PERFORM pg_advisory_unlock(nile_reset.presence_lock_key(channel));
+    END IF;
+    RETURN true;
+END
+$$;
+
+-- A sender woke up: it takes the presence lock (when free) before giving
+-- back the sleep lock, then drains. True when it was asleep (held the
+-- sleep lock).
+CREATE OR REPLACE FUNCTION auth.sender_awake(channel text DEFAULT 'nile_reset_email') RETURNS boolean
+LANGUAGE plpgsql VOLATILE STRICT SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    held record := nile_reset.sender_locks(channel);
+BEGIN
+    IF NOT held.present THEN
+        PERFORM pg_try_advisory_lock(nile_reset.presence_lock_key(channel));
+    END IF;
+    IF held.asleep THEN
+        RETURN pg_advisory_unlock(nile_reset.wakeup_lock_key(channel));
+    END IF;
+    RETURN false;
+END
+$$;
+
+-- A sender stops: it gives back both locks, so queuing transactions
+-- notify again (closing the session does the same).
+CREATE FUNCTION auth.sender_stop(channel text DEFAULT 'nile_reset_email') RETURNS void
+LANGUAGE plpgsql VOLATILE STRICT SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    WHILE (nile_reset.sender_locks(channel)).asleep LOOP
+        PERFORM pg_advisory_unlock(nile_reset.wakeup_lock_key(channel));
+    END LOOP;
+    WHILE (nile_reset.sender_locks(channel)).present LOOP
+        PERFORM pg_advisory_unlock(nile_reset.presence_lock_key(channel));
+    END LOOP;
+END
+$$;
 
 -- The email sender's database contract: how `nile-reset send` (or any other
 -- sender) claims rows of nile_reset.email_outbox, reports the outcome of each
@@ -331,7 +476,22 @@ $$;
 -- Claims up to batch_size due rows for `worker` for the duration of `lease`.
 -- Rows another transaction is claiming right now are skipped, not waited for,
 -- so concurrent senders never block each other nor claim the same row.
-CREATE OR REPLACE FUNCTION auth.claim_emails(
+-- A due row whose link has expired is never returned: it is marked expired
+-- (body scrubbed) instead, and the claim looks further, so a batch shorter
+-- than batch_size still means nothing else is due. `html_body` (NULL when
+-- the template has none) is the last column, so callers that read the
+-- first eight columns by position keep working.
+-- claim_emails returns html_body as a new last column: dropped and
+-- created again, keeping whatever EXECUTE grants it had.
+DO $claim_emails$
+DECLARE
+    acl aclitem[];
+    grant_row record;
+BEGIN
+SELECT p.proacl INTO acl FROM pg_catalog.pg_proc p
+ WHERE p.oid = 'auth.claim_emails(text, integer, interval)'::regprocedure;
+DROP FUNCTION auth.claim_emails(text, integer, interval);
+CREATE FUNCTION auth.claim_emails(
     worker text,
     batch_size integer DEFAULT 20,
     lease interval DEFAULT '60 seconds'
@@ -344,7 +504,8 @@ RETURNS TABLE (
     subject text,
     body text,
     attempts integer,
-    created timestamptz
+    created timestamptz,
+    html_body text
 )
 LANGUAGE plpgsql VOLATILE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
@@ -352,6 +513,7 @@ AS $$
 #variable_conflict use_column
 DECLARE
     limits record;
+    expired integer;
 BEGIN
     PERFORM nile_reset.check_worker(worker);
     limits := nile_reset.sender_limits();
@@ -371,12 +533,43 @@ BEGIN
             USING ERRCODE = 'invalid_parameter_value';
     END IF;
 
+    -- Expire the stale rows among the next batch first, as often as that
+    -- finds some: a backlog of expired links costs one pass per batch, and
+    -- a claim never scans more than it could return.
+    LOOP
+        WITH due AS (
+            SELECT o.id
+            FROM nile_reset.email_outbox AS o
+            WHERE o.sent_at IS NULL
+              AND o.dead_at IS NULL
+              AND o.expired_at IS NULL
+              AND o.next_attempt_at <= clock_timestamp()
+              AND (o.claimed_until IS NULL OR o.claimed_until < clock_timestamp())
+            ORDER BY o.next_attempt_at, o.id
+            LIMIT batch_size
+            FOR UPDATE SKIP LOCKED
+        )
+        UPDATE nile_reset.email_outbox AS o
+        SET expired_at = clock_timestamp(),
+            body = NULL,
+            html_body = NULL,
+            claimed_by = NULL,
+            claimed_until = NULL
+        FROM due
+        WHERE o.id = due.id
+          AND o.link_expires <= clock_timestamp();
+        GET DIAGNOSTICS expired = ROW_COUNT;
+        EXIT WHEN expired = 0;
+    END LOOP;
+
     RETURN QUERY
     WITH due AS (
         SELECT o.id
         FROM nile_reset.email_outbox AS o
         WHERE o.sent_at IS NULL
           AND o.dead_at IS NULL
+          AND o.expired_at IS NULL
+          AND (o.link_expires IS NULL OR o.link_expires > clock_timestamp())
           AND o.next_attempt_at <= clock_timestamp()
           AND (o.claimed_until IS NULL OR o.claimed_until < clock_timestamp())
         ORDER BY o.next_attempt_at, o.id
@@ -389,14 +582,24 @@ BEGIN
         FROM due
         WHERE o.id = due.id
         RETURNING o.id, o.kind, o.recipient, o.sender, o.subject, o.body, o.attempts, o.created,
-                  o.next_attempt_at
+                  o.html_body, o.next_attempt_at
     )
-    SELECT c.id, c.kind, c.recipient, c.sender, c.subject, c.body, c.attempts, c.created
+    SELECT c.id, c.kind, c.recipient, c.sender, c.subject, c.body, c.attempts, c.created, c.html_body
     FROM claimed AS c
     ORDER BY c.next_attempt_at, c.id;
 END
 $$;
 REVOKE ALL ON FUNCTION auth.claim_emails(text, integer, interval) FROM PUBLIC;
+FOR grant_row IN
+    SELECT a.grantee, a.is_grantable FROM pg_catalog.aclexplode(acl) a
+     WHERE a.privilege_type = 'EXECUTE' AND a.grantee <> a.grantor
+LOOP
+    EXECUTE pg_catalog.format('GRANT EXECUTE ON FUNCTION auth.claim_emails(text, integer, interval) TO %s%s',
+        CASE WHEN grant_row.grantee = 0 THEN 'PUBLIC' ELSE pg_catalog.quote_ident(grant_row.grantee::regrole::text) END,
+        CASE WHEN grant_row.is_grantable THEN ' WITH GRANT OPTION' ELSE '' END);
+END LOOP;
+END
+$claim_emails$;
 
 -- Records a delivery. Only the lease holder may do so, and only once: false
 -- means the row was not ours (anymore) or was already sent. The body holds
@@ -418,11 +621,13 @@ BEGIN
         claimed_by = NULL,
         claimed_until = NULL,
         body = NULL,
+        html_body = NULL,
         last_error = NULL
     WHERE o.id = id
       AND o.claimed_by = worker
       AND o.sent_at IS NULL
-      AND o.dead_at IS NULL;
+      AND o.dead_at IS NULL
+      AND o.expired_at IS NULL;
     RETURN FOUND;
 END
 $$;
@@ -473,6 +678,7 @@ BEGIN
       AND o.claimed_by = worker
       AND o.sent_at IS NULL
       AND o.dead_at IS NULL
+      AND o.expired_at IS NULL
     FOR UPDATE;
     IF NOT FOUND THEN
         RETURN NULL;
@@ -525,12 +731,60 @@ BEGIN
         claimed_until = NULL
     WHERE o.claimed_by = worker
       AND o.sent_at IS NULL
-      AND o.dead_at IS NULL;
+      AND o.dead_at IS NULL
+      AND o.expired_at IS NULL;
     GET DIAGNOSTICS released = ROW_COUNT;
     RETURN released;
 END
 $$;
 REVOKE ALL ON FUNCTION auth.release_emails(text) FROM PUBLIC;
+
+-- Gives back the leases `worker` holds on `ids` and makes those rows due
+-- again after `delay`, WITHOUT counting an attempt: for failures to reach
+-- the relay at all (connect, greeting, TLS), which say nothing about the
+-- message, so that an SMTP outage of any length marks nothing dead. The
+-- delay is at most backoff_base_limit (auth.sender_limits); `error`, when
+-- given, is kept in last_error. Returns the number of rows deferred.
+CREATE FUNCTION auth.defer_emails(
+    ids bigint[],
+    worker text,
+    delay interval,
+    error text DEFAULT NULL
+)
+RETURNS integer
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+#variable_conflict use_variable
+DECLARE
+    limits record := nile_reset.sender_limits();
+    deferred integer;
+BEGIN
+    IF ids IS NULL OR delay IS NULL THEN
+        RAISE EXCEPTION 'ids and delay must not be NULL' USING ERRCODE = 'null_value_not_allowed';
+    END IF;
+    PERFORM nile_reset.check_worker(worker);
+    IF delay < interval '0' OR delay > limits.backoff_base_limit THEN
+        RAISE EXCEPTION 'delay must be between 0 and % seconds',
+                extract(epoch FROM limits.backoff_base_limit)::bigint
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+
+    UPDATE nile_reset.email_outbox AS o
+    SET claimed_by = NULL,
+        claimed_until = NULL,
+        next_attempt_at = clock_timestamp() + delay,
+        last_error = coalesce(left(error, 1000), o.last_error)
+    WHERE o.id = ANY (ids)
+      AND o.claimed_by = worker
+      AND o.sent_at IS NULL
+      AND o.dead_at IS NULL
+      AND o.expired_at IS NULL;
+    GET DIAGNOSTICS deferred = ROW_COUNT;
+    RETURN deferred;
+END
+$$;
+REVOKE ALL ON FUNCTION auth.defer_emails(bigint[], text, interval, text) FROM PUBLIC;
 
 -- Puts dead rows (all of them, or those of `ids`) back in the queue as if
 -- never tried, and wakes the senders. last_error is kept until the next
@@ -565,30 +819,54 @@ END
 $$;
 REVOKE ALL ON FUNCTION auth.requeue_dead_emails(bigint[]) FROM PUBLIC;
 
--- Queue statistics for monitoring. `pending` counts every row not yet sent
--- nor dead, `in_flight` the part of those under a live lease right now;
--- `oldest_pending` is the creation time of the oldest pending row.
-CREATE OR REPLACE FUNCTION auth.email_outbox_stats()
+-- Queue statistics for monitoring. `pending` counts every row not yet sent,
+-- dead nor expired, `in_flight` the part of those under a live lease right
+-- now; `oldest_pending` is the creation time of the oldest pending row;
+-- `expired` counts emails not sent because their link expired first (the
+-- last column, so positional readers of the first five keep working).
+-- email_outbox_stats reports expired rows in a new last column: dropped and
+-- created again, keeping whatever EXECUTE grants it had.
+DO $email_outbox_stats$
+DECLARE
+    acl aclitem[];
+    grant_row record;
+BEGIN
+SELECT p.proacl INTO acl FROM pg_catalog.pg_proc p
+ WHERE p.oid = 'auth.email_outbox_stats()'::regprocedure;
+DROP FUNCTION auth.email_outbox_stats();
+CREATE FUNCTION auth.email_outbox_stats()
 RETURNS TABLE (
     pending bigint,
     in_flight bigint,
     dead bigint,
     sent bigint,
-    oldest_pending timestamptz
+    oldest_pending timestamptz,
+    expired bigint
 )
 LANGUAGE sql STABLE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
     SELECT
-        count(*) FILTER (WHERE o.sent_at IS NULL AND o.dead_at IS NULL),
-        count(*) FILTER (WHERE o.sent_at IS NULL AND o.dead_at IS NULL
+        count(*) FILTER (WHERE o.sent_at IS NULL AND o.dead_at IS NULL AND o.expired_at IS NULL),
+        count(*) FILTER (WHERE o.sent_at IS NULL AND o.dead_at IS NULL AND o.expired_at IS NULL
                            AND o.claimed_until >= clock_timestamp()),
         count(*) FILTER (WHERE o.dead_at IS NOT NULL),
         count(*) FILTER (WHERE o.sent_at IS NOT NULL),
-        min(o.created) FILTER (WHERE o.sent_at IS NULL AND o.dead_at IS NULL)
+        min(o.created) FILTER (WHERE o.sent_at IS NULL AND o.dead_at IS NULL AND o.expired_at IS NULL),
+        count(*) FILTER (WHERE o.expired_at IS NOT NULL)
     FROM nile_reset.email_outbox AS o
 $$;
 REVOKE ALL ON FUNCTION auth.email_outbox_stats() FROM PUBLIC;
+FOR grant_row IN
+    SELECT a.grantee, a.is_grantable FROM pg_catalog.aclexplode(acl) a
+     WHERE a.privilege_type = 'EXECUTE' AND a.grantee <> a.grantor
+LOOP
+    EXECUTE pg_catalog.format('GRANT EXECUTE ON FUNCTION auth.email_outbox_stats() TO %s%s',
+        CASE WHEN grant_row.grantee = 0 THEN 'PUBLIC' ELSE pg_catalog.quote_ident(grant_row.grantee::regrole::text) END,
+        CASE WHEN grant_row.is_grantable THEN ' WITH GRANT OPTION' ELSE '' END);
+END LOOP;
+END
+$email_outbox_stats$;
 
 -- Functions implemented in the extension's library, as `cargo pgrx schema`
 -- generates them for 0.2.0.
@@ -627,6 +905,20 @@ SECURITY DEFINER
 SET search_path TO pg_catalog, pg_temp
 LANGUAGE c /* Rust */
 AS 'MODULE_PATHNAME', 'generate_password_token_wrapper';
+
+-- New: many emails in one statement (breach response).
+CREATE FUNCTION auth."generate_password_tokens"(
+	"emails" TEXT[], /* :: std :: option :: Option < Vec < Option < String > > > */
+	"callback_url" TEXT, /* Option < & str > */
+	"redirect_url" TEXT /* Option < & str > */
+) RETURNS TABLE (
+	"email" TEXT,  /* String */
+	"created" bool  /* bool */
+)
+SECURITY DEFINER
+SET search_path TO pg_catalog, pg_temp
+LANGUAGE c /* Rust */
+AS 'MODULE_PATHNAME', 'generate_password_tokens_wrapper';
 
 CREATE OR REPLACE FUNCTION auth."is_trusted_url"(
 	"url" TEXT /* & str */
@@ -669,7 +961,8 @@ CREATE FUNCTION nile_reset."configure_user_table"(
 	"password_column" TEXT, /* Option < & str > */
 	"password_format" TEXT, /* Option < & str > */
 	"name_column" TEXT, /* Option < & str > */
-	"disabled_column" TEXT /* Option < & str > */
+	"disabled_column" TEXT, /* Option < & str > */
+	"locale_column" TEXT /* Option < & str > */
 ) RETURNS void
 SET search_path TO pg_catalog, pg_temp
 LANGUAGE c /* Rust */
@@ -712,7 +1005,9 @@ $reset_password$;
 -- superusers and nile_reset_admin only (sql/privileges.sql).
 
 -- Points nile_reset at the application's users table; see README "Use it
--- with your existing app". Replaces any previous configuration.
+-- with your existing app". Replaces any previous configuration. The trailing
+-- locale_column (0.2.0) has a default, so calls written for the first seven
+-- arguments keep working.
 CREATE FUNCTION auth.use_user_table(
     user_table regclass,
     id_column name,
@@ -720,13 +1015,15 @@ CREATE FUNCTION auth.use_user_table(
     password_column name,
     password_format text,
     name_column name DEFAULT NULL,
-    disabled_column name DEFAULT NULL
+    disabled_column name DEFAULT NULL,
+    locale_column name DEFAULT NULL
 ) RETURNS void
 LANGUAGE sql VOLATILE
 SET search_path = pg_catalog, pg_temp
 AS $$
     SELECT nile_reset.configure_user_table(user_table::oid, id_column::text, email_column::text,
-        password_column::text, password_format, name_column::text, disabled_column::text)
+        password_column::text, password_format, name_column::text, disabled_column::text,
+        locale_column::text)
 $$;
 
 -- Nile's shape: users.users + auth.credentials (+ auth.sessions), adopted
@@ -779,8 +1076,8 @@ BEGIN
         TO nile_reset_admin;
     GRANT SELECT ON nile_reset.trusted_origins, nile_reset.user_directory TO nile_reset_admin;
     GRANT EXECUTE ON FUNCTION auth.add_trusted_origin(text), auth.remove_trusted_origin(text),
-        auth.use_user_table(regclass, name, name, name, text, name, name), auth.use_nile_users(),
-        nile_reset.configure_user_table(oid, text, text, text, text, text, text),
+        auth.use_user_table(regclass, name, name, name, text, name, name, name), auth.use_nile_users(),
+        nile_reset.configure_user_table(oid, text, text, text, text, text, text, text),
         nile_reset.configure_nile_users()
         TO nile_reset_admin;
     -- USAGE on `auth` is granted by its owner (as for a pre-existing

@@ -40,8 +40,8 @@ BEGIN
         TO nile_reset_admin;
     GRANT SELECT ON nile_reset.trusted_origins, nile_reset.user_directory TO nile_reset_admin;
     GRANT EXECUTE ON FUNCTION auth.add_trusted_origin(text), auth.remove_trusted_origin(text),
-        auth.use_user_table(regclass, name, name, name, text, name, name), auth.use_nile_users(),
-        nile_reset.configure_user_table(oid, text, text, text, text, text, text),
+        auth.use_user_table(regclass, name, name, name, text, name, name, name), auth.use_nile_users(),
+        nile_reset.configure_user_table(oid, text, text, text, text, text, text, text),
         nile_reset.configure_nile_users()
         TO nile_reset_admin;
     -- The extension schema is granted only when this install created it;

@@ -88,6 +88,7 @@ CREATE TABLE nile_reset.user_directory (
     credentials_table regclass,
     sessions_table    regclass,
     configured        timestamptz NOT NULL DEFAULT now(),
+    locale_column     name,
     CHECK ((disabled_column IS NULL) = (disabled_type IS NULL)),
     CHECK ((shape = 'nile') = (password_format = 'nile')),
     CHECK (shape = 'nile' OR password_column IS NOT NULL),
@@ -104,8 +105,25 @@ CREATE TABLE nile_reset.verification_tokens (
     token           text        NOT NULL CHECK (token ~ '^[0-9a-f]{64}$'),
     expires         timestamptz NOT NULL,
     created         timestamptz NOT NULL DEFAULT now(),
-    failed_attempts integer     NOT NULL DEFAULT 0
+    failed_attempts integer     NOT NULL DEFAULT 0,
+    last_failure    timestamptz
 );
+
+-- The one normalization of identifiers: every function compares emails
+-- through it, and callers (the HTTP shim) use auth.normalize_identifier
+-- instead of lower-casing on their own, which would disagree with the
+-- database for letters such as a final 'Σ'. Fully qualified and without
+-- SET, so PostgreSQL inlines it.
+CREATE FUNCTION nile_reset.normalize_identifier(email text) RETURNS text
+LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
+AS $$ SELECT pg_catalog.lower(pg_catalog.btrim(email)) $$;
+
+-- The callers' entry point: SECURITY DEFINER, like every auth function, so
+-- a role granted only this needs nothing in nile_reset.
+CREATE FUNCTION auth.normalize_identifier(email text) RETURNS text
+LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$ SELECT nile_reset.normalize_identifier(email) $$;
 
 -- Origins that reset links and callbacks may point to.
 CREATE TABLE nile_reset.trusted_origins (
@@ -115,15 +133,20 @@ CREATE TABLE nile_reset.trusted_origins (
 
 -- `is_default` marks the rows this script inserts. pg_dump keeps only the
 -- others, so a restore never collides with the defaults CREATE EXTENSION
--- inserts again; an edited default is a second row of the same name, which
--- wins over the default (deleting it brings the default back).
+-- inserts again; an edited default is a second row of the same name and
+-- locale, which wins over the default (deleting it brings the default back).
+-- One row per locale (a BCP 47 tag such as `en`, `pt-BR`): a user gets their
+-- own locale's, else their language's, else nile_reset.default_locale's,
+-- else any. `html_body`, when set, is sent as the HTML alternative of `body`.
 CREATE TABLE nile_reset.email_templates (
     name       text    NOT NULL,
+    locale     text    NOT NULL DEFAULT 'en' CHECK (locale ~ '^[a-z]{2,3}(-[A-Za-z0-9]{1,8})*$'),
     subject    text    NOT NULL,
     body       text    NOT NULL,
+    html_body  text,
     sender     text    NOT NULL,
     is_default boolean NOT NULL DEFAULT false,
-    PRIMARY KEY (name, is_default)
+    PRIMARY KEY (name, locale, is_default)
 );
 
 -- Editing a default template makes it the administrator's row: the edit
@@ -135,8 +158,10 @@ SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
     IF OLD.is_default AND NEW.is_default
-       AND (NEW.name, NEW.subject, NEW.body, NEW.sender) IS DISTINCT FROM (OLD.name, OLD.subject, OLD.body, OLD.sender) THEN
-        IF EXISTS (SELECT 1 FROM nile_reset.email_templates t WHERE t.name = NEW.name AND NOT t.is_default) THEN
+       AND (NEW.name, NEW.locale, NEW.subject, NEW.body, NEW.html_body, NEW.sender)
+           IS DISTINCT FROM (OLD.name, OLD.locale, OLD.subject, OLD.body, OLD.html_body, OLD.sender) THEN
+        IF EXISTS (SELECT 1 FROM nile_reset.email_templates t
+                    WHERE t.name = NEW.name AND t.locale = NEW.locale AND NOT t.is_default) THEN
             RETURN NULL;
         END IF;
         NEW.is_default := false;
@@ -155,6 +180,8 @@ CREATE TABLE nile_reset.template_variables (
 -- The transactional outbox: a row is queued in the same transaction as the
 -- token, so a rolled-back reset sends nothing. An external sender claims
 -- rows under a lease and records the outcome; see README "Outbox contract".
+-- A row ends sent, dead, or expired (its link expired before it could be
+-- sent: `link_expires` is the token's expiry, NULL for emails without one).
 CREATE TABLE nile_reset.email_outbox (
     id              bigint      GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
     kind            text        NOT NULL,
@@ -170,10 +197,13 @@ CREATE TABLE nile_reset.email_outbox (
     sent_at         timestamptz,
     dead_at         timestamptz,
     last_error      text,
-    CONSTRAINT email_outbox_sent_or_dead CHECK (sent_at IS NULL OR dead_at IS NULL)
+    html_body       text,
+    link_expires    timestamptz,
+    expired_at      timestamptz,
+    CONSTRAINT email_outbox_one_outcome CHECK (num_nonnulls(sent_at, dead_at, expired_at) <= 1)
 );
 CREATE INDEX email_outbox_pending ON nile_reset.email_outbox (next_attempt_at, id)
-    WHERE sent_at IS NULL AND dead_at IS NULL;
+    WHERE sent_at IS NULL AND dead_at IS NULL AND expired_at IS NULL;
 
 INSERT INTO nile_reset.email_templates (name, subject, body, sender, is_default) VALUES
 ('password_reset',

@@ -72,6 +72,11 @@ $$;
 -- Claims up to batch_size due rows for `worker` for the duration of `lease`.
 -- Rows another transaction is claiming right now are skipped, not waited for,
 -- so concurrent senders never block each other nor claim the same row.
+-- A due row whose link has expired is never returned: it is marked expired
+-- (body scrubbed) instead, and the claim looks further, so a batch shorter
+-- than batch_size still means nothing else is due. `html_body` (NULL when
+-- the template has none) is the last column, so callers that read the
+-- first eight columns by position keep working.
 CREATE FUNCTION auth.claim_emails(
     worker text,
     batch_size integer DEFAULT 20,
@@ -85,7 +90,8 @@ RETURNS TABLE (
     subject text,
     body text,
     attempts integer,
-    created timestamptz
+    created timestamptz,
+    html_body text
 )
 LANGUAGE plpgsql VOLATILE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
@@ -93,6 +99,7 @@ AS $$
 #variable_conflict use_column
 DECLARE
     limits record;
+    expired integer;
 BEGIN
     PERFORM nile_reset.check_worker(worker);
     limits := nile_reset.sender_limits();
@@ -112,12 +119,43 @@ BEGIN
             USING ERRCODE = 'invalid_parameter_value';
     END IF;
 
+    -- Expire the stale rows among the next batch first, as often as that
+    -- finds some: a backlog of expired links costs one pass per batch, and
+    -- a claim never scans more than it could return.
+    LOOP
+        WITH due AS (
+            SELECT o.id
+            FROM nile_reset.email_outbox AS o
+            WHERE o.sent_at IS NULL
+              AND o.dead_at IS NULL
+              AND o.expired_at IS NULL
+              AND o.next_attempt_at <= clock_timestamp()
+              AND (o.claimed_until IS NULL OR o.claimed_until < clock_timestamp())
+            ORDER BY o.next_attempt_at, o.id
+            LIMIT batch_size
+            FOR UPDATE SKIP LOCKED
+        )
+        UPDATE nile_reset.email_outbox AS o
+        SET expired_at = clock_timestamp(),
+            body = NULL,
+            html_body = NULL,
+            claimed_by = NULL,
+            claimed_until = NULL
+        FROM due
+        WHERE o.id = due.id
+          AND o.link_expires <= clock_timestamp();
+        GET DIAGNOSTICS expired = ROW_COUNT;
+        EXIT WHEN expired = 0;
+    END LOOP;
+
     RETURN QUERY
     WITH due AS (
         SELECT o.id
         FROM nile_reset.email_outbox AS o
         WHERE o.sent_at IS NULL
           AND o.dead_at IS NULL
+          AND o.expired_at IS NULL
+          AND (o.link_expires IS NULL OR o.link_expires > clock_timestamp())
           AND o.next_attempt_at <= clock_timestamp()
           AND (o.claimed_until IS NULL OR o.claimed_until < clock_timestamp())
         ORDER BY o.next_attempt_at, o.id
@@ -130,9 +168,9 @@ BEGIN
         FROM due
         WHERE o.id = due.id
         RETURNING o.id, o.kind, o.recipient, o.sender, o.subject, o.body, o.attempts, o.created,
-                  o.next_attempt_at
+                  o.html_body, o.next_attempt_at
     )
-    SELECT c.id, c.kind, c.recipient, c.sender, c.subject, c.body, c.attempts, c.created
+    SELECT c.id, c.kind, c.recipient, c.sender, c.subject, c.body, c.attempts, c.created, c.html_body
     FROM claimed AS c
     ORDER BY c.next_attempt_at, c.id;
 END
@@ -159,11 +197,13 @@ BEGIN
         claimed_by = NULL,
         claimed_until = NULL,
         body = NULL,
+        html_body = NULL,
         last_error = NULL
     WHERE o.id = id
       AND o.claimed_by = worker
       AND o.sent_at IS NULL
-      AND o.dead_at IS NULL;
+      AND o.dead_at IS NULL
+      AND o.expired_at IS NULL;
     RETURN FOUND;
 END
 $$;
@@ -214,6 +254,7 @@ BEGIN
       AND o.claimed_by = worker
       AND o.sent_at IS NULL
       AND o.dead_at IS NULL
+      AND o.expired_at IS NULL
     FOR UPDATE;
     IF NOT FOUND THEN
         RETURN NULL;
@@ -266,12 +307,60 @@ BEGIN
         claimed_until = NULL
     WHERE o.claimed_by = worker
       AND o.sent_at IS NULL
-      AND o.dead_at IS NULL;
+      AND o.dead_at IS NULL
+      AND o.expired_at IS NULL;
     GET DIAGNOSTICS released = ROW_COUNT;
     RETURN released;
 END
 $$;
 REVOKE ALL ON FUNCTION auth.release_emails(text) FROM PUBLIC;
+
+-- Gives back the leases `worker` holds on `ids` and makes those rows due
+-- again after `delay`, WITHOUT counting an attempt: for failures to reach
+-- the relay at all (connect, greeting, TLS), which say nothing about the
+-- message, so that an SMTP outage of any length marks nothing dead. The
+-- delay is at most backoff_base_limit (auth.sender_limits); `error`, when
+-- given, is kept in last_error. Returns the number of rows deferred.
+CREATE FUNCTION auth.defer_emails(
+    ids bigint[],
+    worker text,
+    delay interval,
+    error text DEFAULT NULL
+)
+RETURNS integer
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+#variable_conflict use_variable
+DECLARE
+    limits record := nile_reset.sender_limits();
+    deferred integer;
+BEGIN
+    IF ids IS NULL OR delay IS NULL THEN
+        RAISE EXCEPTION 'ids and delay must not be NULL' USING ERRCODE = 'null_value_not_allowed';
+    END IF;
+    PERFORM nile_reset.check_worker(worker);
+    IF delay < interval '0' OR delay > limits.backoff_base_limit THEN
+        RAISE EXCEPTION 'delay must be between 0 and % seconds',
+                extract(epoch FROM limits.backoff_base_limit)::bigint
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+
+    UPDATE nile_reset.email_outbox AS o
+    SET claimed_by = NULL,
+        claimed_until = NULL,
+        next_attempt_at = clock_timestamp() + delay,
+        last_error = coalesce(left(error, 1000), o.last_error)
+    WHERE o.id = ANY (ids)
+      AND o.claimed_by = worker
+      AND o.sent_at IS NULL
+      AND o.dead_at IS NULL
+      AND o.expired_at IS NULL;
+    GET DIAGNOSTICS deferred = ROW_COUNT;
+    RETURN deferred;
+END
+$$;
+REVOKE ALL ON FUNCTION auth.defer_emails(bigint[], text, interval, text) FROM PUBLIC;
 
 -- Puts dead rows (all of them, or those of `ids`) back in the queue as if
 -- never tried, and wakes the senders. last_error is kept until the next
@@ -306,27 +395,31 @@ END
 $$;
 REVOKE ALL ON FUNCTION auth.requeue_dead_emails(bigint[]) FROM PUBLIC;
 
--- Queue statistics for monitoring. `pending` counts every row not yet sent
--- nor dead, `in_flight` the part of those under a live lease right now;
--- `oldest_pending` is the creation time of the oldest pending row.
+-- Queue statistics for monitoring. `pending` counts every row not yet sent,
+-- dead nor expired, `in_flight` the part of those under a live lease right
+-- now; `oldest_pending` is the creation time of the oldest pending row;
+-- `expired` counts emails not sent because their link expired first (the
+-- last column, so positional readers of the first five keep working).
 CREATE FUNCTION auth.email_outbox_stats()
 RETURNS TABLE (
     pending bigint,
     in_flight bigint,
     dead bigint,
     sent bigint,
-    oldest_pending timestamptz
+    oldest_pending timestamptz,
+    expired bigint
 )
 LANGUAGE sql STABLE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
     SELECT
-        count(*) FILTER (WHERE o.sent_at IS NULL AND o.dead_at IS NULL),
-        count(*) FILTER (WHERE o.sent_at IS NULL AND o.dead_at IS NULL
+        count(*) FILTER (WHERE o.sent_at IS NULL AND o.dead_at IS NULL AND o.expired_at IS NULL),
+        count(*) FILTER (WHERE o.sent_at IS NULL AND o.dead_at IS NULL AND o.expired_at IS NULL
                            AND o.claimed_until >= clock_timestamp()),
         count(*) FILTER (WHERE o.dead_at IS NOT NULL),
         count(*) FILTER (WHERE o.sent_at IS NOT NULL),
-        min(o.created) FILTER (WHERE o.sent_at IS NULL AND o.dead_at IS NULL)
+        min(o.created) FILTER (WHERE o.sent_at IS NULL AND o.dead_at IS NULL AND o.expired_at IS NULL),
+        count(*) FILTER (WHERE o.expired_at IS NOT NULL)
     FROM nile_reset.email_outbox AS o
 $$;
 REVOKE ALL ON FUNCTION auth.email_outbox_stats() FROM PUBLIC;

@@ -48,6 +48,7 @@ pub struct Directory {
     id_type: &'static str,
     email: String,
     name: Option<String>,
+    locale: Option<String>,
     password: Option<String>,
     pub format: PasswordFormat,
     live: String,
@@ -60,6 +61,8 @@ pub struct User {
     pub id: String,
     pub email: String,
     pub name: Option<String>,
+    /// The user's locale for emails, when the directory has a locale column.
+    pub locale: Option<String>,
 }
 
 const LOAD: Statement = Statement {
@@ -70,6 +73,7 @@ const LOAD: Statement = Statement {
                  pg_catalog.quote_ident(d.email_column) AS email_column,
                  pg_catalog.quote_ident(d.password_column) AS password_column,
                  pg_catalog.quote_ident(d.name_column) AS name_column,
+                 pg_catalog.quote_ident(d.locale_column) AS locale_column,
                  pg_catalog.quote_ident(d.disabled_column) AS disabled_column,
                  d.credentials_table IS NOT NULL AS wants_credentials,
                  cc.relowner AS credentials_owner,
@@ -142,6 +146,7 @@ pub fn load(client: &mut SpiClient<'_>) -> Directory {
         id_type: id_cast(&id_type),
         email: not_null(&row, "email_column"),
         name: text("name_column"),
+        locale: text("locale_column"),
         password: text("password_column"),
         format,
         live,
@@ -155,6 +160,7 @@ fn user_from(row: &pgrx::spi::SpiHeapTupleData<'_>) -> User {
         id: not_null(row, "id"),
         email: not_null(row, "email"),
         name: column(row, "name"),
+        locale: column(row, "locale"),
     }
 }
 
@@ -164,21 +170,27 @@ impl Directory {
             Some(col) => format!("u.{col}::pg_catalog.text"),
             None => "NULL::pg_catalog.text".to_owned(),
         };
+        let locale = match &self.locale {
+            Some(col) => format!("u.{col}::pg_catalog.text"),
+            None => "NULL::pg_catalog.text".to_owned(),
+        };
         format!(
-            "u.{id}::pg_catalog.text AS id, u.{email}::pg_catalog.text AS email, {name} AS name",
+            "u.{id}::pg_catalog.text AS id, u.{email}::pg_catalog.text AS email, {name} AS name, \
+             {locale} AS locale",
             id = self.id,
             email = self.email
         )
     }
 
-    /// The live user with this email, compared lower-cased (an index on
-    /// `lower(email)` serves it). None when there is none, and also when
+    /// The live user whose lower-cased email is `identifier` (normalized by
+    /// `email::normalize`; an index on `lower(email)` serves it). None when
+    /// there is none, and also when
     /// several live users share the address: a token could not say whose
     /// password it resets, so nobody gets one.
-    pub fn find_by_email(&self, client: &mut SpiClient<'_>, email: &str) -> Option<User> {
+    pub fn find_by_email(&self, client: &mut SpiClient<'_>, identifier: &str) -> Option<User> {
         let sql = format!(
             "SELECT {list} FROM {users} u
-              WHERE pg_catalog.lower(u.{email}::pg_catalog.text) = pg_catalog.lower($1) AND {live}
+              WHERE pg_catalog.lower(u.{email}::pg_catalog.text) = $1 AND {live}
               LIMIT 2",
             list = self.select_list(),
             users = self.users.name,
@@ -186,7 +198,12 @@ impl Directory {
             live = self.live
         );
         as_role(self.users.owner, || {
-            let table = execute_text(client, &sql, &[PgBuiltInOids::TEXTOID], &[email.into()]);
+            let table = execute_text(
+                client,
+                &sql,
+                &[PgBuiltInOids::TEXTOID],
+                &[identifier.into()],
+            );
             if table.len() != 1 {
                 return None;
             }
@@ -402,6 +419,7 @@ struct Config<'a> {
     password: Option<&'a str>,
     format: PasswordFormat,
     name: Option<&'a str>,
+    locale: Option<&'a str>,
     disabled: Option<(&'a str, &'a str)>,
     credentials: Option<pg_sys::Oid>,
     sessions: Option<pg_sys::Oid>,
@@ -422,10 +440,10 @@ fn store(config: Config<'_>) {
             "INSERT INTO nile_reset.user_directory AS d
                  (singleton, shape, user_table, id_column, id_type, email_column, password_column,
                   password_format, name_column, disabled_column, disabled_type,
-                  credentials_table, sessions_table, configured)
+                  credentials_table, sessions_table, configured, locale_column)
              VALUES (true, $1, $2::pg_catalog.oid::pg_catalog.regclass, $3, $4, $5, $6, $7, $8, $9, $10,
                      $11::pg_catalog.oid::pg_catalog.regclass, $12::pg_catalog.oid::pg_catalog.regclass,
-                     pg_catalog.now())
+                     pg_catalog.now(), $13)
              ON CONFLICT (singleton) DO UPDATE SET
                  shape = excluded.shape, user_table = excluded.user_table,
                  id_column = excluded.id_column, id_type = excluded.id_type,
@@ -433,7 +451,8 @@ fn store(config: Config<'_>) {
                  password_format = excluded.password_format, name_column = excluded.name_column,
                  disabled_column = excluded.disabled_column, disabled_type = excluded.disabled_type,
                  credentials_table = excluded.credentials_table,
-                 sessions_table = excluded.sessions_table, configured = excluded.configured",
+                 sessions_table = excluded.sessions_table, configured = excluded.configured,
+                 locale_column = excluded.locale_column",
             &[
                 config.shape.into(),
                 config.table.into(),
@@ -447,6 +466,7 @@ fn store(config: Config<'_>) {
                 config.disabled.map(|(_, t)| t).into(),
                 config.credentials.into(),
                 config.sessions.into(),
+                config.locale.into(),
             ],
         )
         .unwrap_or_else(|e| crate::spi::spi_failed(e));
@@ -537,8 +557,10 @@ pub mod nile_reset {
     /// lower-cased: create an index on `lower(email)`); `password_column`
     /// receives the new hash in `password_format` (`bcrypt`,
     /// `django_pbkdf2_sha256` or `argon2id`); `disabled_column`, when given, is
-    /// a boolean (true = disabled) or a timestamp (set = deleted). The caller
-    /// must own the table, or be a superuser.
+    /// a boolean (true = disabled) or a timestamp (set = deleted);
+    /// `locale_column`, when given, is text-like and picks the template
+    /// locale of the user's emails. The caller must own the table, or be a
+    /// superuser.
     #[pg_extern]
     #[search_path(pg_catalog, pg_temp)]
     #[allow(clippy::too_many_arguments)]
@@ -550,6 +572,7 @@ pub mod nile_reset {
         password_format: Option<&str>,
         name_column: Option<&str>,
         disabled_column: Option<&str>,
+        locale_column: Option<&str>,
     ) {
         let table = required(user_table, "user_table");
         let id = required(id_column, "id_column");
@@ -580,6 +603,13 @@ pub mod nile_reset {
             if let Some(name) = name_column {
                 check_text(&column_info(client, table, name, "name"), "name", name);
             }
+            if let Some(locale) = locale_column {
+                check_text(
+                    &column_info(client, table, locale, "locale"),
+                    "locale",
+                    locale,
+                );
+            }
             let disabled = disabled_column.map(|col| {
                 (
                     col,
@@ -597,6 +627,7 @@ pub mod nile_reset {
             password: Some(password),
             format,
             name: name_column,
+            locale: locale_column,
             disabled,
             credentials: None,
             sessions: None,
@@ -663,6 +694,7 @@ pub mod nile_reset {
             password: None,
             format: PasswordFormat::Nile,
             name: Some("name"),
+            locale: None,
             disabled: Some(("deleted", "timestamp")),
             credentials: Some(credentials),
             sessions,

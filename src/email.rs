@@ -1,6 +1,24 @@
-//! The rule for the email a reset is requested for.
+//! The rule for the email a reset is requested for, and its normalization
+//! into an identifier (done by the database, `nile_reset.normalize_identifier`).
+
+use pgrx::prelude::*;
+use pgrx::spi::SpiClient;
 
 use crate::error::ArgError;
+use crate::spi::{execute, first_row, not_null, Statement};
+
+const NORMALIZE: Statement = Statement {
+    sql: "SELECT nile_reset.normalize_identifier($1) AS identifier",
+    args: &[PgBuiltInOids::TEXTOID],
+};
+
+/// The identifier an email is stored and compared as: the database's one
+/// normalization, so callers that use `auth.normalize_identifier` agree.
+pub fn normalize(client: &mut SpiClient<'_>, email: &str) -> String {
+    first_row(execute(client, &NORMALIZE, &[email.into()]))
+        .map(|row| not_null(&row, "identifier"))
+        .unwrap_or_else(|| crate::error::internal_error("SELECT without FROM returned no row"))
+}
 
 pub const MAX_EMAIL_CHARS: usize = 254;
 

@@ -49,6 +49,15 @@ pub enum ArgError {
 }
 
 impl ArgError {
+    /// The same error about one element of an array argument, e.g.
+    /// "emails[3]: email must not be empty".
+    pub fn at(self, element: &str) -> ArgError {
+        match self {
+            ArgError::TooLong(message) => ArgError::TooLong(format!("{element}: {message}")),
+            ArgError::Invalid(message) => ArgError::Invalid(format!("{element}: {message}")),
+        }
+    }
+
     pub fn raise(self) -> ! {
         match self {
             ArgError::TooLong(message) => raise(

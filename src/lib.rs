@@ -26,7 +26,7 @@
 //! - `error`      SQLSTATEs and messages.
 //! - `sql/schema.sql`    install guard, the `nile_reset` schema and tables.
 //! - `sql/sender.sql`    the sender's contract and `auth.sender_limits()`.
-//! - `sql/wakeup.sql`    coalesced wake-ups.
+//! - `sql/wakeup.sql`    wake-ups: the sleep and presence locks.
 //! - `sql/directory.sql` SQL signatures of the user-directory functions.
 //! - `sql/privileges.sql` what PUBLIC and `nile_reset_admin` may do.
 
@@ -137,6 +137,12 @@ mod tests {
                 Spi::get_one_with_args::<i64>("SELECT auth.wakeup_lock_key($1)", &[channel.into()])
                     .unwrap();
             assert_eq!(sql, Some(crate::outbox::wakeup_lock_key(channel)));
+            let presence = Spi::get_one_with_args::<i64>(
+                "SELECT nile_reset.presence_lock_key($1)",
+                &[channel.into()],
+            )
+            .unwrap();
+            assert_eq!(presence, Some(crate::outbox::presence_lock_key(channel)));
         }
     }
 

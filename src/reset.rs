@@ -10,7 +10,10 @@ use crate::directory::{self, Directory, User};
 use crate::error::{bad_token, internal_error, or_raise, required};
 use crate::outbox::enqueue;
 use crate::password::{check_password, HashCost, PasswordFormat};
-use crate::settings::{BCRYPT_COST, MAX_FAILED_ATTEMPTS, PBKDF2_ITERATIONS};
+use crate::settings::{
+    BCRYPT_COST, FAILURE_BLOCK_MS, MAX_FAILED_ATTEMPTS, MAX_FAILURE_BLOCK_SECONDS,
+    PBKDF2_ITERATIONS,
+};
 use crate::spi::{execute, first_row, not_null, Statement};
 use crate::status::TokenStatus;
 use crate::templates::load_template;
@@ -18,23 +21,36 @@ use crate::token;
 
 /// The identifier's token row, locked: concurrent verifies and resets of one
 /// identifier take turns, and a reset that waited finds the row gone.
+/// `blocked`: the brute-force throttle. After $2 (max_failed_attempts)
+/// wrong tokens, each further check waits until last_failure + $3 ms
+/// (failure_block) x 2^(failures - $2), at most $4 s (max_failure_block).
+/// `revoked` only for rows revoked by 0.1.0, which revoked on failures.
 const LOCK_TOKEN: Statement = Statement {
     sql: "SELECT t.identifier, t.user_id, t.token, t.expires,
-                 t.expires > now() AS live, t.expires = '-infinity' AS revoked
+                 t.expires > now() AS live, t.expires = '-infinity' AS revoked,
+                 t.failed_attempts >= $2 AND t.last_failure IS NOT NULL
+                   AND now() < t.last_failure + LEAST(
+                         $3 * interval '1 millisecond'
+                           * pg_catalog.power(2, LEAST(t.failed_attempts - $2, 30)),
+                         $4 * interval '1 second') AS blocked
             FROM nile_reset.verification_tokens t
-           WHERE t.identifier = pg_catalog.lower($1)
+           WHERE t.identifier = $1
              FOR UPDATE",
-    args: &[PgBuiltInOids::TEXTOID],
+    args: &[
+        PgBuiltInOids::TEXTOID,
+        PgBuiltInOids::INT4OID,
+        PgBuiltInOids::INT4OID,
+        PgBuiltInOids::INT4OID,
+    ],
 };
 
-/// Counts a wrong token; at the limit the token is revoked (expiry moved to
-/// -infinity, the row kept so the resend interval still holds).
+/// Counts a wrong token and when it came. The token itself stays valid:
+/// wrong guesses by a stranger must never stop the user's own link.
 const COUNT_FAILURE: Statement = Statement {
     sql: "UPDATE nile_reset.verification_tokens
-             SET failed_attempts = failed_attempts + 1,
-                 expires = CASE WHEN failed_attempts + 1 >= $2 THEN '-infinity' ELSE expires END
-           WHERE identifier = pg_catalog.lower($1)",
-    args: &[PgBuiltInOids::TEXTOID, PgBuiltInOids::INT4OID],
+             SET failed_attempts = failed_attempts + 1, last_failure = now()
+           WHERE identifier = $1",
+    args: &[PgBuiltInOids::TEXTOID],
 };
 
 /// Consumes the token (after a reset), or drops one whose user is gone.
@@ -52,13 +68,23 @@ enum TokenState {
 /// Checks `candidate` against the identifier's token, counting a wrong one.
 /// A right token is still invalid when the user it was issued to no longer
 /// has that email, or is deleted or disabled: the token is then dropped.
+/// While the identifier is throttled nothing is compared nor counted: the
+/// answer is invalid, and an attacker's guesses during a block neither
+/// lengthen it nor learn anything; the user's link works again when it ends.
 fn check_token(
     client: &mut SpiClient<'_>,
     directory: &Directory,
     identifier: &str,
     candidate: &str,
 ) -> TokenState {
-    let Some(row) = first_row(execute(client, &LOCK_TOKEN, &[identifier.into()])) else {
+    let identifier = crate::email::normalize(client, identifier);
+    let args = [
+        identifier.as_str().into(),
+        MAX_FAILED_ATTEMPTS.get().into(),
+        FAILURE_BLOCK_MS.get().into(),
+        MAX_FAILURE_BLOCK_SECONDS.get().into(),
+    ];
+    let Some(row) = first_row(execute(client, &LOCK_TOKEN, &args)) else {
         // Hash even when there is nothing to compare with, so an unknown
         // identifier costs the same as a wrong token.
         let _ = token::digest(candidate);
@@ -70,12 +96,11 @@ fn check_token(
     let expires: TimestampWithTimeZone = not_null(&row, "expires");
     let live: bool = not_null(&row, "live");
     let revoked: bool = not_null(&row, "revoked");
+    if not_null::<bool>(&row, "blocked") {
+        return TokenState::Invalid;
+    }
     if !token::matches(candidate, &digest) {
-        execute(
-            client,
-            &COUNT_FAILURE,
-            &[identifier.into(), MAX_FAILED_ATTEMPTS.get().into()],
-        );
+        execute(client, &COUNT_FAILURE, &[stored_identifier.as_str().into()]);
         return TokenState::Invalid;
     }
     if revoked {
@@ -177,14 +202,16 @@ fn reset_password(
             bad_token("reset token is invalid or has already been used");
         }
         execute(client, &DELETE_TOKEN, &[stored_identifier.as_str().into()]);
-        let template = load_template(client, "password_alert");
-        let username = user.name.clone().unwrap_or_else(|| user.email.clone());
-        enqueue(
+        let template = load_template(client, "password_alert", user.locale.as_deref());
+        let username = crate::templates::user_value(user.name.as_deref().unwrap_or(&user.email));
+        let alert_id = enqueue(
             client,
             &template,
             &user.email,
             &[("username", username.as_str())],
+            None,
         );
+        crate::outbox::wake(client, alert_id);
         user.id
     })
 }

@@ -21,7 +21,11 @@ pub static BCRYPT_COST: GucSetting<i32> = GucSetting::<i32>::new(10);
 /// Django's default for PBKDF2-SHA256 since Django 5.2.
 pub static PBKDF2_ITERATIONS: GucSetting<i32> = GucSetting::<i32>::new(1_000_000);
 pub static MAX_FAILED_ATTEMPTS: GucSetting<i32> = GucSetting::<i32>::new(5);
+pub static FAILURE_BLOCK_MS: GucSetting<i32> = GucSetting::<i32>::new(1000);
+pub static MAX_FAILURE_BLOCK_SECONDS: GucSetting<i32> = GucSetting::<i32>::new(900);
 pub static WAKEUPS: GucSetting<bool> = GucSetting::<bool>::new(true);
+pub static DEFAULT_LOCALE: GucSetting<Option<CString>> =
+    GucSetting::<Option<CString>>::new(Some(c"en"));
 
 /// bcrypt only looks at the first 72 bytes of a password.
 pub const MAX_PASSWORD_BYTES: usize = 72;
@@ -63,6 +67,14 @@ pub fn register() {
         GucContext::Suset,
         GucFlags::default(),
     );
+    GucRegistry::define_string_guc(
+        c"nile_reset.default_locale",
+        c"Locale of the email templates for users without one.",
+        c"A BCP 47 tag such as en or pt-BR; see nile_reset.email_templates.",
+        &DEFAULT_LOCALE,
+        GucContext::Suset,
+        GucFlags::default(),
+    );
     GucRegistry::define_int_guc(
         c"nile_reset.min_password_length",
         c"Minimum length, in characters, of a new password.",
@@ -95,13 +107,33 @@ pub fn register() {
     );
     GucRegistry::define_int_guc(
         c"nile_reset.max_failed_attempts",
-        c"Wrong tokens tolerated for one identifier before its token is revoked.",
-        c"The account itself is never locked; the user can ask for a new token.",
+        c"Wrong tokens for one identifier before its checks are throttled.",
+        c"Tokens are never revoked by wrong guesses; see nile_reset.failure_block.",
         &MAX_FAILED_ATTEMPTS,
         1,
         1000,
         GucContext::Suset,
         GucFlags::default(),
+    );
+    GucRegistry::define_int_guc(
+        c"nile_reset.failure_block",
+        c"First throttling block after nile_reset.max_failed_attempts wrong tokens.",
+        c"Each further wrong token doubles it; while blocked, tokens for the identifier are answered invalid unchecked.",
+        &FAILURE_BLOCK_MS,
+        1,
+        3_600_000,
+        GucContext::Suset,
+        GucFlags::UNIT_MS,
+    );
+    GucRegistry::define_int_guc(
+        c"nile_reset.max_failure_block",
+        c"Longest throttling block for one identifier.",
+        c"",
+        &MAX_FAILURE_BLOCK_SECONDS,
+        1,
+        24 * 3600,
+        GucContext::Suset,
+        GucFlags::UNIT_S,
     );
 }
 
@@ -117,6 +149,14 @@ pub fn notify_channel() -> String {
         );
     }
     channel
+}
+
+/// The default template locale (empty when unset: any locale then serves).
+pub fn default_locale() -> String {
+    DEFAULT_LOCALE
+        .get()
+        .map(|c| c.into_string().unwrap_or_default())
+        .unwrap_or_default()
 }
 
 /// `^[A-Za-z0-9_]{1,63}$`, the `channel_pattern` of `auth.sender_limits()`.

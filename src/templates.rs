@@ -1,8 +1,11 @@
-//! Email templates: loading them from `nile_reset.email_templates`, and
-//! `${name}` rendering, as Nile does it, but in a
-//! single pass: substituted values are never scanned again, so a user's name
-//! cannot smuggle `${api_url}` (or anything else) into an email.
+//! Email templates: loading them from `nile_reset.email_templates` (the
+//! user's locale, with fallbacks), and `${name}` rendering, as Nile does it,
+//! but in a single pass: substituted values are never scanned again, so a
+//! user's name cannot smuggle `${api_url}` (or anything else) into an email.
+//! In an HTML body every value is HTML-escaped; values that come from the
+//! user's row are cleaned first (see `user_value`).
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 
 use pgrx::prelude::*;
@@ -16,21 +19,49 @@ pub struct Template {
     pub name: &'static str,
     pub subject: String,
     pub body: String,
+    pub html_body: Option<String>,
     pub sender: String,
     pub variables: Vec<(String, String)>,
 }
 
+/// The best row for the user's locale ($2, may be NULL): that locale, else
+/// its language (`pt-BR` -> `pt`), else the default locale ($3) or its
+/// language, else any; within a locale the administrator's row before the
+/// shipped default. Locales compare case-insensitively, `_` as `-`.
 const LOAD_TEMPLATE: Statement = Statement {
-    sql: "SELECT t.subject, t.body, t.sender,
+    sql: "WITH wanted AS (
+              SELECT pg_catalog.lower(pg_catalog.replace($2, '_', '-')) AS user_locale,
+                     pg_catalog.lower(pg_catalog.replace($3, '_', '-')) AS default_locale)
+          SELECT t.subject, t.body, t.html_body, t.sender,
                  (SELECT pg_catalog.jsonb_object_agg(v.name, v.value)
                     FROM nile_reset.template_variables v) AS variables
-            FROM nile_reset.email_templates t WHERE t.name = $1
-           ORDER BY t.is_default LIMIT 1",
-    args: &[PgBuiltInOids::TEXTOID],
+            FROM nile_reset.email_templates t, wanted w
+           WHERE t.name = $1
+           ORDER BY CASE pg_catalog.lower(t.locale)
+                      WHEN w.user_locale THEN 0
+                      WHEN pg_catalog.split_part(w.user_locale, '-', 1) THEN 1
+                      WHEN w.default_locale THEN 2
+                      WHEN pg_catalog.split_part(w.default_locale, '-', 1) THEN 3
+                      ELSE 4 END,
+                    t.is_default, t.locale
+           LIMIT 1",
+    args: &[
+        PgBuiltInOids::TEXTOID,
+        PgBuiltInOids::TEXTOID,
+        PgBuiltInOids::TEXTOID,
+    ],
 };
 
-pub fn load_template(client: &mut SpiClient<'_>, name: &'static str) -> Template {
-    let Some(row) = first_row(execute(client, &LOAD_TEMPLATE, &[name.into()])) else {
+/// Loads template `name` in the best locale for `locale` (the user's, if
+/// the directory has a locale column).
+pub fn load_template(
+    client: &mut SpiClient<'_>,
+    name: &'static str,
+    locale: Option<&str>,
+) -> Template {
+    let default_locale = crate::settings::default_locale();
+    let args = [name.into(), locale.into(), default_locale.as_str().into()];
+    let Some(row) = first_row(execute(client, &LOAD_TEMPLATE, &args)) else {
         ereport!(
             ERROR,
             PgSqlErrorCode::ERRCODE_UNDEFINED_OBJECT,
@@ -49,6 +80,7 @@ pub fn load_template(client: &mut SpiClient<'_>, name: &'static str) -> Template
         name,
         subject: text("subject"),
         body: text("body"),
+        html_body: crate::spi::column::<String>(&row, "html_body"),
         sender: text("sender"),
         variables,
     }
@@ -82,6 +114,22 @@ fn is_name(name: &str) -> bool {
 
 /// Replaces each `${name}` whose name is known; unknown ones stay as written.
 pub fn render(template: &str, variables: &Variables) -> String {
+    render_with(template, variables, Cow::Borrowed)
+}
+
+/// `render` for an HTML body: every substituted value is HTML-escaped
+/// (the template's own markup is the administrator's and stays).
+pub fn render_html(template: &str, variables: &Variables) -> String {
+    render_with(template, variables, |value| {
+        html_escape::encode_quoted_attribute(value)
+    })
+}
+
+fn render_with<'v>(
+    template: &str,
+    variables: &Variables<'v>,
+    escape: impl Fn(&'v str) -> Cow<'v, str>,
+) -> String {
     let mut out = String::with_capacity(template.len() + 128);
     let mut rest = template;
     while let Some(start) = rest.find("${") {
@@ -91,7 +139,7 @@ pub fn render(template: &str, variables: &Variables) -> String {
             Some(end) if is_name(&after[..end]) => {
                 let name = &after[..end];
                 match variables.values.get(name) {
-                    Some(value) => out.push_str(value),
+                    Some(value) => out.push_str(&escape(value)),
                     None => out.push_str(&rest[start..start + 2 + end + 1]),
                 }
                 rest = &after[end + 1..];
@@ -104,6 +152,31 @@ pub fn render(template: &str, variables: &Variables) -> String {
     }
     out.push_str(rest);
     out
+}
+
+/// The longest value, in characters, taken from a user's row (their name).
+pub const MAX_USER_VALUE_CHARS: usize = 200;
+
+/// A value from the user's row, made harmless for any email: control
+/// characters (CR/LF above all: no fake header lines), format characters
+/// (bidi overrides and isolates U+202A-U+202E, U+2066-U+2069, zero-width
+/// characters, ...) and line/paragraph separators are removed, and the rest
+/// is cut to `MAX_USER_VALUE_CHARS` characters.
+pub fn user_value(value: &str) -> String {
+    use unicode_properties::{GeneralCategory, UnicodeGeneralCategory};
+    value
+        .chars()
+        .filter(|c| {
+            !matches!(
+                c.general_category(),
+                GeneralCategory::Control
+                    | GeneralCategory::Format
+                    | GeneralCategory::LineSeparator
+                    | GeneralCategory::ParagraphSeparator
+            )
+        })
+        .take(MAX_USER_VALUE_CHARS)
+        .collect()
 }
 
 /// A header value (subject, sender) on one line: control characters, CR and
@@ -158,6 +231,35 @@ mod tests {
         let stored = stored(&[]);
         let vars = Variables::new(&stored, &[("username", "Zoë")]);
         assert_eq!(render("Grüße ${username} ✓", &vars), "Grüße Zoë ✓");
+    }
+
+    #[test]
+    fn html_values_are_escaped_once_and_markup_kept() {
+        let stored = stored(&[]);
+        let vars = Variables::new(
+            &stored,
+            &[
+                ("username", "<b>\"Tom\" & 'Jerry'</b> ${api_url}"),
+                ("api_url", "L"),
+            ],
+        );
+        assert_eq!(
+            render_html("<p>${username}</p>", &vars),
+            "<p>&lt;b&gt;&quot;Tom&quot; &amp; &#x27;Jerry&#x27;&lt;/b&gt; ${api_url}</p>"
+        );
+    }
+
+    #[test]
+    fn user_values_lose_controls_and_bidi_and_are_capped() {
+        assert_eq!(
+            user_value("Jane\r\nBcc: x@y\u{202E}gpj.exe\u{2066}\u{200B}\u{2028}!"),
+            "JaneBcc: x@ygpj.exe!"
+        );
+        assert_eq!(user_value("Zoë Σ").as_str(), "Zoë Σ");
+        assert_eq!(
+            user_value(&"é".repeat(10_000)).chars().count(),
+            MAX_USER_VALUE_CHARS
+        );
     }
 
     #[test]

@@ -27,9 +27,13 @@ RESET ROLE;
 -- The app role's recipe (README): schema usage and EXECUTE on the request functions.
 GRANT USAGE ON SCHEMA auth TO nile_reset_app;
 GRANT EXECUTE ON FUNCTION auth.generate_password_token(text, text, text),
+                          auth.normalize_identifier(text),
                           auth.verify_password_token(text, text),
                           auth.reset_password(text, text, text) TO nile_reset_app;
 SET ROLE nile_reset_app;
+SELECT auth.normalize_identifier(' Jane@Example.com ');
+SELECT nile_reset.normalize_identifier('Jane@Example.com');
+\echo :LAST_ERROR_SQLSTATE
 SELECT created FROM auth.generate_password_token('jane@example.com', 'http://localhost:3000/', 'http://localhost:3000/r');
 -- ... but still cannot read what the function wrote, nor use the trusted link mode.
 SELECT token FROM nile_reset.verification_tokens;
