@@ -83,12 +83,16 @@ elif [ -f "$upgrade_script" ]; then
     fail "$upgrade_script says what changed" "add a comment paragraph on what changed and why"
   fi
 else
-  what="the version changed"
-  if $changed; then what="the SQL surface and the version changed"; fi
-  fail "an upgrade script goes with the new version" \
-    "$what since release $old_version ($old_version -> $new_version), but $upgrade_script is missing:" \
-    "without it ALTER EXTENSION nile_reset UPDATE cannot reach $new_version (an empty script" \
-    "with only the guard is enough when the SQL did not change)"
+  if $changed; then
+    fail "an upgrade script goes with the new version" \
+      "the SQL surface changed since release $old_version, but $upgrade_script is missing:" \
+      "without it ALTER EXTENSION nile_reset UPDATE cannot reach $new_version"
+  else
+    fail "an upgrade script goes with the new version" \
+      "the version changed since release $old_version, but $upgrade_script is missing:" \
+      "without it ALTER EXTENSION nile_reset UPDATE cannot reach $new_version (the SQL did not" \
+      "change: a script holding only the \\echo ... \\quit guard is enough)"
+  fi
 fi
 
 finish schema_check
