@@ -71,7 +71,7 @@ elif [ -f "$upgrade_script" ]; then
   pass "upgrade script $upgrade_script exists"
   # Like PostgreSQL's own extensions: an upgrade script run by hand from psql
   # would bypass ALTER EXTENSION, so its first statement stops psql.
-  first=$(grep -vE '^[[:space:]]*(--.*)?$' "$upgrade_script" | head -n 1)
+  first=$(awk '!/^[[:space:]]*(--.*)?$/ { print; exit }' "$upgrade_script")
   if [[ $first == '\echo '*'\quit' ]]; then
     pass "$upgrade_script starts with the \\echo ... \\quit guard"
   else
