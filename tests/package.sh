@@ -3,10 +3,11 @@
 # (packaging/build.sh, for the system's PostgreSQL 15), installs them with
 # apt-get into the system, runs CREATE EXTENSION and one password reset on a
 # throwaway cluster of the system's own PostgreSQL binaries, checks
-# `nile-reset --version` and the systemd units, then purges the packages
+# `nile-reset --version`, that the packaged `nile-reset serve` answers
+# /healthz against it, and the systemd units, then purges the packages
 # (and the system user, if the packages created it) so that the system is
 # left as it was. Needs root or passwordless sudo.
-# Ends with "package: N passed, M failed". Cluster on port 28873.
+# Ends with "package: N passed, M failed". Cluster on port 28873, serve on 28874.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/common.sh
@@ -60,7 +61,12 @@ done
 
 user_existed=false
 if getent passwd nile-reset >/dev/null; then user_existed=true; fi
+serve_pid=
 cleanup() {
+  if [ -n "$serve_pid" ] && kill -0 "$serve_pid" 2>/dev/null; then
+    kill -TERM "$serve_pid"
+    wait "$serve_pid" || true
+  fi
   stop_cluster "$system_bin" "$datadir" || true
   as_root env DEBIAN_FRONTEND=noninteractive apt-get purge -y -qq "$ext_package" nile-reset >/dev/null 2>&1 || true
   if ! $user_existed && getent passwd nile-reset >/dev/null; then
@@ -120,6 +126,22 @@ check_eq "the token resets the password" 00000000-0000-0000-0000-00000000000a \
   "$(sql "SELECT auth.reset_password('jane@example.com', '$token', 'correct horse battery')")"
 check_eq "a password is stored" 1 \
   "$(sql "SELECT count(*) FROM auth.credentials WHERE user_id = '00000000-0000-0000-0000-00000000000a' AND method = 'EMAIL_PASSWORD' AND deleted IS NULL")"
+
+# The packaged binary serves the packaged extension.
+serve_port=28874
+/usr/bin/nile-reset serve --listen "127.0.0.1:$serve_port" --log-format text \
+  --database "app=postgres://postgres@127.0.0.1:$port/postgres" >"$work/serve.log" 2>&1 &
+serve_pid=$!
+status=000
+for _ in $(seq 50); do
+  status=$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$serve_port/healthz" || true)
+  [ "$status" = 000 ] || break
+  sleep 0.2
+done
+check_eq "nile-reset serve answers /healthz with the packaged extension" 200 "$status"
+kill -TERM "$serve_pid"
+wait "$serve_pid" || true
+serve_pid=
 stop_cluster "$system_bin" "$datadir"
 
 log "purging the packages"
