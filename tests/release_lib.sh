@@ -74,6 +74,10 @@ last_release() {
 # the commit sql/releases records, or that commit when the tag is missing.
 release_commit() { # version recorded_commit
   local tagged
+  if ! git -C "$PROJECT_ROOT" rev-parse --git-dir >/dev/null 2>&1; then
+    log "release $1 is built from git history, but $PROJECT_ROOT is not a git checkout"
+    return 1
+  fi
   if tagged=$(git -C "$PROJECT_ROOT" rev-parse -q --verify "refs/tags/v$1^{commit}"); then
     if [ "$tagged" != "$2" ]; then
       log "tag v$1 points to $tagged, but sql/releases records $2 for $1"
