@@ -12,3 +12,7 @@ test:
 
 bench:
 	bash bench/run.sh
+
+.PHONY: package
+package:
+	bash packaging/build.sh
