@@ -45,7 +45,7 @@ count() { # log exit_status
 suite() { # name command...
   local name=$1 log status=0
   shift
-  log="$logs/$(echo "$name" | tr -c 'a-z0-9\n' '-').log"
+  log="$logs/$(echo "$name" | tr '[:upper:]' '[:lower:]' | tr -c 'a-z0-9\n' '-').log"
   log "test: $name"
   "$@" 2>&1 | tee "$log" || status=${PIPESTATUS[0]}
   count "$log" "$status"
