@@ -24,8 +24,11 @@ default_cluster_online() {
   command -v pg_lsclusters >/dev/null && pg_lsclusters -h 2>/dev/null | grep -q online
 }
 
-if [ "$(id -u)" -ne 0 ] && { [ "${#missing[@]}" -gt 0 ] || default_cluster_online; }; then
-  log "sudo is needed once, now, to install Debian packages and stop Debian's default cluster"
+needs_root=()
+[ "${#missing[@]}" -eq 0 ] || needs_root+=("install Debian packages")
+default_cluster_online && needs_root+=("stop Debian's default PostgreSQL cluster")
+if [ "$(id -u)" -ne 0 ] && [ "${#needs_root[@]}" -gt 0 ]; then
+  log "sudo is needed once, now, to: $(printf '%s; ' "${needs_root[@]}")nothing later needs it"
   sudo -v
 fi
 if [ "${#missing[@]}" -gt 0 ]; then
