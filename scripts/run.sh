@@ -56,6 +56,8 @@ SET client_min_messages = warning;
 DROP EXTENSION IF EXISTS nile_reset CASCADE;
 CREATE EXTENSION nile_reset;
 SELECT auth.add_trusted_origin('http://localhost:3000') \g /dev/null
+-- The demo keeps its users in Nile's tables (users.users, auth.credentials).
+SELECT auth.use_nile_users() \g /dev/null
 INSERT INTO users.users (email, name) VALUES ('demo@example.com', 'Demo User'), ('jane@example.com', 'Jane');
 SQL
 
@@ -85,7 +87,7 @@ log "generating a reset token in SQL"
 # Printed from here, not with psql's \echo (which drops quotes), so that the
 # statements can be pasted as shown.
 token_sql="SELECT * FROM auth.generate_password_token('demo@example.com', 'http://localhost:3000/done', 'http://localhost:3000/reset-password');"
-outbox_sql="SELECT id, kind, recipient, subject, body FROM auth.email_outbox ORDER BY id DESC LIMIT 1;"
+outbox_sql="SELECT id, kind, recipient, subject, body FROM nile_reset.email_outbox ORDER BY id DESC LIMIT 1;"
 printf '\n%s\n' "$token_sql"
 psql_demo -c "$token_sql"
 printf 'The queued email:\n%s\n' "$outbox_sql"
