@@ -1,4 +1,4 @@
-.PHONY: run stop test bench
+.PHONY: run stop test lint ci bench
 
 # The README's two commands.
 run:
@@ -9,6 +9,14 @@ stop:
 
 test:
 	bash scripts/test.sh
+
+# Only the lint suites of the test command (rustfmt, clippy, shellcheck).
+lint:
+	bash scripts/test.sh lint
+
+# What CI runs: the test command as root and as a non-root sudo user.
+ci:
+	bash .ci/run
 
 bench:
 	bash bench/run.sh

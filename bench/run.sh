@@ -52,7 +52,7 @@ SQL
 start_sender() {
   rm -rf "$work/mail"
   "$bin" send --database-url "$dsn" --transport file --outbox-dir "$work/mail" \
-    --poll-interval 1s --batch-size 100 "$@" >"$work/sender.log" 2>&1 &
+    --poll-interval 1s --batch-size 100 >"$work/sender.log" 2>&1 &
   sender_pid=$!
   pids+=("$sender_pid")
 }

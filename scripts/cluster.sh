@@ -5,6 +5,7 @@
 # server listens on 127.0.0.1 only. Under root the cluster is owned and run
 # by $PG_OS_USER, because PostgreSQL refuses to run as root.
 set -euo pipefail
+# shellcheck source=scripts/common.sh
 . "$(dirname "$0")/common.sh"
 
 cmd=${1:?usage: cluster.sh start|stop|status|psql [DATADIR] [PORT]}

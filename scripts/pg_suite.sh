@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Runs one of PostgreSQL's own test drivers against a throwaway cluster,
-# with the settings `cargo pgrx regress` uses:
+# of PostgreSQL $NILE_RESET_PG_MAJOR (default 15), with the settings
+# `cargo pgrx regress` uses:
 #   scripts/pg_suite.sh regress [NAME...]    tests/pg_regress/{sql,expected}
 #   scripts/pg_suite.sh isolation [NAME...]  tests/isolation/{specs,expected}:
 #                                            sessions interleaved step by step
@@ -12,11 +13,11 @@ cd "$(dirname "$0")/.."
 suite=${1:?usage: pg_suite.sh regress|isolation [NAME...]}
 shift
 case "$suite" in
-  regress) dir=tests/pg_regress inputs=sql ext=sql driver=regress/pg_regress port=28816 ;;
-  isolation) dir=tests/isolation inputs=specs ext=spec driver=isolation/pg_isolation_regress port=28817 ;;
+  regress) dir=tests/pg_regress inputs=sql ext=sql driver=regress/pg_regress port=$((28816 + PG_PORT_OFFSET)) ;;
+  isolation) dir=tests/isolation inputs=specs ext=spec driver=isolation/pg_isolation_regress port=$((28817 + PG_PORT_OFFSET)) ;;
   *) echo "unknown suite: $suite" >&2; exit 2 ;;
 esac
-datadir=$PROJECT_ROOT/target/$suite-cluster
+datadir=$PROJECT_ROOT/target/$suite-cluster-$PG_MAJOR
 bash scripts/cluster.sh start "$datadir" "$port"
 trap 'bash scripts/cluster.sh stop "$datadir" "$port"' EXIT
 
@@ -30,7 +31,7 @@ for f in "${names[@]}"; do
   tests+=("$name")
 done
 
-outdir=$PROJECT_ROOT/target/$suite
+outdir=$PROJECT_ROOT/target/$suite-$PG_MAJOR
 mkdir -p "$outdir"
 PGOPTIONS='-c client_min_messages=warning' \
 "$("$PG_CONFIG" --pkglibdir)/pgxs/src/test/$driver" \

@@ -56,6 +56,8 @@ SET client_min_messages = warning;
 DROP EXTENSION IF EXISTS nile_reset CASCADE;
 CREATE EXTENSION nile_reset;
 SELECT auth.add_trusted_origin('http://localhost:3000') \g /dev/null
+-- The demo keeps its users in Nile's tables (users.users, auth.credentials).
+SELECT auth.use_nile_users() \g /dev/null
 INSERT INTO users.users (email, name) VALUES ('demo@example.com', 'Demo User'), ('jane@example.com', 'Jane');
 SQL
 
@@ -82,21 +84,21 @@ done
 curl -fsS "http://127.0.0.1:$http_port/healthz" >/dev/null || { cat "$run/shim.log"; exit 1; }
 
 log "generating a reset token in SQL"
-psql_demo <<'SQL'
-\echo
-\echo SELECT * FROM auth.generate_password_token('demo@example.com', 'http://localhost:3000/done', 'http://localhost:3000/reset-password');
-SELECT * FROM auth.generate_password_token('demo@example.com', 'http://localhost:3000/done',
-                                           'http://localhost:3000/reset-password');
-\echo The queued email (auth.email_outbox):
-SELECT id, kind, recipient, subject, body FROM auth.email_outbox ORDER BY id DESC LIMIT 1 \gx
-SQL
+# Printed from here, not with psql's \echo (which drops quotes), so that the
+# statements can be pasted as shown.
+token_sql="SELECT * FROM auth.generate_password_token('demo@example.com', 'http://localhost:3000/done', 'http://localhost:3000/reset-password');"
+outbox_sql="SELECT id, kind, recipient, subject, body FROM nile_reset.email_outbox ORDER BY id DESC LIMIT 1;"
+printf '\n%s\n' "$token_sql"
+psql_demo -c "$token_sql"
+printf 'The queued email:\n%s\n' "$outbox_sql"
+psql_demo -x -c "$outbox_sql"
 
 log "waiting for the sender to deliver it"
 for _ in $(seq 100); do
   ls "$run/mail"/*.eml >/dev/null 2>&1 && break
   sleep 0.1
 done
-eml=$(ls -t "$run/mail"/*.eml 2>/dev/null | head -n 1)
+eml=$(find "$run/mail" -name '*.eml' -printf '%T@ %p\n' 2>/dev/null | sort -n | tail -n 1 | cut -d' ' -f2-)
 [ -n "$eml" ] || { echo "no email was delivered; see $run/sender.log" >&2; exit 1; }
 echo "The email as delivered ($eml):"
 sed 's/^/    /' "$eml"
@@ -110,7 +112,7 @@ Running:
   sender       .eml files in $run/mail  (log: $run/sender.log)
 
 Ask for a reset over HTTP, as Nile's SDK does (CSRF cookie first, then POST):
-  curl -s -c /tmp/nile.jar http://127.0.0.1:$http_port/v2/databases/$db/auth/csrf
+  curl -s -c /tmp/nile.jar -w '\\n' http://127.0.0.1:$http_port/v2/databases/$db/auth/csrf
   curl -s -b /tmp/nile.jar -o /dev/null -w '%{http_code}\\n' -H 'content-type: application/json' \\
     -d '{"email":"jane@example.com","callbackUrl":"http://localhost:3000/done","redirectUrl":"http://localhost:3000/reset-password"}' \\
     http://127.0.0.1:$http_port/v2/databases/$db/auth/reset-password

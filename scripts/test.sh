@@ -1,12 +1,22 @@
 #!/usr/bin/env bash
-# Runs every test of nile_reset: Rust unit tests and #[pg_test]s, the
-# pg_regress and isolation suites against a real server, the companion
-# crate's integration tests (real PostgreSQL, HTTP and SMTP) and a
-# schema-driven fuzz run of the HTTP API. Installs what is missing first.
-# Ends with one line counting every test: "tests: N passed, M failed".
+# Runs every test of nile_reset: the lints (rustfmt, clippy, shellcheck);
+# for each tested PostgreSQL major (15 and 18) the Rust unit tests and
+# #[pg_test]s and the pg_regress and isolation suites against a real server;
+# against 15 the companion crate's integration tests (real PostgreSQL, HTTP
+# and SMTP) and a schema-driven fuzz run of the HTTP API. Installs what is
+# missing first. Ends with one line counting every test:
+# "tests: N passed, M failed".
+#
+#   scripts/test.sh [GROUP...]   groups: lint extension shim fuzz (default: all)
+#   NILE_RESET_PG_MAJORS="15 18" the majors the extension group covers
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/common.sh
+
+groups=("$@")
+[ "${#groups[@]}" -gt 0 ] || groups=(lint extension shim fuzz)
+read -r -a majors <<<"${NILE_RESET_PG_MAJORS:-${PG_MAJORS[*]}}"
+wanted() { [[ " ${groups[*]} " == *" $1 "* ]]; }
 
 bash scripts/setup.sh
 
@@ -16,8 +26,8 @@ passed=0
 failed=0
 failures=()
 
-# Adds a suite's own counts (read from its output) to the totals; a suite
-# that fails without a count it printed counts as one failure.
+# Adds a suite's own counts (read from its output) to the totals. A suite
+# that prints no count is one test: it passed or failed as a whole.
 count() { # log exit_status
   local log=$1 status=$2 p=0 f=0
   read -r p f < <(awk '
@@ -27,37 +37,62 @@ count() { # log exit_status
     /^schemathesis: [0-9]+ passed, [0-9]+ failed/ { p += $2; f += $4 }
     END { print p + 0, f + 0 }' "$log")
   if [ "$status" -ne 0 ] && [ "$f" -eq 0 ]; then f=1; fi
+  if [ "$status" -eq 0 ] && [ "$p" -eq 0 ] && [ "$f" -eq 0 ]; then p=1; fi
   passed=$((passed + p))
   failed=$((failed + f))
 }
 
 suite() { # name command...
-  local name=$1; shift
-  local log="$logs/$(echo "$name" | tr -c 'a-z0-9\n' '-').log"
+  local name=$1 log status=0
+  shift
+  log="$logs/$(echo "$name" | tr '[:upper:]' '[:lower:]' | tr -c 'a-z0-9\n' '-').log"
   log "test: $name"
-  local status=0
   "$@" 2>&1 | tee "$log" || status=${PIPESTATUS[0]}
   count "$log" "$status"
   [ "$status" -eq 0 ] || failures+=("$name")
 }
 
 # The #[pg_test] server's data folder must be owned by the unprivileged user.
-unit_and_pg_tests() {
-  local data=$PROJECT_ROOT/target/pgrx-test-data runas=()
+unit_and_pg_tests() { # major
+  local data=$PROJECT_ROOT/target/pgrx-test-data-$1 runas=()
   mkdir -p "$data"
-  if [ "$(id -u)" -eq 0 ]; then chown "$PG_OS_USER" "$data"; runas=(--runas "$PG_OS_USER"); fi
-  cargo pgrx test "pg$PG_MAJOR" "${runas[@]}" --pgdata "$data"
+  if [ "$(id -u)" -eq 0 ]; then
+    chown "$PG_OS_USER" "$data"
+    runas=(--runas "$PG_OS_USER")
+  fi
+  cargo pgrx test "pg$1" "${runas[@]}" --pgdata "$data"
 }
 
-suite "extension unit tests and #[pg_test]s" unit_and_pg_tests
+if wanted lint; then
+  suite "rustfmt" cargo fmt --all --check
+  suite "clippy (extension with pg15, companion crate)" \
+    cargo clippy --workspace --all-targets -- -D warnings
+  suite "shellcheck" shellcheck --external-sources scripts/*.sh bench/*.sh tests/*.sh .ci/run
+fi
 
-log "installing the extension into PostgreSQL $PG_MAJOR"
-pgrx_install
+if wanted extension; then
+  for major in "${majors[@]}"; do
+    use_pg_major "$major"
+    suite "PostgreSQL $major: extension unit tests and #[pg_test]s" unit_and_pg_tests "$major"
+    log "installing the extension into the checkout's PostgreSQL $major"
+    pgrx_install
+    suite "PostgreSQL $major: pg_regress suite" env NILE_RESET_PG_MAJOR="$major" bash scripts/pg_suite.sh regress
+    suite "PostgreSQL $major: isolation suite" env NILE_RESET_PG_MAJOR="$major" bash scripts/pg_suite.sh isolation
+  done
+fi
 
-suite "pg_regress suite" bash scripts/pg_suite.sh regress
-suite "isolation suite" bash scripts/pg_suite.sh isolation
-suite "companion crate: HTTP shim and email sender" cargo test -p nile_reset_shim
-suite "schemathesis fuzz of the HTTP API" bash tests/schemathesis.sh
+# The companion crate and the fuzz run talk to PostgreSQL 15.
+use_pg_major 15
+if wanted shim || wanted fuzz; then
+  log "installing the extension into the checkout's PostgreSQL 15"
+  pgrx_install
+fi
+if wanted shim; then
+  suite "companion crate: HTTP shim and email sender" cargo test -p nile_reset_shim
+fi
+if wanted fuzz; then
+  suite "schemathesis fuzz of the HTTP API" bash tests/schemathesis.sh
+fi
 
 echo
 for name in "${failures[@]}"; do echo "FAILED suite: $name (log: $logs)"; done
