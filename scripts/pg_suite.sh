@@ -25,11 +25,23 @@ trap 'bash scripts/cluster.sh stop "$datadir" "$port"' EXIT
 tests=()
 names=("$@")
 [ "${#names[@]}" -gt 0 ] || names=("$dir/$inputs"/*."$ext")
+# The tests that check hashes with pgcrypto's crypt() need pgcrypto; the
+# PostgreSQL 18 wheel is built without it (README "Supported versions").
+have_pgcrypto=false
+[ -f "$("$PG_CONFIG" --sharedir)/extension/pgcrypto.control" ] && have_pgcrypto=true
+without_pgcrypto=()
 for f in "${names[@]}"; do
   name=$(basename "$f" ."$ext")
   [ -f "$dir/expected/$name.out" ] || { echo "missing expected output for $name" >&2; exit 1; }
+  if ! $have_pgcrypto && grep -qi 'CREATE EXTENSION.*pgcrypto' "$dir/$inputs/$name.$ext"; then
+    without_pgcrypto+=("$name")
+    continue
+  fi
   tests+=("$name")
 done
+if [ "${#without_pgcrypto[@]}" -gt 0 ]; then
+  echo "PostgreSQL $PG_MAJOR has no pgcrypto: not run here (they run on 15): ${without_pgcrypto[*]}"
+fi
 
 outdir=$PROJECT_ROOT/target/$suite-$PG_MAJOR
 mkdir -p "$outdir"

@@ -7,14 +7,14 @@
 # missing first. Ends with one line counting every test:
 # "tests: N passed, M failed".
 #
-#   scripts/test.sh [GROUP...]   groups: lint extension shim fuzz (default: all)
+#   scripts/test.sh [GROUP...]   groups: lint extension shim fuzz release (default: all)
 #   NILE_RESET_PG_MAJORS="15 18" the majors the extension group covers
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/common.sh
 
 groups=("$@")
-[ "${#groups[@]}" -gt 0 ] || groups=(lint extension shim fuzz)
+[ "${#groups[@]}" -gt 0 ] || groups=(lint extension shim fuzz release)
 read -r -a majors <<<"${NILE_RESET_PG_MAJORS:-${PG_MAJORS[*]}}"
 wanted() { [[ " ${groups[*]} " == *" $1 "* ]]; }
 
@@ -34,7 +34,7 @@ count() { # log exit_status
     /^test result:/ { for (i = 1; i <= NF; i++) { if ($(i) ~ /^passed;?$/) p += $(i-1); if ($(i) ~ /^failed;?$/) f += $(i-1) } }
     /All [0-9]+ tests passed/ { for (i = 1; i <= NF; i++) if ($(i) == "All") p += $(i+1) }
     /[0-9]+ of [0-9]+ tests failed/ { for (i = 1; i <= NF; i++) if ($(i) == "of") { f += $(i-1); p += $(i+1) - $(i-1) } }
-    /^schemathesis: [0-9]+ passed, [0-9]+ failed/ { p += $2; f += $4 }
+    /^(schemathesis|schema_check|upgrade|dump_restore|package): [0-9]+ passed, [0-9]+ failed/ { p += $2; f += $4 }
     END { print p + 0, f + 0 }' "$log")
   if [ "$status" -ne 0 ] && [ "$f" -eq 0 ]; then f=1; fi
   if [ "$status" -eq 0 ] && [ "$p" -eq 0 ] && [ "$f" -eq 0 ]; then p=1; fi
@@ -67,7 +67,7 @@ if wanted lint; then
   suite "rustfmt" cargo fmt --all --check
   suite "clippy (extension with pg15, companion crate)" \
     cargo clippy --workspace --all-targets -- -D warnings
-  suite "shellcheck" shellcheck --external-sources scripts/*.sh bench/*.sh tests/*.sh .ci/run
+  suite "shellcheck" shellcheck --external-sources scripts/*.sh bench/*.sh tests/*.sh packaging/*.sh .ci/run
 fi
 
 if wanted extension; then
@@ -83,7 +83,7 @@ fi
 
 # The companion crate and the fuzz run talk to PostgreSQL 15.
 use_pg_major 15
-if wanted shim || wanted fuzz; then
+if wanted shim || wanted fuzz || wanted release; then
   log "installing the extension into the checkout's PostgreSQL 15"
   pgrx_install
 fi
@@ -92,6 +92,12 @@ if wanted shim; then
 fi
 if wanted fuzz; then
   suite "schemathesis fuzz of the HTTP API" bash tests/schemathesis.sh
+fi
+if wanted release; then
+  suite "SQL surface against the last release" bash tests/schema_check.sh
+  suite "upgrade from the last release" bash tests/upgrade.sh
+  suite "dump and restore" bash tests/dump_restore.sh
+  suite "Debian packages" bash tests/package.sh
 fi
 
 echo

@@ -1080,7 +1080,14 @@ BEGIN
         nile_reset.configure_user_table(oid, text, text, text, text, text, text, text),
         nile_reset.configure_nile_users()
         TO nile_reset_admin;
-    -- USAGE on `auth` is granted by its owner (as for a pre-existing
-    -- schema in a fresh install): see README "Security".
+    -- A fresh install grants USAGE on `auth` when it created that schema.
+    -- 0.1.0 created `auth` itself unless it existed before, and then the
+    -- schema belongs to the extension's owner: grant in that case only; a
+    -- schema someone else owns keeps its owner's privileges.
+    IF (SELECT n.nspowner = e.extowner
+          FROM pg_catalog.pg_namespace n, pg_catalog.pg_extension e
+         WHERE n.nspname = 'auth' AND e.extname = 'nile_reset') THEN
+        GRANT USAGE ON SCHEMA auth TO nile_reset_admin;
+    END IF;
 END
 $privileges$;
