@@ -24,8 +24,9 @@
 --   auth.sender_stop); outbox rows get html_body, link_expires and a third
 --   final state, expired_at; templates per locale with an optional HTML
 --   body; auth.defer_emails; auth.generate_password_tokens;
---   auth.normalize_identifier; wrong tokens throttle (last_failure) instead
---   of revoking.
+--   auth.normalize_identifier; auth.check_new_password; wrong tokens
+--   throttle (last_failure) instead of revoking; auth.generate_password_link
+--   is not held back by the resend interval (it sends no email).
 -- * New: auth.use_user_table, auth.use_nile_users, auth.sender_limits, the
 --   role nile_reset_admin, and the install guard on the ownership of `auth`
 --   (applied here too: an `auth` schema owned by a non-superuser refuses
@@ -919,6 +920,15 @@ SECURITY DEFINER
 SET search_path TO pg_catalog, pg_temp
 LANGUAGE c /* Rust */
 AS 'MODULE_PATHNAME', 'generate_password_tokens_wrapper';
+
+-- New: the password policy on its own, so a client can refuse a password
+-- before it asks for a link (Nile's SDK sends it with ?json=true).
+CREATE FUNCTION auth."check_new_password"(
+	"new_password" TEXT /* Option < & str > */
+) RETURNS void
+SET search_path TO pg_catalog, pg_temp
+LANGUAGE c /* Rust */
+AS 'MODULE_PATHNAME', 'check_new_password_wrapper';
 
 CREATE OR REPLACE FUNCTION auth."is_trusted_url"(
 	"url" TEXT /* & str */

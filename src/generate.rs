@@ -110,12 +110,13 @@ fn issue(
     email: Option<&str>,
     callback_url: Option<&str>,
     redirect_url: Option<&str>,
+    resend_interval_seconds: i32,
 ) -> Option<Issued> {
     let email = required(email, "email");
     or_raise(check_email(email));
     let urls = trusted_urls(client, callback_url, redirect_url);
     let directory = directory::load(client);
-    issue_for(client, &directory, &urls, email)
+    issue_for(client, &directory, &urls, email, resend_interval_seconds)
 }
 
 /// Issues a token for a checked `email` if it belongs to one live user and
@@ -133,6 +134,7 @@ fn issue_for(
     directory: &directory::Directory,
     urls: &Urls,
     email: &str,
+    resend_interval_seconds: i32,
 ) -> Option<Issued> {
     let identifier = crate::email::normalize(client, email);
     let user = directory.find_by_email(client, &identifier);
@@ -146,7 +148,7 @@ fn issue_for(
         &[
             identifier.as_str().into(),
             user_id.into(),
-            MIN_RESEND_INTERVAL_SECONDS.get().into(),
+            resend_interval_seconds.into(),
         ],
     ))
     .is_some_and(|row| not_null::<bool>(&row, "recent"));
@@ -161,7 +163,7 @@ fn issue_for(
             identifier.as_str().into(),
             digest.into(),
             TOKEN_TTL_SECONDS.get().into(),
-            MIN_RESEND_INTERVAL_SECONDS.get().into(),
+            resend_interval_seconds.into(),
             user.id.as_str().into(),
         ],
     );
@@ -197,7 +199,13 @@ fn generate_password_token(
     ),
 > {
     let row = Spi::connect_mut(|client| {
-        let issued = issue(client, email, callback_url, redirect_url)?;
+        let issued = issue(
+            client,
+            email,
+            callback_url,
+            redirect_url,
+            MIN_RESEND_INTERVAL_SECONDS.get(),
+        )?;
         let template = load_template(client, "password_reset", issued.locale.as_deref());
         let outbox_id = queue_reset_email(client, &template, &issued);
         wake(client, outbox_id);
@@ -256,7 +264,13 @@ fn generate_password_tokens(
         let rows: Vec<(String, bool)> = checked
             .into_iter()
             .map(|email| {
-                let Some(issued) = issue_for(client, &directory, &urls, &email) else {
+                let Some(issued) = issue_for(
+                    client,
+                    &directory,
+                    &urls,
+                    &email,
+                    MIN_RESEND_INTERVAL_SECONDS.get(),
+                ) else {
                     return (email, false);
                 };
                 let template = templates.entry(issued.locale.clone()).or_insert_with(|| {
@@ -291,7 +305,9 @@ fn generate_password_link(
         name!(link, Option<String>),
     ),
 > {
-    let issued = Spi::connect_mut(|client| issue(client, email, callback_url, redirect_url));
+    // No resend interval: the caller sends no email, so there is nothing to
+    // flood, and Nile's SDK asks for a fresh link on every resetPassword().
+    let issued = Spi::connect_mut(|client| issue(client, email, callback_url, redirect_url, 0));
     TableIterator::once(match issued {
         Some(issued) => (true, Some(issued.expires), Some(issued.link)),
         None => (false, None, None),

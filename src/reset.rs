@@ -171,6 +171,15 @@ fn stored_password(format: PasswordFormat, password: &str, email: &str) -> Strin
     }
 }
 
+/// Checks a new password against the policy without using a token: raises
+/// the same errors as `auth.reset_password` would (22004, 22001, 22023), so a
+/// client can refuse a password before it asks for a reset link.
+#[pg_extern]
+#[search_path(pg_catalog, pg_temp)]
+fn check_new_password(new_password: Option<&str>) {
+    or_raise(check_password(required(new_password, "new_password")));
+}
+
 /// Consumes the identifier's token and sets `new_password` in the user
 /// directory's format: the token is deleted (and, for Nile's shape, the
 /// user's sessions) and a `password_alert` email is queued, all in the

@@ -9,9 +9,16 @@ SELECT token AS first_digest FROM nile_reset.verification_tokens \gset
 -- Inside the window (default 60 s): nothing happened, same shape as an unknown email.
 SELECT * FROM auth.generate_password_token('jane@example.com', 'http://localhost:3000/', 'http://localhost:3000/r');
 SELECT * FROM auth.generate_password_token('nobody@example.com', 'http://localhost:3000/', 'http://localhost:3000/r');
-SELECT * FROM auth.generate_password_link('jane@example.com', 'http://localhost:3000/', 'http://localhost:3000/r');
 SELECT token = :'first_digest' AS token_unchanged, (SELECT count(*) FROM nile_reset.email_outbox) AS emails
   FROM nile_reset.verification_tokens;
+
+-- A link for a trusted caller (?json=true) is not held back: it sends no
+-- email, so it replaces the token and queues nothing.
+SELECT created, link IS NOT NULL AS has_link
+  FROM auth.generate_password_link('jane@example.com', 'http://localhost:3000/', 'http://localhost:3000/r');
+SELECT token <> :'first_digest' AS token_replaced_by_link, (SELECT count(*) FROM nile_reset.email_outbox) AS emails
+  FROM nile_reset.verification_tokens;
+SELECT token AS first_digest FROM nile_reset.verification_tokens \gset
 
 -- Once the window has passed (the clock moved by editing the row), a new token replaces the old.
 UPDATE nile_reset.verification_tokens SET created = created - interval '61 seconds';

@@ -45,3 +45,15 @@ SELECT auth.reset_password('jane@example.com', :'token', 'eleven char');
 \echo :LAST_ERROR_SQLSTATE
 -- Exactly at the limits is fine: 12 characters, and 72 bytes.
 SELECT auth.reset_password('jane@example.com', :'token', repeat('€', 24)) IS NOT NULL AS reset_with_72_bytes;
+
+-- The policy on its own (auth.check_new_password, for clients that check a
+-- password before asking for a link): the same errors, and no token needed.
+SELECT auth.check_new_password('seven77');
+\echo :LAST_ERROR_SQLSTATE
+SELECT auth.check_new_password(repeat('€', 25));
+\echo :LAST_ERROR_SQLSTATE
+SELECT auth.check_new_password(E'pass\tword123');
+\echo :LAST_ERROR_SQLSTATE
+SELECT auth.check_new_password(NULL);
+\echo :LAST_ERROR_SQLSTATE
+SELECT auth.check_new_password('a good password') IS NULL AS accepted;
