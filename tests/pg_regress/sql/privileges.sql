@@ -29,7 +29,8 @@ GRANT USAGE ON SCHEMA auth TO nile_reset_app;
 GRANT EXECUTE ON FUNCTION auth.generate_password_token(text, text, text),
                           auth.normalize_identifier(text),
                           auth.verify_password_token(text, text),
-                          auth.reset_password(text, text, text) TO nile_reset_app;
+                          auth.reset_password(text, text, text),
+                          auth.check_new_password(text) TO nile_reset_app;
 SET ROLE nile_reset_app;
 SELECT auth.normalize_identifier(' Jane@Example.com ');
 SELECT nile_reset.normalize_identifier('Jane@Example.com');
