@@ -11,7 +11,7 @@
 //! | [`logging`] | the one log set-up; keeps tokio-postgres' query parameters out of logs |
 //! | [`shutdown`] | the one stop signal (SIGTERM or SIGINT) |
 //! | [`openmetrics`] | the one way to answer a Prometheus scrape |
-//! | [`serve`] | the HTTP API: `options` (flags), `ServeConfig` and `router` (the application as plain values), `routes/` (handlers), `sql_api` (the SQL calls and the token statuses), `cookies` and `secret` (Nile's CSRF and reset cookies), `keys` (API keys), `databases` (one pool per served database), `state` (what handlers share), `error` (status codes), `extract`, `observe` and `metrics` |
+//! | [`serve`] | the HTTP API: `options` (flags), `ServeConfig` and `router` (the application as plain values), `routes/` (handlers), `sql_api` (the SQL calls and the token statuses), `cookies` and `secret` (Nile's CSRF and reset cookies), `keys` (API keys, bearer or cookie), `callback_url` (relative and cookie callback URLs), `password_policy` (the new-password check before a link), `databases` (one pool per served database), `state` (what handlers share), `error` (status codes), `extract`, `observe` and `metrics` |
 //! | [`send`] | the sender: `options` (flags), `limits` (checked against `auth.sender_limits()`; the default channel), `outbox` (the SQL calls and failure outcomes), `worker` (the drain loop), `listener` and `wakeup` (LISTEN and the sleep lock), `message` (RFC 5322), `mailer` and `smtp` (transports), `metrics` |
 //!
 //! Every rule about tokens, users, origins, passwords and the outbox lives in the extension's
