@@ -40,6 +40,8 @@ cargo build --quiet -p nile_reset_shim --bin nile-reset
 [ "${1:-}" = --prepare ] && exit 0
 
 bin=$PROJECT_ROOT/target/debug/nile-reset
+# A cluster left running by an interrupted run is stopped before its folder goes.
+[ -s "$work/cluster/PG_VERSION" ] && bash scripts/cluster.sh stop "$work/cluster" "$pg_port"
 rm -rf "$work"
 mkdir -p "$work"
 chmod 700 "$work"
