@@ -17,8 +17,8 @@
 //! Every rule about tokens, users, origins, passwords and the outbox lives in the extension's
 //! SQL; this crate checks only what HTTP and SMTP need, and asks the SQL for the rest.
 //!
-//! Tests: `tests/router.rs` drives the router in-process; `tests/http.rs`, `sender.rs`,
-//! `wakeup.rs` and `database.rs` run the real binary against real PostgreSQL (and SMTP)
+//! Tests: `tests/router.rs` drives the router in-process; `tests/http.rs`, `sdk_flow.rs`,
+//! `sender.rs`, `wakeup.rs` and `database.rs` run the real binary against real PostgreSQL (and SMTP)
 //! through the one harness in `tests/support/`, whose `tables.rs` holds every direct access to
 //! the extension's tables.
 
