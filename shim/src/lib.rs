@@ -11,14 +11,14 @@
 //! | [`logging`] | the one log set-up; keeps tokio-postgres' query parameters out of logs |
 //! | [`shutdown`] | the one stop signal (SIGTERM or SIGINT) |
 //! | [`openmetrics`] | the one way to answer a Prometheus scrape |
-//! | [`serve`] | the HTTP API: `options` (flags), `ServeConfig` and `router` (the application as plain values), `routes/` (handlers), `sql_api` (the SQL calls and the token statuses), `cookies` and `secret` (Nile's CSRF and reset cookies), `keys` (API keys), `databases` (one pool per served database), `state` (what handlers share), `error` (status codes), `extract`, `observe` and `metrics` |
+//! | [`serve`] | the HTTP API: `options` (flags), `ServeConfig` and `router` (the application as plain values), `routes/` (handlers), `sql_api` (the SQL calls and the token statuses), `cookies` and `secret` (Nile's CSRF and reset cookies), `keys` (API keys, bearer or cookie), `callback_url` (relative and cookie callback URLs), `password_policy` (the new-password check before a link), `databases` (one pool per served database), `state` (what handlers share), `error` (status codes), `extract`, `observe` and `metrics` |
 //! | [`send`] | the sender: `options` (flags), `limits` (checked against `auth.sender_limits()`; the default channel), `outbox` (the SQL calls and failure outcomes), `worker` (the drain loop), `listener` and `wakeup` (LISTEN and the sleep lock), `message` (RFC 5322), `mailer` and `smtp` (transports), `metrics` |
 //!
 //! Every rule about tokens, users, origins, passwords and the outbox lives in the extension's
 //! SQL; this crate checks only what HTTP and SMTP need, and asks the SQL for the rest.
 //!
-//! Tests: `tests/router.rs` drives the router in-process; `tests/http.rs`, `sender.rs`,
-//! `wakeup.rs` and `database.rs` run the real binary against real PostgreSQL (and SMTP)
+//! Tests: `tests/router.rs` drives the router in-process; `tests/http.rs`, `sdk_flow.rs`,
+//! `sender.rs`, `wakeup.rs` and `database.rs` run the real binary against real PostgreSQL (and SMTP)
 //! through the one harness in `tests/support/`, whose `tables.rs` holds every direct access to
 //! the extension's tables.
 

@@ -1,6 +1,9 @@
 //! API keys for `?json=true`: a caller holding one may receive reset links directly instead of
 //! having them emailed. Nile lets anyone with a CSRF cookie do that, which hands out a reset
-//! link for any account; we require `Authorization: Bearer <key>`.
+//! link for any account; we require `Authorization: Bearer <key>`, or the cookie
+//! `nile-reset.api-key=<key>`: Nile's SDK cannot send an Authorization header, but forwards a
+//! cookie its backend caller gives it. Browsers never hold that cookie (nothing sets it), so a
+//! browser's request proxied by the SDK's route handlers still lacks a key.
 
 use std::path::Path;
 
@@ -10,11 +13,16 @@ use axum::http::HeaderMap;
 use sha2::{Digest, Sha256};
 use subtle::{Choice, ConstantTimeEq};
 
+use super::cookies;
+
 /// Environment variable with comma-separated keys (there is deliberately no flag for them).
 pub const API_KEYS_ENV: &str = "NILE_RESET_API_KEYS";
 
 /// Keys short enough to guess are refused at startup.
 const MIN_KEY_CHARS: usize = 16;
+
+/// The cookie that may carry a key, for clients that cannot set Authorization.
+pub const KEY_COOKIE: &str = "nile-reset.api-key";
 
 pub struct ApiKeys {
     /// SHA-256 of each key: comparing fixed-size digests takes the same time whatever the
@@ -45,12 +53,18 @@ impl ApiKeys {
         )
     }
 
-    /// Keys shorter than 16 characters are refused. No keys: `?json=true` is always refused.
+    /// Keys shorter than 16 characters, or with a character a cookie value cannot carry as is,
+    /// are refused. No keys: `?json=true` is always refused.
     pub fn new<'a>(keys: impl IntoIterator<Item = &'a str>) -> anyhow::Result<ApiKeys> {
         let mut digests = Vec::new();
         for key in keys {
             if key.chars().count() < MIN_KEY_CHARS {
                 bail!("API keys must be at least {MIN_KEY_CHARS} characters long");
+            }
+            if !key.bytes().all(is_cookie_octet) {
+                bail!(
+                    "API keys may only hold printable ASCII other than space, '\"', ',', ';' and '\\'"
+                );
             }
             digests.push(Sha256::digest(key.as_bytes()).into());
         }
@@ -61,10 +75,12 @@ impl ApiKeys {
         self.digests.is_empty()
     }
 
-    /// Whether the request carries `Authorization: Bearer <one of the keys>`. Every key is
-    /// compared, in constant time, so timing tells nothing about which key nearly matched.
+    /// Whether the request carries one of the keys, as `Authorization: Bearer <key>` or else
+    /// in the key cookie. Every key is compared, in constant time, so timing tells nothing
+    /// about which key nearly matched.
     pub fn authorize(&self, headers: &HeaderMap) -> bool {
-        let Some(presented) = bearer_token(headers) else {
+        let Some(presented) = bearer_token(headers).or_else(|| cookies::read(headers, KEY_COOKIE))
+        else {
             return false;
         };
         let presented: [u8; 32] = Sha256::digest(presented.as_bytes()).into();
@@ -74,6 +90,11 @@ impl ApiKeys {
         }
         matched.into()
     }
+}
+
+/// RFC 6265's cookie-octet: a key made of these travels in a cookie unquoted and unencoded.
+fn is_cookie_octet(byte: u8) -> bool {
+    matches!(byte, 0x21 | 0x23..=0x2B | 0x2D..=0x3A | 0x3C..=0x5B | 0x5D..=0x7E)
 }
 
 fn bearer_token(headers: &HeaderMap) -> Option<&str> {
@@ -86,6 +107,7 @@ fn bearer_token(headers: &HeaderMap) -> Option<&str> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use axum::http::header::COOKIE;
     use axum::http::HeaderValue;
 
     const KEY: &str = "k3y-0123456789abcdef";
@@ -118,5 +140,35 @@ mod tests {
     #[test]
     fn short_keys_are_refused() {
         assert!(ApiKeys::new(["short"]).is_err());
+    }
+
+    fn with_cookie(value: &str) -> HeaderMap {
+        let mut headers = HeaderMap::new();
+        headers.insert(COOKIE, HeaderValue::from_str(value).unwrap());
+        headers
+    }
+
+    #[test]
+    fn accepts_the_key_cookie() {
+        let keys = ApiKeys::new([KEY]).unwrap();
+        assert!(keys.authorize(&with_cookie(&format!("a=b; {KEY_COOKIE}={KEY}"))));
+        assert!(!keys.authorize(&with_cookie(&format!("{KEY_COOKIE}={KEY}x"))));
+        assert!(!keys.authorize(&with_cookie(&format!("other={KEY}"))));
+        assert!(!keys.authorize(&with_cookie(&format!("{KEY_COOKIE}="))));
+    }
+
+    #[test]
+    fn keys_must_be_cookie_safe() {
+        for bad in [
+            "0123456789abcdef;x",
+            "0123456789abcdef x",
+            "0123456789abcdef,x",
+            "0123456789abcdef\"x",
+            "0123456789abcdef\\x",
+            "0123456789abcdefé",
+        ] {
+            assert!(ApiKeys::new([bad]).is_err(), "{bad:?} was accepted");
+        }
+        assert!(ApiKeys::new(["AZaz09-._~!#$%&'()*+/:<=>?@[]^`{|}"]).is_ok());
     }
 }

@@ -10,6 +10,7 @@
 //! in-process. [`run`] adds what a process needs: options, logging, the extension check, a
 //! socket and shutdown.
 
+mod callback_url;
 mod cookies;
 mod databases;
 mod error;
@@ -18,6 +19,7 @@ mod keys;
 mod metrics;
 mod observe;
 mod options;
+mod password_policy;
 mod routes;
 mod secret;
 mod sql_api;

@@ -15,6 +15,7 @@ use crate::serve::error::ApiError;
 use crate::serve::extract::{query_param, JsonBody, ServedDatabase};
 use crate::serve::sql_api::{self, TokenStatus};
 use crate::serve::state::AppState;
+use crate::serve::{callback_url, password_policy};
 
 /// Appended to the callback URL when a link does not check out (Nile's wording).
 const INVALID_TOKEN_ERROR: &str = "error=Token%20is%20invalid";
@@ -32,13 +33,24 @@ pub async fn request_reset(
     let email = body
         .non_empty_string("email")
         .ok_or_else(|| ApiError::bad_request("Email is required"))?;
-    let callback_url = body.optional_string("callbackUrl")?;
     let redirect_url = body.optional_string("redirectUrl")?;
+    let callback_url = callback_url::resolve(
+        body.optional_string("callbackUrl")?,
+        redirect_url,
+        &headers,
+        cookies::secure(&headers, state.public_url.as_ref()),
+    );
+    let callback_url = callback_url.as_deref();
 
     if query_param(uri.query(), "json").as_deref() == Some("true") {
-        // A bearer key is not sent automatically by browsers, so it needs no CSRF cookie.
+        // The key (bearer, or a cookie no browser is ever given) is not sent automatically by
+        // browsers, so it needs no CSRF cookie.
         if !state.api_keys.authorize(&headers) {
             return Err(ApiError::Unauthorized);
+        }
+        // Nile's SDK sends the new password here: refuse it before a link exists.
+        if let Some(password) = body.optional_string("password")? {
+            password_policy::check(&db, password).await?;
         }
         let link = sql_api::generate_password_link(&db, email, callback_url, redirect_url).await?;
         return Ok(match link {
