@@ -18,6 +18,9 @@ missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
 done
+# Node.js 18+ and npm for the Nile SDK tests: Debian's, unless the machine
+# already has them from elsewhere.
+if ! command -v node >/dev/null || ! command -v npm >/dev/null; then missing+=(nodejs npm); fi
 # Debian's postgresql-common may create and start a default cluster on
 # install; it is not ours and it would take port 5432, so it is stopped.
 default_cluster_online() {

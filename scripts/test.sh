@@ -34,7 +34,7 @@ count() { # log exit_status
     /^test result:/ { for (i = 1; i <= NF; i++) { if ($(i) ~ /^passed;?$/) p += $(i-1); if ($(i) ~ /^failed;?$/) f += $(i-1) } }
     /All [0-9]+ tests passed/ { for (i = 1; i <= NF; i++) if ($(i) == "All") p += $(i+1) }
     /[0-9]+ of [0-9]+ tests failed/ { for (i = 1; i <= NF; i++) if ($(i) == "of") { f += $(i-1); p += $(i+1) - $(i-1) } }
-    /^(schemathesis|schema_check|upgrade|dump_restore|package): [0-9]+ passed, [0-9]+ failed/ { p += $2; f += $4 }
+    /^(schemathesis|sdk|schema_check|upgrade|dump_restore|package): [0-9]+ passed, [0-9]+ failed/ { p += $2; f += $4 }
     END { print p + 0, f + 0 }' "$log")
   if [ "$status" -ne 0 ] && [ "$f" -eq 0 ]; then f=1; fi
   if [ "$status" -eq 0 ] && [ "$p" -eq 0 ] && [ "$f" -eq 0 ]; then p=1; fi
@@ -67,7 +67,7 @@ if wanted lint; then
   suite "rustfmt" cargo fmt --all --check
   suite "clippy (extension with pg15, companion crate)" \
     cargo clippy --workspace --all-targets -- -D warnings
-  suite "shellcheck" shellcheck --external-sources scripts/*.sh bench/*.sh tests/*.sh packaging/*.sh .ci/run
+  suite "shellcheck" shellcheck --external-sources scripts/*.sh bench/*.sh tests/*.sh tests/sdk/*.sh packaging/*.sh .ci/run
 fi
 
 if wanted extension; then
@@ -89,6 +89,7 @@ if wanted shim || wanted fuzz || wanted release; then
 fi
 if wanted shim; then
   suite "companion crate: HTTP shim and email sender" cargo test -p nile_reset_shim
+  suite "Nile's SDK against the shim" bash tests/sdk/run.sh
 fi
 if wanted fuzz; then
   suite "schemathesis fuzz of the HTTP API" bash tests/schemathesis.sh

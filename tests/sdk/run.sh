@@ -17,11 +17,11 @@ pg_port=${NILE_RESET_SDK_PG_PORT:-28844}
 http_port=${NILE_RESET_SDK_HTTP_PORT:-28845}
 db=sdk
 
-# Node.js 18 or later (the SDK's engines field) from Debian's packages.
+# Node.js 18 or later (the SDK's engines field): scripts/setup.sh installs
+# Debian's when the machine has none.
 if ! command -v node >/dev/null || ! command -v npm >/dev/null; then
-  log "installing Node.js and npm from Debian's packages"
-  as_root apt-get update -qq
-  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends nodejs npm
+  echo "Node.js and npm are missing: run scripts/setup.sh" >&2
+  exit 1
 fi
 node_major=$(node -p 'process.versions.node.split(".")[0]')
 if [ "$node_major" -lt 18 ]; then

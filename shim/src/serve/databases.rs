@@ -160,26 +160,6 @@ impl Database {
             .map_err(|error| self.query_error(error))
     }
 
-    /// Like [`Database::query_one`], but a statement refused with SQLSTATE `refusal` answers
-    /// `Ok(None)`: for calls whose expected outcome is that one refusal.
-    pub async fn query_one_unless(
-        &self,
-        sql: &str,
-        params: &[&(dyn ToSql + Sync)],
-        refusal: &str,
-    ) -> Result<Option<Row>, ApiError> {
-        let client = self.client().await?;
-        let statement = client
-            .prepare_cached(sql)
-            .await
-            .map_err(|error| self.query_error(error))?;
-        match client.query_one(&statement, params).await {
-            Ok(row) => Ok(Some(row)),
-            Err(error) if error.code().is_some_and(|code| code.code() == refusal) => Ok(None),
-            Err(error) => Err(self.query_error(error)),
-        }
-    }
-
     /// The installed extension's version, when the database answers and has the version this
     /// binary was built for; failures are logged (and counted) here.
     pub async fn extension_version(&self) -> Option<String> {

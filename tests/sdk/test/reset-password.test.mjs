@@ -53,6 +53,22 @@ test('after getCsrf: 204 and the new password is stored', async () => {
   assert.ok(await passwordIs(email, PASSWORD));
 });
 
+test('two resetPassword() calls in a row both succeed: the resend interval holds back emails, not links', async () => {
+  const sdk = nile();
+  const email = 'reset-twice@example.com';
+  await addUser(email);
+  for (const password of [PASSWORD, `${PASSWORD} again`]) {
+    const response = await resetPassword(sdk, {
+      email,
+      password,
+      callbackUrl: CALLBACK_URL,
+      redirectUrl: REDIRECT_URL,
+    });
+    assert.equal(response.status, 204);
+    assert.ok(await passwordIs(email, password));
+  }
+});
+
 test('without the key cookie the SDK cannot reset', async () => {
   const email = 'reset-nokey@example.com';
   await addUser(email);
