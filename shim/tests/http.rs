@@ -69,8 +69,24 @@ impl Fixture {
 
     /// `extra` flags after `--database`; `env` on top of the test secret and API key.
     async fn start(name: &str, extra: &[&str], env: &[(&str, &str)]) -> Fixture {
+        Fixture::with_settings(name, extra, env, &[]).await
+    }
+
+    /// Like `start`, with `settings` (`nile_reset.x = 'value'`) made the database's defaults
+    /// before the server opens its first connection.
+    async fn with_settings(
+        name: &str,
+        extra: &[&str],
+        env: &[(&str, &str)],
+        settings: &[&str],
+    ) -> Fixture {
         let cluster = shared_cluster();
         let db = app_database(cluster, name).await;
+        for setting in settings {
+            db.batch_execute(&format!("ALTER DATABASE {name} SET {setting}"))
+                .await
+                .unwrap();
+        }
         let database = format!("{name}={}", cluster.url(name));
         let mut args = vec!["--database", database.as_str()];
         args.extend_from_slice(extra);
@@ -132,6 +148,69 @@ impl Fixture {
             .find(|word| word.contains("?token="))
             .expect("a link in the email");
         url::Url::parse(link).unwrap()
+    }
+}
+
+impl Fixture {
+    /// The victim's whole reset through the API: POST, the emailed link, PUT with the email as
+    /// typed. Panics with the step that failed.
+    async fn complete_reset(&self, email: &str) {
+        let link = self.request_link(email).await;
+        self.finish_reset(&link, email).await;
+    }
+
+    /// POSTs a reset request for `email`: the URL of the emailed link on this server.
+    async fn request_link(&self, email: &str) -> String {
+        let response = self
+            .request_reset(json!({
+                "email": email,
+                "callbackUrl": format!("{APP_ORIGIN}/signed-in"),
+                "redirectUrl": format!("{APP_ORIGIN}/reset"),
+            }))
+            .await;
+        let status = response.status();
+        let message = response.text().await.unwrap();
+        assert_eq!(status, StatusCode::CREATED, "POST for {email}: {message}");
+        let link = self.emailed_link().await;
+        format!("{}?{}", self.api(RESET), link.query().unwrap())
+    }
+
+    /// Opens the link and sets the new password with `email` as typed.
+    async fn finish_reset(&self, validate_url: &str, email: &str) {
+        let response = self.http.get(validate_url).send().await.unwrap();
+        assert_eq!(response.status(), StatusCode::OK);
+        assert_eq!(
+            response
+                .headers()
+                .get(LOCATION)
+                .map(|l| l.to_str().unwrap()),
+            Some(format!("{APP_ORIGIN}/signed-in").as_str()),
+            "the user's own link was refused"
+        );
+        let cookie = cookie_pair(response.headers(), "nile.reset").expect("reset cookie");
+        let (status, message) = text(
+            self.http
+                .put(self.api(RESET))
+                .header("cookie", cookie)
+                .json(&json!({"email": email, "password": NEW_PASSWORD})),
+        )
+        .await;
+        assert_eq!(status, StatusCode::NO_CONTENT, "PUT for {email}: {message}");
+    }
+
+    /// A GET of a link for `identifier` with a wrong token and `callback`.
+    async fn wrong_guess(&self, identifier: &str, callback: &str) -> StatusCode {
+        self.http
+            .get(self.api(RESET))
+            .query(&[
+                ("token", "0".repeat(64).as_str()),
+                ("identifier", identifier),
+                ("callbackUrl", callback),
+            ])
+            .send()
+            .await
+            .unwrap()
+            .status()
     }
 }
 
@@ -1242,4 +1321,46 @@ async fn a_database_unreachable_at_start_does_not_stop_the_server() {
         "{}",
         shim.log()
     );
+}
+
+#[tokio::test]
+async fn strangers_guessing_tokens_cannot_lock_the_user_out() {
+    // One wrong token short of the throttle, and a throttle that would outlast the test.
+    let f = Fixture::with_settings(
+        "http_lockout",
+        &[],
+        &[],
+        &[
+            "nile_reset.max_failed_attempts = 5",
+            "nile_reset.failure_block = '1h'",
+            "nile_reset.max_failure_block = '1d'",
+        ],
+    )
+    .await;
+    let link = f.request_link("alice@example.com").await;
+    // Guesses whose callbackUrl is refused count for nothing, however many.
+    for _ in 0..30 {
+        for identifier in ["alice@example.com", " ALICE@example.com"] {
+            assert_eq!(
+                f.wrong_guess(identifier, "https://evil.example/").await,
+                StatusCode::BAD_REQUEST
+            );
+        }
+    }
+    for _ in 0..4 {
+        assert_eq!(
+            f.wrong_guess("alice@example.com", &format!("{APP_ORIGIN}/signed-in"))
+                .await,
+            StatusCode::OK
+        );
+    }
+    f.finish_reset(&link, "alice@example.com").await;
+}
+
+#[tokio::test]
+async fn the_email_as_typed_finishes_the_reset_whatever_its_letters() {
+    let f = Fixture::new("http_sigma").await;
+    // PostgreSQL lower-cases Σ to σ everywhere; Rust's to_lowercase makes a final ς.
+    tables::add_user(&f.db, "ΟΔΥΣΣΕΥΣ@example.com", None).await;
+    f.complete_reset("ΟΔΥΣΣΕΥΣ@example.com").await;
 }

@@ -117,21 +117,49 @@ pub enum ResetCookie {
     Valid(String),
 }
 
-pub fn verify_reset(
+/// A reset cookie as sent, split but not verified yet: verifying needs the identifier in the
+/// database's normalization, which is asked for only when there is a cookie to check.
+pub enum SentResetCookie {
+    Missing,
+    Malformed,
+    Signed { token: String, signature: String },
+}
+
+pub fn read_reset(headers: &HeaderMap, secure: bool) -> SentResetCookie {
+    let Some(raw) = read(headers, &reset_cookie_name(secure)).filter(|raw| !raw.is_empty()) else {
+        return SentResetCookie::Missing;
+    };
+    match split_signed(raw) {
+        Some((token, signature)) => SentResetCookie::Signed { token, signature },
+        None => SentResetCookie::Malformed,
+    }
+}
+
+impl SentResetCookie {
+    /// The token, if the cookie was signed by us for `identifier`.
+    pub fn verify(self, secret: &Secret, identifier: &str) -> ResetCookie {
+        match self {
+            SentResetCookie::Missing => ResetCookie::Missing,
+            SentResetCookie::Malformed => ResetCookie::Forged,
+            SentResetCookie::Signed { token, signature } => {
+                if secret.verify(&[&token, identifier], &signature) {
+                    ResetCookie::Valid(token)
+                } else {
+                    ResetCookie::Forged
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+fn verify_reset(
     headers: &HeaderMap,
     secret: &Secret,
     identifier: &str,
     secure: bool,
 ) -> ResetCookie {
-    let Some(raw) = read(headers, &reset_cookie_name(secure)).filter(|raw| !raw.is_empty()) else {
-        return ResetCookie::Missing;
-    };
-    match split_signed(raw) {
-        Some((token, signature)) if secret.verify(&[&token, identifier], &signature) => {
-            ResetCookie::Valid(token)
-        }
-        _ => ResetCookie::Forged,
-    }
+    read_reset(headers, secure).verify(secret, identifier)
 }
 
 fn signed_value(token: &str, signature: &str) -> String {

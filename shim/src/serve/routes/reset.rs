@@ -10,7 +10,7 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde_json::json;
 
-use crate::serve::cookies::{self, ResetCookie};
+use crate::serve::cookies::{self, ResetCookie, SentResetCookie};
 use crate::serve::error::ApiError;
 use crate::serve::extract::{query_param, JsonBody, ServedDatabase};
 use crate::serve::sql_api::{self, TokenStatus};
@@ -83,24 +83,25 @@ pub async fn validate_link(
     let valid_location = location(&callback_url)?;
     let invalid_location = location(&with_error(&callback_url))?;
 
-    let (status, trusted) =
-        match sql_api::verify_password_token(&db, &identifier, &token, &callback_url).await {
-            Ok(answer) => answer,
-            // A malformed identifier or token is just an invalid link to the person clicking it.
-            Err(ApiError::BadRequest(_)) => (TokenStatus::Invalid, false),
-            Err(other) => return Err(other),
-        };
+    // Everything else about the request is checked before the token: a wrong token counts
+    // against the identifier, a request refused for another reason must count for nothing.
+    let (trusted, binding) = sql_api::check_link(&db, &callback_url, &identifier).await?;
     // Never a Location (which Nile's SDK follows) to an origin the database does not trust:
     // the link's callbackUrl is attacker-controlled input.
     if !trusted {
         return Err(ApiError::bad_request("callbackUrl origin is not trusted"));
     }
+    let status = match sql_api::verify_password_token(&db, &identifier, &token).await {
+        Ok(status) => status,
+        // A malformed identifier or token is just an invalid link to the person clicking it.
+        Err(ApiError::BadRequest(_)) => TokenStatus::Invalid,
+        Err(other) => return Err(other),
+    };
 
     let mut response = StatusCode::OK.into_response();
     let response_headers = response.headers_mut();
     if status == TokenStatus::Valid {
         let secure = cookies::secure(&headers, state.public_url.as_ref());
-        let binding = reset_binding(&identifier);
         response_headers.insert(
             SET_COOKIE,
             cookies::reset_cookie(&state.secret, &token, &binding, secure),
@@ -130,26 +131,27 @@ pub async fn reset_password(
         .ok_or_else(|| ApiError::bad_request("Password is required"))?;
 
     let secure = cookies::secure(&headers, state.public_url.as_ref());
-    let token = match cookies::verify_reset(&headers, &state.secret, &reset_binding(email), secure)
-    {
-        ResetCookie::Missing => return Err(ApiError::bad_request("Missing reset token")),
-        ResetCookie::Forged => return Err(ApiError::bad_request("Unable to process request")),
+    let sent = match cookies::read_reset(&headers, secure) {
+        SentResetCookie::Missing => return Err(ApiError::bad_request("Missing reset token")),
+        SentResetCookie::Malformed => {
+            return Err(ApiError::bad_request("Unable to process request"))
+        }
+        sent => sent,
+    };
+    // Links carry the identifier as the database stores it, Nile's SDK sends back the email as
+    // typed: the cookie is bound to the database's normalization of either.
+    let binding = sql_api::normalize_identifier(&db, email).await?;
+    let token = match sent.verify(&state.secret, &binding) {
         ResetCookie::Valid(token) => token,
+        _ => return Err(ApiError::bad_request("Unable to process request")),
     };
     // The database normalizes identifiers its own way; it gets the email as typed.
-    sql_api::reset_password(&db, email.trim(), &token, password).await?;
+    sql_api::reset_password(&db, email, &token, password).await?;
     Ok((
         StatusCode::NO_CONTENT,
         [(SET_COOKIE, cookies::clear_reset_cookie(secure))],
     )
         .into_response())
-}
-
-/// The identifier form the reset cookie is bound to. Links carry the identifier as the database
-/// stores it (the lower-cased email) while Nile's SDK sends back the email the user typed; Nile
-/// compares the two trimmed and lower-cased, and so do we, on both sides.
-fn reset_binding(identifier: &str) -> String {
-    identifier.trim().to_lowercase()
 }
 
 /// `url` with Nile's error parameter added, before any fragment.
@@ -197,10 +199,5 @@ mod tests {
     fn header_unsafe_callbacks_are_refused() {
         assert!(location("http://localhost:3000/ok").is_ok());
         assert!(location("http://localhost:3000/\r\nSet-Cookie: x=y").is_err());
-    }
-
-    #[test]
-    fn binding_ignores_case_and_surrounding_space() {
-        assert_eq!(reset_binding(" Alice@Example.COM "), "alice@example.com");
     }
 }
