@@ -12,7 +12,9 @@ use sha2::{Digest, Sha256};
 use support::cluster::replace_function;
 use support::process::API_KEY;
 use support::tables::{self, CREDENTIALS, OUTBOX, TOKENS, USERS};
-use support::{run_to_exit, scratch_dir, signature, Cluster, Shim};
+use support::{
+    csrf_signature, csrf_signature_with, reset_signature, run_to_exit, scratch_dir, Cluster, Shim,
+};
 
 /// The origin trusted in every test database.
 const APP_ORIGIN: &str = "http://localhost:3000";
@@ -254,7 +256,7 @@ async fn csrf_cookie_is_signed_and_secure_when_asked() {
         cookie,
         format!(
             "nile.csrf-token={token}%7C{}; Path=/; HttpOnly; SameSite=Lax",
-            signature(&[token])
+            csrf_signature("http_csrf", token)
         )
     );
 
@@ -581,7 +583,7 @@ async fn full_reset_flow_and_logs_without_secrets() {
         reset_cookie,
         format!(
             "nile.reset={token}%7C{}; Path=/; HttpOnly; SameSite=Lax; Max-Age=14400",
-            signature(&[&token, "alice@example.com"])
+            reset_signature("http_flow", &token, "alice@example.com")
         )
     );
     let cookie = reset_cookie.split(';').next().unwrap().to_owned();
@@ -824,7 +826,7 @@ async fn password_change_refusals() {
     );
     let for_bob = format!(
         "nile.reset=t0k3n%7C{}",
-        signature(&["t0k3n", "bob@example.com"])
+        reset_signature(&f.name, "t0k3n", "bob@example.com")
     );
     let (status, message) = text(put(Some(&for_bob), alice.clone())).await;
     assert_eq!(
@@ -835,7 +837,7 @@ async fn password_change_refusals() {
     // Signed correctly but the token is not the database's: the SQL says so (28000).
     let signed = format!(
         "nile.reset=t0k3n%7C{}",
-        signature(&["t0k3n", "alice@example.com"])
+        reset_signature(&f.name, "t0k3n", "alice@example.com")
     );
     let (status, message) = text(put(Some(&signed), alice)).await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
@@ -1057,7 +1059,7 @@ async fn dsn_template_and_secret_files() {
     let cookie = cookie_pair(response.headers(), "nile.csrf-token").unwrap();
     let token: Value = response.json().await.unwrap();
     let token = token["csrfToken"].as_str().unwrap();
-    let expected = hex::encode(Sha256::digest(format!("{token}{file_secret}")));
+    let expected = csrf_signature_with(file_secret, name, token);
     assert_eq!(cookie, format!("nile.csrf-token={token}%7C{expected}"));
     let response = http
         .post(api(name, RESET))
@@ -1363,4 +1365,61 @@ async fn the_email_as_typed_finishes_the_reset_whatever_its_letters() {
     // PostgreSQL lower-cases Σ to σ everywhere; Rust's to_lowercase makes a final ς.
     tables::add_user(&f.db, "ΟΔΥΣΣΕΥΣ@example.com", None).await;
     f.complete_reset("ΟΔΥΣΣΕΥΣ@example.com").await;
+}
+
+#[tokio::test]
+async fn csrf_cookies_are_bound_to_their_database_and_purpose() {
+    let cluster = shared_cluster();
+    app_database(cluster, "http_csrf_other").await;
+    let other = format!("http_csrf_other={}", cluster.url("http_csrf_other"));
+    let f = Fixture::with_args("http_csrf_bound", &["--database", &other]).await;
+    let post = |url: String, cookie: &str, body: Value| {
+        f.http.post(url).header("cookie", cookie).json(&body)
+    };
+    let other_reset = f
+        .shim
+        .url("/v2/databases/http_csrf_other/auth/reset-password");
+
+    // A cookie minted for this database is refused by the other one.
+    let cookie = f.csrf_cookie().await;
+    let (status, message) = text(post(other_reset.clone(), &cookie, alice_request())).await;
+    assert_eq!(
+        (status, message.as_str()),
+        (StatusCode::NOT_FOUND, "Missing csrf")
+    );
+    assert_eq!(
+        post(f.api(RESET), &cookie, alice_request())
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        StatusCode::CREATED
+    );
+
+    // A genuine reset cookie for (token, identifier), offered as the CSRF cookie of the token
+    // and identifier joined (the same signature under Nile's scheme), is refused.
+    let link = f.emailed_link().await;
+    let validate_url = format!("{}?{}", f.api(RESET), link.query().unwrap());
+    let response = f.http.get(&validate_url).send().await.unwrap();
+    let reset = cookie_pair(response.headers(), "nile.reset").expect("reset cookie");
+    let (token, signature) = reset["nile.reset=".len()..].split_once("%7C").unwrap();
+    let as_csrf = format!("nile.csrf-token={token}alice%40example.com%7C{signature}");
+    let (status, _) = text(post(f.api(RESET), &as_csrf, alice_request())).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+
+    // A submitted csrfToken must be the cookie's.
+    let response = f.http.get(f.api("/auth/csrf")).send().await.unwrap();
+    let cookie = cookie_pair(response.headers(), "nile.csrf-token").unwrap();
+    let token = response.json::<Value>().await.unwrap()["csrfToken"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let mut body = alice_request();
+    body["csrfToken"] = json!("0".repeat(64));
+    let (status, _) = text(post(f.api(RESET), &cookie, body.clone())).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    body["csrfToken"] = json!(token);
+    let (status, _) = text(post(f.api(RESET), &cookie, body)).await;
+    // Accepted (200: a link was sent moments ago).
+    assert_eq!(status, StatusCode::OK);
 }

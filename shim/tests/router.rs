@@ -13,8 +13,8 @@ use axum::Router;
 use nile_reset_shim::database::EXTENSION_VERSION;
 use nile_reset_shim::serve::{self, ApiKeys, NamedDatabase, Secret, ServeConfig};
 use serde_json::{json, Value};
+use support::csrf_signature;
 use support::process::{API_KEY, SECRET};
-use support::signature;
 use tower::ServiceExt as _;
 
 mod support;
@@ -95,7 +95,7 @@ async fn csrf_cookie_is_nile_s_and_follows_the_secure_headers() {
         set_cookie(&answer),
         format!(
             "nile.csrf-token={token}%7C{}; Path=/; HttpOnly; SameSite=Lax",
-            signature(&[&token])
+            csrf_signature("app", &token)
         )
     );
 

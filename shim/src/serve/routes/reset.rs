@@ -9,6 +9,7 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde_json::json;
+use subtle::ConstantTimeEq;
 
 use crate::serve::cookies::{self, ResetCookie, SentResetCookie};
 use crate::serve::error::ApiError;
@@ -48,8 +49,15 @@ pub async fn request_reset(
     }
 
     let secure = cookies::secure(&headers, state.public_url.as_ref());
-    if cookies::verify_csrf(&headers, &state.secret, secure).is_none() {
+    let Some(csrf_token) = cookies::verify_csrf(&headers, &state.secret, db.name(), secure) else {
         return Err(ApiError::MissingCsrf);
+    };
+    // Nile's SDK sends the cookie alone; a client that also submits the token (NextAuth's
+    // double submit) must submit the cookie's.
+    if let Some(submitted) = body.optional_string("csrfToken")? {
+        if !bool::from(submitted.as_bytes().ct_eq(csrf_token.as_bytes())) {
+            return Err(ApiError::MissingCsrf);
+        }
     }
     let queued = sql_api::generate_password_token(&db, email, callback_url, redirect_url).await?;
     let status = if queued {
@@ -104,7 +112,7 @@ pub async fn validate_link(
         let secure = cookies::secure(&headers, state.public_url.as_ref());
         response_headers.insert(
             SET_COOKIE,
-            cookies::reset_cookie(&state.secret, &token, &binding, secure),
+            cookies::reset_cookie(&state.secret, db.name(), &token, &binding, secure),
         );
         if follow {
             response_headers.insert(LOCATION, valid_location);
@@ -141,7 +149,7 @@ pub async fn reset_password(
     // Links carry the identifier as the database stores it, Nile's SDK sends back the email as
     // typed: the cookie is bound to the database's normalization of either.
     let binding = sql_api::normalize_identifier(&db, email).await?;
-    let token = match sent.verify(&state.secret, &binding) {
+    let token = match sent.verify(&state.secret, db.name(), &binding) {
         ResetCookie::Valid(token) => token,
         _ => return Err(ApiError::bad_request("Unable to process request")),
     };
