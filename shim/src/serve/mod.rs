@@ -20,6 +20,7 @@ mod observe;
 mod options;
 mod routes;
 mod secret;
+mod server;
 mod sql_api;
 mod state;
 
@@ -118,13 +119,12 @@ pub async fn run(options: ServeOptions) -> anyhow::Result<()> {
     println!("listening on http://{address}");
     tracing::info!(%address, databases = state.databases.len(), "serving");
 
-    axum::serve(listener, app)
-        .with_graceful_shutdown(async move {
-            let signal = shutdown.requested().await;
-            tracing::info!(signal, "shutdown requested; finishing in-flight requests");
-        })
-        .await
-        .context("HTTP server failed")?;
+    server::serve(listener, app, options.connection_limits(), async move {
+        let signal = shutdown.requested().await;
+        tracing::info!(signal, "shutdown requested; finishing in-flight requests");
+    })
+    .await
+    .context("HTTP server failed")?;
     state.databases.close();
     tracing::info!("stopped");
     Ok(())

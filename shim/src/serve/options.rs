@@ -101,6 +101,33 @@ pub struct ServeOptions {
     )]
     pub db_timeout: Duration,
 
+    /// Time a client has to send a request's whole head, counted from its first byte (on a
+    /// kept-alive connection, from the end of the previous answer).
+    #[arg(
+        long,
+        env = "NILE_RESET_HEADER_READ_TIMEOUT",
+        value_name = "DURATION",
+        default_value = "10s",
+        value_parser = at_most_a_day
+    )]
+    pub header_read_timeout: Duration,
+
+    /// A connection on which nothing was read or written for this long is closed (a new one
+    /// that says nothing, a stalled body). Keep it above --request-timeout, or slow database
+    /// answers lose their connection.
+    #[arg(
+        long,
+        env = "NILE_RESET_IDLE_TIMEOUT",
+        value_name = "DURATION",
+        default_value = "60s",
+        value_parser = at_most_a_day
+    )]
+    pub idle_timeout: Duration,
+
+    /// Most connections open at once; further ones wait in the accept queue.
+    #[arg(long, env = "NILE_RESET_MAX_CONNECTIONS", default_value_t = 1024, value_parser = clap::value_parser!(u32).range(1..))]
+    pub max_connections: u32,
+
     /// Log format on stderr. RUST_LOG filters as usual (default: info).
     #[arg(
         long,
@@ -109,6 +136,16 @@ pub struct ServeOptions {
         default_value = "json"
     )]
     pub log_format: LogFormat,
+}
+
+impl ServeOptions {
+    pub fn connection_limits(&self) -> super::server::ConnectionLimits {
+        super::server::ConnectionLimits {
+            header_read_timeout: self.header_read_timeout,
+            idle_timeout: self.idle_timeout,
+            max_connections: self.max_connections as usize,
+        }
+    }
 }
 
 /// One `--database NAME=DSN` entry. DSNs may hold passwords, hence `hide_env_values` above:
