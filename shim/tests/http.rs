@@ -91,6 +91,10 @@ impl Fixture {
         }
         let database = format!("{name}={}", cluster.url(name));
         let mut args = vec!["--database", database.as_str()];
+        // Every request of a test comes from one address: no limit unless the test sets one.
+        if !extra.contains(&"--rate-limit-per-minute") {
+            args.extend_from_slice(&["--rate-limit-per-minute", "0"]);
+        }
         args.extend_from_slice(extra);
         let shim = Shim::start_with_env(name, &args, env);
         Fixture {
@@ -1540,4 +1544,62 @@ async fn connections_past_the_cap_wait_for_a_free_slot() {
         .await
         .unwrap();
     assert_eq!(response.status(), StatusCode::OK);
+}
+
+#[tokio::test]
+async fn an_attacker_loop_is_limited_by_address_while_the_user_resets() {
+    let f = Fixture::with_settings(
+        "http_rate",
+        &[
+            "--rate-limit-per-minute",
+            "4",
+            "--client-ip-header",
+            "X-Forwarded-For",
+        ],
+        &[],
+        &[
+            "nile_reset.max_failed_attempts = 5",
+            "nile_reset.failure_block = '1h'",
+            "nile_reset.max_failure_block = '1d'",
+        ],
+    )
+    .await;
+    let link = f.request_link("alice@example.com").await;
+
+    // The attacker's wrong guesses, from one address behind the trusted proxy (the last entry
+    // of the header counts, not what the client put before it).
+    let mut answers = Vec::new();
+    for round in 0..40 {
+        let response = f
+            .http
+            .get(f.api(RESET))
+            .header("x-forwarded-for", format!("10.0.0.{round}, 203.0.113.9"))
+            .query(&[
+                ("token", "0".repeat(64).as_str()),
+                ("identifier", "alice@example.com"),
+                ("callbackUrl", &format!("{APP_ORIGIN}/signed-in")),
+            ])
+            .send()
+            .await
+            .unwrap();
+        answers.push(response.status());
+        if response.status() == StatusCode::TOO_MANY_REQUESTS {
+            let retry_after: u64 = response.headers()["retry-after"]
+                .to_str()
+                .unwrap()
+                .parse()
+                .unwrap();
+            assert!((1..=15).contains(&retry_after), "{retry_after}");
+            assert_eq!(response.text().await.unwrap(), "Too many requests");
+        }
+    }
+    let served = answers.iter().filter(|s| **s == StatusCode::OK).count();
+    let limited = answers
+        .iter()
+        .filter(|s| **s == StatusCode::TOO_MANY_REQUESTS)
+        .count();
+    assert!(served <= 4 && served + limited == 40, "{answers:?}");
+
+    // The user, from another address, still gets through.
+    f.finish_reset(&link, "alice@example.com").await;
 }

@@ -36,6 +36,8 @@ fn config() -> ServeConfig {
         request_timeout: Duration::from_secs(10),
         db_timeout: Duration::from_secs(2),
         pool_size: 2,
+        rate_limit_per_minute: 0,
+        client_ip_header: None,
     }
 }
 

@@ -18,6 +18,7 @@ mod keys;
 mod metrics;
 mod observe;
 mod options;
+mod rate_limit;
 mod routes;
 mod secret;
 mod server;
@@ -28,6 +29,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{bail, Context as _};
+use axum::http::HeaderName;
 use axum::Router;
 use tokio::net::TcpListener;
 use url::Url;
@@ -61,6 +63,11 @@ pub struct ServeConfig {
     pub db_timeout: Duration,
     /// Largest number of connections kept per database.
     pub pool_size: usize,
+    /// Requests to the reset routes (POST and GET) per client address and minute; 0: no limit.
+    pub rate_limit_per_minute: u32,
+    /// Header a trusted proxy puts the client's address in (its last entry counts); without
+    /// it, the socket's peer address.
+    pub client_ip_header: Option<HeaderName>,
 }
 
 impl ServeConfig {
@@ -91,6 +98,8 @@ impl ServeConfig {
             request_timeout: options.request_timeout,
             db_timeout: options.db_timeout,
             pool_size: options.pool_size,
+            rate_limit_per_minute: options.rate_limit_per_minute,
+            client_ip_header: options.client_ip_header.clone(),
         })
     }
 }

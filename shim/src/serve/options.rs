@@ -8,6 +8,7 @@ use std::path::PathBuf;
 use std::str::FromStr;
 use std::time::Duration;
 
+use axum::http::HeaderName;
 use clap::Args;
 use url::Url;
 
@@ -127,6 +128,17 @@ pub struct ServeOptions {
     /// Most connections open at once; further ones wait in the accept queue.
     #[arg(long, env = "NILE_RESET_MAX_CONNECTIONS", default_value_t = 1024, value_parser = clap::value_parser!(u32).range(1..))]
     pub max_connections: u32,
+
+    /// Requests to the reset routes (POST and GET) allowed per client address and minute, as a
+    /// bucket refilled continuously (429 beyond); 0 turns the limit off.
+    #[arg(long, env = "NILE_RESET_RATE_LIMIT_PER_MINUTE", default_value_t = 30)]
+    pub rate_limit_per_minute: u32,
+
+    /// Header holding the client's address as set by a trusted proxy in front of this server
+    /// (e.g. X-Forwarded-For; its last entry counts). Only set it behind such a proxy: otherwise
+    /// clients choose their own address. Without it, the socket's peer address counts.
+    #[arg(long, env = "NILE_RESET_CLIENT_IP_HEADER", value_name = "NAME")]
+    pub client_ip_header: Option<HeaderName>,
 
     /// Log format on stderr. RUST_LOG filters as usual (default: info).
     #[arg(

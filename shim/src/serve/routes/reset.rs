@@ -14,6 +14,7 @@ use subtle::ConstantTimeEq;
 use crate::serve::cookies::{self, ResetCookie, SentResetCookie};
 use crate::serve::error::ApiError;
 use crate::serve::extract::{query_param, JsonBody, ServedDatabase};
+use crate::serve::rate_limit::WithinRateLimit;
 use crate::serve::sql_api::{self, TokenStatus};
 use crate::serve::state::AppState;
 
@@ -26,6 +27,7 @@ const INVALID_TOKEN_ERROR: &str = "error=Token%20is%20invalid";
 pub async fn request_reset(
     State(state): State<Arc<AppState>>,
     ServedDatabase(db): ServedDatabase,
+    _within_limit: WithinRateLimit,
     uri: Uri,
     headers: HeaderMap,
     body: JsonBody,
@@ -75,6 +77,7 @@ pub async fn request_reset(
 pub async fn validate_link(
     State(state): State<Arc<AppState>>,
     ServedDatabase(db): ServedDatabase,
+    _within_limit: WithinRateLimit,
     uri: Uri,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
