@@ -907,8 +907,13 @@ async fn limits_headers_and_unknown_routes() {
 #[tokio::test]
 async fn health_and_metrics() {
     let f = Fixture::new("http_ops").await;
+    // Not on the public port: they name databases and show the rate of resets.
+    for path in ["/healthz", "/metrics"] {
+        let (status, _) = text(f.http.get(f.shim.url(path))).await;
+        assert_eq!(status, StatusCode::NOT_FOUND, "{path}");
+    }
     // The version the database has installed, which must be the one the binary is built for.
-    let response = f.http.get(f.shim.url("/healthz")).send().await.unwrap();
+    let response = f.http.get(f.shim.admin("/healthz")).send().await.unwrap();
     assert_eq!(response.status(), StatusCode::OK);
     let health: Value = response.json().await.unwrap();
     assert_eq!(
@@ -928,7 +933,7 @@ async fn health_and_metrics() {
         .send()
         .await
         .unwrap();
-    let response = f.http.get(f.shim.url("/metrics")).send().await.unwrap();
+    let response = f.http.get(f.shim.admin("/metrics")).send().await.unwrap();
     assert_eq!(response.status(), StatusCode::OK);
     assert!(response.headers()["content-type"]
         .to_str()
@@ -938,8 +943,9 @@ async fn health_and_metrics() {
     assert!(metrics.contains(
         r#"nile_reset_http_requests_total{method="GET",route="/v2/databases/{database}/auth/reset-password",status="200"} 1"#
     ), "{metrics}");
+    // /no/such/route, and the public /healthz and /metrics.
     assert!(
-        metrics.contains(r#"route="unmatched",status="404"} 1"#),
+        metrics.contains(r#"route="unmatched",status="404"} 3"#),
         "{metrics}"
     );
     assert!(
@@ -997,10 +1003,10 @@ async fn database_outage_is_answered_and_survived() {
         (status, message.as_str()),
         (StatusCode::BAD_REQUEST, "Unable to process request")
     );
-    let (status, _) = text(http.get(shim.url("/healthz"))).await;
+    let (status, _) = text(http.get(shim.admin("/healthz"))).await;
     assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
     let metrics = http
-        .get(shim.url("/metrics"))
+        .get(shim.admin("/metrics"))
         .send()
         .await
         .unwrap()
@@ -1021,7 +1027,7 @@ async fn database_outage_is_answered_and_survived() {
         post("carol@example.com").send().await.unwrap().status(),
         StatusCode::CREATED
     );
-    let (status, _) = text(http.get(shim.url("/healthz"))).await;
+    let (status, _) = text(http.get(shim.admin("/healthz"))).await;
     assert_eq!(status, StatusCode::OK);
 }
 
@@ -1159,7 +1165,7 @@ async fn sigterm_stops_the_server_cleanly() {
     let f = Fixture::new("http_sigterm").await;
     assert_eq!(
         f.http
-            .get(f.shim.url("/healthz"))
+            .get(f.shim.admin("/healthz"))
             .send()
             .await
             .unwrap()
@@ -1258,7 +1264,7 @@ async fn serve_refuses_a_database_without_the_extension_or_of_another_version() 
 async fn health_fails_while_the_extension_is_another_version() {
     let f = Fixture::new("http_version_health").await;
     let health = || async {
-        let response = f.http.get(f.shim.url("/healthz")).send().await.unwrap();
+        let response = f.http.get(f.shim.admin("/healthz")).send().await.unwrap();
         (response.status(), response.json::<Value>().await.unwrap())
     };
     assert_eq!(health().await.0, StatusCode::OK);
@@ -1320,7 +1326,7 @@ async fn a_database_unreachable_at_start_does_not_stop_the_server() {
             "1s",
         ],
     );
-    let (status, _) = text(client().get(shim.url("/healthz"))).await;
+    let (status, _) = text(client().get(shim.admin("/healthz"))).await;
     assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
     assert!(
         shim.log().contains("database unreachable at start"),

@@ -234,17 +234,23 @@ async fn documents_health_and_metrics() {
     assert_eq!(answer.status, StatusCode::OK);
     assert_eq!(answer.body, include_str!("../openapi.yaml"));
 
+    // Health and metrics are not on the public router.
+    for path in ["/healthz", "/metrics"] {
+        assert_eq!(call(app(), get(path)).await.status, StatusCode::NOT_FOUND);
+    }
+    let admin = || serve::routers(config()).unwrap().admin;
+
     // The database cannot be reached: unhealthy, and the body names no database.
-    let answer = call(app(), get("/healthz")).await;
+    let answer = call(admin(), get("/healthz")).await;
     assert_eq!(answer.status, StatusCode::SERVICE_UNAVAILABLE);
     assert_eq!(
         serde_json::from_str::<Value>(&answer.body).unwrap(),
         json!({"status": "unavailable", "built_for": EXTENSION_VERSION})
     );
 
-    let app = app();
-    call(app.clone(), get(CSRF)).await;
-    let answer = call(app, get("/metrics")).await;
+    let routers = serve::routers(config()).unwrap();
+    call(routers.public, get(CSRF)).await;
+    let answer = call(routers.admin, get("/metrics")).await;
     assert!(
         answer.body.contains(
             r#"nile_reset_http_requests_total{method="GET",route="/v2/databases/{database}/auth/csrf",status="200"} 1"#

@@ -104,13 +104,30 @@ impl ServeConfig {
     }
 }
 
-/// The HTTP application: routes, layers and one lazily connecting pool per database.
+/// The public HTTP application: routes, layers and one lazily connecting pool per database.
 pub fn router(config: ServeConfig) -> anyhow::Result<Router> {
-    let limits = routes::Limits::of(&config);
-    Ok(routes::router(Arc::new(AppState::new(config)?), limits))
+    Ok(routers(config)?.public)
 }
 
-/// Runs the HTTP server until SIGTERM or SIGINT, then drains in-flight requests and returns.
+/// The two applications, sharing their state (the public one's requests show in the admin
+/// one's metrics).
+pub struct Routers {
+    pub public: Router,
+    /// `/healthz` and `/metrics`.
+    pub admin: Router,
+}
+
+pub fn routers(config: ServeConfig) -> anyhow::Result<Routers> {
+    let limits = routes::Limits::of(&config);
+    let state = Arc::new(AppState::new(config)?);
+    Ok(Routers {
+        public: routes::router(state.clone(), limits),
+        admin: routes::admin_router(state),
+    })
+}
+
+/// Runs the HTTP server (and the admin server, with --admin-listen) until SIGTERM or SIGINT,
+/// then drains in-flight requests and returns.
 pub async fn run(options: ServeOptions) -> anyhow::Result<()> {
     let mut shutdown = Shutdown::install()?;
     logging::init(options.log_format);
@@ -124,16 +141,47 @@ pub async fn run(options: ServeOptions) -> anyhow::Result<()> {
         .await
         .with_context(|| format!("cannot listen on {}", options.listen))?;
     let address = listener.local_addr()?;
-    // The one line on stdout: lets a supervisor (or a test) that asked for port 0 find us.
+    let admin_listener = match options.admin_listen {
+        Some(admin) => Some(
+            TcpListener::bind(admin)
+                .await
+                .with_context(|| format!("cannot listen on {admin} (--admin-listen)"))?,
+        ),
+        None => None,
+    };
+    // The lines on stdout: let a supervisor (or a test) that asked for port 0 find us.
     println!("listening on http://{address}");
+    if let Some(admin) = &admin_listener {
+        println!("admin listening on http://{}", admin.local_addr()?);
+    } else {
+        tracing::info!("no --admin-listen: /healthz and /metrics are not served");
+    }
     tracing::info!(%address, databases = state.databases.len(), "serving");
 
-    server::serve(listener, app, options.connection_limits(), async move {
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    let stop_signal = |mut stopped: tokio::sync::watch::Receiver<bool>| async move {
+        // An error means the sender is gone, which also means stop.
+        let _ = stopped.wait_for(|stop| *stop).await;
+    };
+    let limits = options.connection_limits();
+    let public = server::serve(listener, app, limits, stop_signal(stopped.clone()));
+    let admin = async {
+        match admin_listener {
+            Some(listener) => {
+                let admin_app = routes::admin_router(state.clone());
+                server::serve(listener, admin_app, limits, stop_signal(stopped.clone())).await
+            }
+            None => Ok(()),
+        }
+    };
+    let signal = async {
         let signal = shutdown.requested().await;
         tracing::info!(signal, "shutdown requested; finishing in-flight requests");
-    })
-    .await
-    .context("HTTP server failed")?;
+        let _ = stop.send(true);
+    };
+    let (public, admin, ()) = tokio::join!(public, admin, signal);
+    public.context("HTTP server failed")?;
+    admin.context("admin HTTP server failed")?;
     state.databases.close();
     tracing::info!("stopped");
     Ok(())

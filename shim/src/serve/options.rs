@@ -21,6 +21,11 @@ pub struct ServeOptions {
     #[arg(long, env = "NILE_RESET_LISTEN", default_value = "127.0.0.1:8080")]
     pub listen: SocketAddr,
 
+    /// Address serving /healthz and /metrics (e.g. 127.0.0.1:9090; port 0 picks one and prints
+    /// it). Without it they are not served at all: never on the public --listen address.
+    #[arg(long, env = "NILE_RESET_ADMIN_LISTEN", value_name = "ADDRESS")]
+    pub admin_listen: Option<SocketAddr>,
+
     /// A database to serve, as NAME=POSTGRES_URL (repeat the flag; in the environment,
     /// separate entries with spaces). Requests for other names get 404.
     #[arg(
