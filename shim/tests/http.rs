@@ -861,6 +861,25 @@ async fn limits_headers_and_unknown_routes() {
     );
     let (status, _) = text(f.http.put(f.api(RESET)).json(&big)).await;
     assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE);
+    // A repeated key: a proxy reading the first would see another email than the last.
+    let repeated = format!(
+        r#"{{"email": "alice@example.com", "callbackUrl": "{APP_ORIGIN}/", "email": "eve@example.com"}}"#
+    );
+    let (status, message) = text(
+        f.http
+            .post(f.api(RESET))
+            .header("cookie", &csrf)
+            .header("content-type", "application/json")
+            .body(repeated),
+    )
+    .await;
+    assert_eq!(
+        (status, message.as_str()),
+        (
+            StatusCode::BAD_REQUEST,
+            "Request body must not repeat a key"
+        )
+    );
     assert_eq!(f.outbox_count().await, 0);
 
     let elsewhere = f.shim.url("/v2/databases/not_configured/auth");

@@ -194,6 +194,28 @@ async fn password_changes_are_refused_before_any_sql() {
 }
 
 #[tokio::test]
+async fn bodies_that_repeat_a_key_get_400_before_any_sql() {
+    let repeated = r#"{"email": "alice@example.com", "email": "eve@example.com", "password": "p"}"#;
+    for method in [Method::POST, Method::PUT] {
+        let answer = call(
+            app(),
+            request(method.clone(), RESET)
+                .body(Body::from(repeated))
+                .unwrap(),
+        )
+        .await;
+        assert_eq!(
+            (answer.status, answer.body.as_str()),
+            (
+                StatusCode::BAD_REQUEST,
+                "Request body must not repeat a key"
+            ),
+            "{method}"
+        );
+    }
+}
+
+#[tokio::test]
 async fn oversized_bodies_get_413() {
     let big = json!({"email": "alice@example.com", "padding": "x".repeat(2048)});
     for method in [Method::POST, Method::PUT] {
