@@ -755,11 +755,7 @@ async fn link_validation_answers() {
     }
     // A callback on an origin the database does not trust gets no Location at all, whatever
     // the token: the link's query is attacker-controlled and Nile's SDK follows Location.
-    for callback in [
-        "https://evil.example/phish",
-        "http://localhost:3001/",
-        "javascript:alert(1)",
-    ] {
+    for callback in ["https://evil.example/phish", "http://localhost:3001/"] {
         let (status, message) = text(f.http.get(format!(
             "{base}?token={}&identifier=alice%40example.com&callbackUrl={callback}",
             "0".repeat(64)
@@ -1627,4 +1623,48 @@ async fn an_attacker_loop_is_limited_by_address_while_the_user_resets() {
 
     // The user, from another address, still gets through.
     f.finish_reset(&link, "alice@example.com").await;
+}
+
+#[tokio::test]
+async fn urls_that_parsers_read_differently_are_refused_not_normalized() {
+    let f = Fixture::new("http_ambiguous").await;
+    // WHATWG (the extension's parser) reads every one of these as the trusted
+    // http://localhost:3000; other parsers see another host, or none.
+    for url in [
+        "http://localhost:3000\\@evil.example/",
+        "http:///localhost:3000/",
+        "http:\\\\localhost:3000/",
+        "http://local%68ost:3000/",
+        "http://LOCALHOST%2e:3000/",
+        "http://ｌｏｃａｌｈｏｓｔ:3000/",
+        "http://127.1:3000/",
+        "javascript:alert(1)",
+    ] {
+        let (status, message) = text(f.http.get(f.api(RESET)).query(&[
+            ("token", "0".repeat(64).as_str()),
+            ("identifier", "alice@example.com"),
+            ("callbackUrl", url),
+        ]))
+        .await;
+        assert_eq!(
+            (status, message.as_str()),
+            (StatusCode::BAD_REQUEST, "Invalid callbackUrl"),
+            "GET {url}"
+        );
+        let mut body = alice_request();
+        body["redirectUrl"] = json!(url);
+        let (status, message) = text(
+            f.http
+                .post(f.api(RESET))
+                .header("cookie", f.csrf_cookie().await)
+                .json(&body),
+        )
+        .await;
+        assert_eq!(
+            (status, message.as_str()),
+            (StatusCode::BAD_REQUEST, "Invalid redirectUrl"),
+            "POST {url}"
+        );
+    }
+    assert_eq!(f.outbox_count().await, 0);
 }

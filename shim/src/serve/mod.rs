@@ -24,6 +24,7 @@ mod secret;
 mod server;
 mod sql_api;
 mod state;
+mod urls;
 
 use std::sync::Arc;
 use std::time::Duration;

@@ -17,6 +17,7 @@ use crate::serve::extract::{query_param, JsonBody, ServedDatabase};
 use crate::serve::rate_limit::WithinRateLimit;
 use crate::serve::sql_api::{self, TokenStatus};
 use crate::serve::state::AppState;
+use crate::serve::urls;
 
 /// Appended to the callback URL when a link does not check out (Nile's wording).
 const INVALID_TOKEN_ERROR: &str = "error=Token%20is%20invalid";
@@ -37,6 +38,11 @@ pub async fn request_reset(
         .ok_or_else(|| ApiError::bad_request("Email is required"))?;
     let callback_url = body.optional_string("callbackUrl")?;
     let redirect_url = body.optional_string("redirectUrl")?;
+    for (name, url) in [("callbackUrl", callback_url), ("redirectUrl", redirect_url)] {
+        if url.is_some_and(|url| !urls::is_unambiguous(url)) {
+            return Err(ApiError::bad_request(format!("Invalid {name}")));
+        }
+    }
 
     if query_param(uri.query(), "json").as_deref() == Some("true") {
         // A bearer key is not sent automatically by browsers, so it needs no CSRF cookie.
@@ -90,6 +96,10 @@ pub async fn validate_link(
         .or_else(|| required("callbackURL"))
         .ok_or_else(|| ApiError::bad_request("Missing callbackUrl"))?;
     let follow = query_param(query, "redirect").as_deref() != Some("false");
+    // Refused before the database is asked anything, so it counts against no token.
+    if !urls::is_unambiguous(&callback_url) {
+        return Err(ApiError::bad_request("Invalid callbackUrl"));
+    }
     // Both possible Location values are checked before the database is asked anything.
     let valid_location = location(&callback_url)?;
     let invalid_location = location(&with_error(&callback_url))?;
