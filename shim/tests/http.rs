@@ -1638,7 +1638,6 @@ async fn urls_that_parsers_read_differently_are_refused_not_normalized() {
         "http://LOCALHOST%2e:3000/",
         "http://ｌｏｃａｌｈｏｓｔ:3000/",
         "http://127.1:3000/",
-        "javascript:alert(1)",
     ] {
         let (status, message) = text(f.http.get(f.api(RESET)).query(&[
             ("token", "0".repeat(64).as_str()),

@@ -8,8 +8,15 @@
 
 use url::Url;
 
+/// Whether WHATWG reads `raw` as an http(s) URL that other parsers may read otherwise. What it
+/// does not read as one at all is left to the database, which refuses it with its own message.
+pub fn is_ambiguous(raw: &str) -> bool {
+    let whatwg_http = Url::parse(raw).is_ok_and(|url| matches!(url.scheme(), "http" | "https"));
+    whatwg_http && !is_unambiguous(raw)
+}
+
 /// Whether `raw` is an absolute http(s) URL whose authority reads the same to every parser.
-pub fn is_unambiguous(raw: &str) -> bool {
+fn is_unambiguous(raw: &str) -> bool {
     if raw
         .chars()
         .any(|c| c == '\\' || c.is_control() || c.is_whitespace() || !c.is_ascii())
@@ -83,5 +90,15 @@ mod tests {
         ] {
             assert!(!is_unambiguous(url), "{url}");
         }
+    }
+
+    #[test]
+    fn only_what_whatwg_accepts_as_http_counts_as_ambiguous() {
+        assert!(is_ambiguous("http://localhost:3000\\@evil.example/"));
+        assert!(is_ambiguous("HTTP:///localhost:3000/"));
+        assert!(!is_ambiguous("http://localhost:3000/"));
+        // Not URLs to WHATWG, or not http: the database refuses them in its own words.
+        assert!(!is_ambiguous("not a url"));
+        assert!(!is_ambiguous("javascript:alert(1)"));
     }
 }

@@ -39,7 +39,7 @@ pub async fn request_reset(
     let callback_url = body.optional_string("callbackUrl")?;
     let redirect_url = body.optional_string("redirectUrl")?;
     for (name, url) in [("callbackUrl", callback_url), ("redirectUrl", redirect_url)] {
-        if url.is_some_and(|url| !urls::is_unambiguous(url)) {
+        if url.is_some_and(urls::is_ambiguous) {
             return Err(ApiError::bad_request(format!("Invalid {name}")));
         }
     }
@@ -97,7 +97,7 @@ pub async fn validate_link(
         .ok_or_else(|| ApiError::bad_request("Missing callbackUrl"))?;
     let follow = query_param(query, "redirect").as_deref() != Some("false");
     // Refused before the database is asked anything, so it counts against no token.
-    if !urls::is_unambiguous(&callback_url) {
+    if urls::is_ambiguous(&callback_url) {
         return Err(ApiError::bad_request("Invalid callbackUrl"));
     }
     // Both possible Location values are checked before the database is asked anything.
