@@ -1667,3 +1667,30 @@ async fn urls_that_parsers_read_differently_are_refused_not_normalized() {
     }
     assert_eq!(f.outbox_count().await, 0);
 }
+
+#[tokio::test]
+async fn uniform_status_and_the_latency_floor() {
+    let f = Fixture::with_args(
+        "http_uniform",
+        &["--uniform-status", "--min-response-time", "400ms"],
+    )
+    .await;
+    for email in ["nobody@example.com", "alice@example.com"] {
+        let mut body = alice_request();
+        body["email"] = json!(email);
+        let cookie = f.csrf_cookie().await;
+        let started = std::time::Instant::now();
+        let (status, _) = text(
+            f.http
+                .post(f.api(RESET))
+                .header("cookie", cookie)
+                .json(&body),
+        )
+        .await;
+        let took = started.elapsed();
+        assert_eq!(status, StatusCode::CREATED, "{email}");
+        assert!(took >= Duration::from_millis(400), "{email}: {took:?}");
+    }
+    // Only the real user got an email.
+    assert_eq!(f.outbox_count().await, 1);
+}

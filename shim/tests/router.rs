@@ -38,6 +38,8 @@ fn config() -> ServeConfig {
         pool_size: 2,
         rate_limit_per_minute: 0,
         client_ip_header: None,
+        uniform_status: false,
+        min_response_time: Duration::ZERO,
     }
 }
 

@@ -69,6 +69,10 @@ pub struct ServeConfig {
     /// Header a trusted proxy puts the client's address in (its last entry counts); without
     /// it, the socket's peer address.
     pub client_ip_header: Option<HeaderName>,
+    /// Answer 201 to every reset request without an API key.
+    pub uniform_status: bool,
+    /// Least time a reset request takes to answer (zero: no floor).
+    pub min_response_time: Duration,
 }
 
 impl ServeConfig {
@@ -101,6 +105,8 @@ impl ServeConfig {
             pool_size: options.pool_size,
             rate_limit_per_minute: options.rate_limit_per_minute,
             client_ip_header: options.client_ip_header.clone(),
+            uniform_status: options.uniform_status,
+            min_response_time: options.min_response_time,
         })
     }
 }

@@ -145,6 +145,23 @@ pub struct ServeOptions {
     #[arg(long, env = "NILE_RESET_CLIENT_IP_HEADER", value_name = "NAME")]
     pub client_ip_header: Option<HeaderName>,
 
+    /// Answer every reset request without an API key 201, whether or not an email was queued
+    /// (OWASP's uniform answer). By default the answers follow Nile: 201 queued, 200 not (an
+    /// unknown email, or asked again too soon), which a client can tell apart.
+    #[arg(long, env = "NILE_RESET_UNIFORM_STATUS")]
+    pub uniform_status: bool,
+
+    /// Least time a reset request (POST) takes to answer, so that one that queues an email
+    /// and one that does not take the same time; 0 turns it off. At most a minute.
+    #[arg(
+        long,
+        env = "NILE_RESET_MIN_RESPONSE_TIME",
+        value_name = "DURATION",
+        default_value = "50ms",
+        value_parser = zero_or_at_most_a_minute
+    )]
+    pub min_response_time: Duration,
+
     /// Log format on stderr. RUST_LOG filters as usual (default: info).
     #[arg(
         long,
@@ -200,6 +217,18 @@ fn at_most_a_day(text: &str) -> Result<Duration, String> {
     Ok(duration)
 }
 
+/// A latency floor: 0 (off) or a positive duration up to a minute.
+fn zero_or_at_most_a_minute(text: &str) -> Result<Duration, String> {
+    if text.trim().parse::<f64>() == Ok(0.0) {
+        return Ok(Duration::ZERO);
+    }
+    let duration = crate::duration::parse(text)?;
+    if duration > Duration::from_secs(60) {
+        return Err(format!("`{text}` is longer than a minute"));
+    }
+    Ok(duration)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -211,6 +240,17 @@ mod tests {
         assert_eq!(arg.dsn, "postgres://u@h/app?options=-c%20a=b");
         assert!("no-dsn".parse::<NamedDatabase>().is_err());
         assert!("app=".parse::<NamedDatabase>().is_err());
+    }
+
+    #[test]
+    fn the_latency_floor_may_be_zero() {
+        assert_eq!(zero_or_at_most_a_minute("0").unwrap(), Duration::ZERO);
+        assert_eq!(
+            zero_or_at_most_a_minute("50ms").unwrap(),
+            Duration::from_millis(50)
+        );
+        assert!(zero_or_at_most_a_minute("61s").is_err());
+        assert!(zero_or_at_most_a_minute("-1").is_err());
     }
 
     #[test]

@@ -18,6 +18,10 @@ pub struct AppState {
     pub public_url: Option<Url>,
     pub metrics: Metrics,
     pub rate_limiter: RateLimiter,
+    /// Answer 201 to every reset request without an API key.
+    pub uniform_status: bool,
+    /// Least time a reset request takes to answer.
+    pub min_response_time: Duration,
     /// Bound on each /healthz check.
     pub db_timeout: Duration,
 }
@@ -34,6 +38,8 @@ impl AppState {
             public_url: config.public_url,
             metrics,
             rate_limiter: RateLimiter::new(config.rate_limit_per_minute, config.client_ip_header),
+            uniform_status: config.uniform_status,
+            min_response_time: config.min_response_time,
             db_timeout: config.db_timeout,
         })
     }

@@ -2,6 +2,7 @@
 //! (GET), set the new password (PUT). Statuses and messages follow Nile's service.
 
 use std::sync::Arc;
+use std::time::Instant;
 
 use axum::extract::State;
 use axum::http::header::{LOCATION, SET_COOKIE};
@@ -12,6 +13,7 @@ use serde_json::json;
 use subtle::ConstantTimeEq;
 
 use crate::serve::cookies::{self, ResetCookie, SentResetCookie};
+use crate::serve::databases::Database;
 use crate::serve::error::ApiError;
 use crate::serve::extract::{query_param, JsonBody, ServedDatabase};
 use crate::serve::rate_limit::WithinRateLimit;
@@ -23,7 +25,8 @@ use crate::serve::urls;
 const INVALID_TOKEN_ERROR: &str = "error=Token%20is%20invalid";
 
 /// POST (generatePasswordToken): `{email, callbackUrl, redirectUrl}`.
-/// 201: email queued; 200: nothing happened (the answer does not tell whether the user exists).
+/// 201: email queued; 200: nothing happened (the answer does not tell whether the user exists);
+/// with --uniform-status always 201.
 /// `?json=true` with a valid API key: 201 `{"url": link}` and no email.
 pub async fn request_reset(
     State(state): State<Arc<AppState>>,
@@ -32,6 +35,21 @@ pub async fn request_reset(
     uri: Uri,
     headers: HeaderMap,
     body: JsonBody,
+) -> Result<Response, ApiError> {
+    // Whatever happens, the answer leaves no earlier than the floor: a request that queues an
+    // email does more work than one that does not, and the difference must not show.
+    let floor = Instant::now() + state.min_response_time;
+    let answer = answer_reset_request(&state, &db, &uri, &headers, &body).await;
+    tokio::time::sleep_until(floor.into()).await;
+    answer
+}
+
+async fn answer_reset_request(
+    state: &AppState,
+    db: &Database,
+    uri: &Uri,
+    headers: &HeaderMap,
+    body: &JsonBody,
 ) -> Result<Response, ApiError> {
     let email = body
         .non_empty_string("email")
@@ -46,18 +64,18 @@ pub async fn request_reset(
 
     if query_param(uri.query(), "json").as_deref() == Some("true") {
         // A bearer key is not sent automatically by browsers, so it needs no CSRF cookie.
-        if !state.api_keys.authorize(&headers) {
+        if !state.api_keys.authorize(headers) {
             return Err(ApiError::Unauthorized);
         }
-        let link = sql_api::generate_password_link(&db, email, callback_url, redirect_url).await?;
+        let link = sql_api::generate_password_link(db, email, callback_url, redirect_url).await?;
         return Ok(match link {
             Some(url) => (StatusCode::CREATED, Json(json!({ "url": url }))).into_response(),
             None => StatusCode::OK.into_response(),
         });
     }
 
-    let secure = cookies::secure(&headers, state.public_url.as_ref());
-    let Some(csrf_token) = cookies::verify_csrf(&headers, &state.secret, db.name(), secure) else {
+    let secure = cookies::secure(headers, state.public_url.as_ref());
+    let Some(csrf_token) = cookies::verify_csrf(headers, &state.secret, db.name(), secure) else {
         return Err(ApiError::MissingCsrf);
     };
     // Nile's SDK sends the cookie alone; a client that also submits the token (NextAuth's
@@ -67,8 +85,8 @@ pub async fn request_reset(
             return Err(ApiError::MissingCsrf);
         }
     }
-    let queued = sql_api::generate_password_token(&db, email, callback_url, redirect_url).await?;
-    let status = if queued {
+    let queued = sql_api::generate_password_token(db, email, callback_url, redirect_url).await?;
+    let status = if queued || state.uniform_status {
         StatusCode::CREATED
     } else {
         StatusCode::OK
