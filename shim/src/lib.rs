@@ -12,7 +12,7 @@
 //! | [`tls`] | TLS to PostgreSQL: libpq's `sslmode` (disable/prefer/require/verify-ca/verify-full) and `sslrootcert`, through rustls |
 //! | [`shutdown`] | the one stop signal (SIGTERM or SIGINT) |
 //! | [`openmetrics`] | the one way to answer a Prometheus scrape |
-//! | [`serve`] | the HTTP API: `options` (flags), `ServeConfig` and `router` (the application as plain values), `routes/` (handlers), `sql_api` (the SQL calls and the token statuses), `cookies` and `secret` (Nile's CSRF and reset cookies), `keys` (API keys), `databases` (one pool per served database), `state` (what handlers share), `error` (status codes), `extract`, `observe` and `metrics` |
+//! | [`serve`] | the HTTP API: `options` (flags), `ServeConfig` and `router` (the application as plain values), `routes/` (handlers), `sql_api` (the SQL calls and the token statuses), `cookies` and `secret` (Nile's CSRF and reset cookies), `keys` (API keys), `databases` (one pool per served database), `state` (what handlers share), `error` (status codes), `server` (the accept loop: connection cap, header-read and idle timeouts), `rate_limit` (per-address buckets), `urls` (ambiguous URLs), `extract` (bodies without repeated keys), `observe` and `metrics`; `routes::admin_router` is /healthz and /metrics for --admin-listen |
 //! | [`send`] | the sender: `options` (flags), `limits` (checked against `auth.sender_limits()`; the default channel), `outbox` (the SQL calls and failure outcomes), `worker` (the drain loop), `listener` and `wakeup` (LISTEN and the sleep lock), `message` (RFC 5322), `mailer` and `smtp` (transports), `metrics` |
 //!
 //! Every rule about tokens, users, origins, passwords and the outbox lives in the extension's
