@@ -17,7 +17,7 @@ cd "$(dirname "$0")/.."
 emails=${ENUM_EMAILS:-20}
 rounds=${ENUM_ROUNDS:-7}
 profile=${BENCH_PROFILE:-release}
-port=${NILE_RESET_ENUM_PORT:-28830}
+port=${NILE_RESET_ENUM_PORT:-28870}
 http_port=$((port + 1))
 datadir=$PROJECT_ROOT/target/enumeration-cluster
 work=$PROJECT_ROOT/target/enumeration
