@@ -13,6 +13,8 @@ cd "$(dirname "$0")/.."
 datadir=$PROJECT_ROOT/target/cluster
 port=${NILE_RESET_PORT:-28815}
 http_port=${NILE_RESET_HTTP_PORT:-8080}
+# /healthz and /metrics: on their own port, never the public one.
+admin_port=${NILE_RESET_ADMIN_PORT:-8081}
 db=nile_reset_demo
 dsn="postgres://postgres@127.0.0.1:$port/$db"
 run=$PROJECT_ROOT/target/run
@@ -75,13 +77,13 @@ echo $! >"$run/sender.pid"
 
 log "starting the HTTP shim on 127.0.0.1:$http_port"
 NILE_RESET_DATABASES="$db=$dsn" setsid "$bin" serve --listen "127.0.0.1:$http_port" \
-  --secret-file "$run/secret" --api-keys-file "$run/api-key" >"$run/shim.log" 2>&1 < /dev/null &
+  --admin-listen "127.0.0.1:$admin_port" --secret-file "$run/secret" --api-keys-file "$run/api-key" >"$run/shim.log" 2>&1 < /dev/null &
 echo $! >"$run/shim.pid"
 for _ in $(seq 100); do
-  curl -fsS "http://127.0.0.1:$http_port/healthz" >/dev/null 2>&1 && break
+  curl -fsS "http://127.0.0.1:$admin_port/healthz" >/dev/null 2>&1 && break
   sleep 0.1
 done
-curl -fsS "http://127.0.0.1:$http_port/healthz" >/dev/null || { cat "$run/shim.log"; exit 1; }
+curl -fsS "http://127.0.0.1:$admin_port/healthz" >/dev/null || { cat "$run/shim.log"; exit 1; }
 
 log "generating a reset token in SQL"
 # Printed from here, not with psql's \echo (which drops quotes), so that the
@@ -109,6 +111,7 @@ Running:
   PostgreSQL   127.0.0.1:$port, database $db, user postgres
                psql -h 127.0.0.1 -p $port -U postgres $db
   HTTP shim    http://127.0.0.1:$http_port  (log: $run/shim.log)
+               /healthz and /metrics on http://127.0.0.1:$admin_port
   sender       .eml files in $run/mail  (log: $run/sender.log)
 
 Ask for a reset over HTTP, as Nile's SDK does (CSRF cookie first, then POST):

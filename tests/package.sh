@@ -129,12 +129,13 @@ check_eq "a password is stored" 1 \
 
 # The packaged binary serves the packaged extension.
 serve_port=28874
-/usr/bin/nile-reset serve --listen "127.0.0.1:$serve_port" --log-format text \
+admin_port=28875
+/usr/bin/nile-reset serve --listen "127.0.0.1:$serve_port" --admin-listen "127.0.0.1:$admin_port" --log-format text \
   --database "app=postgres://postgres@127.0.0.1:$port/postgres" >"$work/serve.log" 2>&1 &
 serve_pid=$!
 status=000
 for _ in $(seq 50); do
-  status=$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$serve_port/healthz" || true)
+  status=$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$admin_port/healthz" || true)
   [ "$status" = 000 ] || break
   sleep 0.2
 done

@@ -1,18 +1,22 @@
 //! How both subcommands reach PostgreSQL: connection settings from a URL (and PGPASSWORD),
-//! connection pools, safe descriptions of database errors, and the check that the installed
+//! TLS with libpq's `sslmode` meanings (see [`crate::tls`]), connection pools, safe descriptions of database errors, and the check that the installed
 //! nile_reset extension is the version this binary was built for.
 //!
 //! Pools open connections lazily and replace the ones the server closed (a restart) on the
 //! next checkout, so callers survive a database outage without restarting.
 
 use std::ffi::OsString;
+use std::ops::{Deref, DerefMut};
 use std::time::Duration;
 
 use anyhow::{bail, Context as _};
 use deadpool_postgres::{
     Manager, ManagerConfig, Object, Pool, PoolError, RecyclingMethod, Runtime,
 };
-use tokio_postgres::{Client, NoTls};
+use tokio_postgres::Client;
+use tokio_postgres_rustls::MakeRustlsConnect;
+
+use crate::tls;
 
 /// The extension version this binary speaks to: both crates share the workspace version, so
 /// a binary and an extension from the same release always match.
@@ -21,15 +25,49 @@ pub const EXTENSION_VERSION: &str = env!("CARGO_PKG_VERSION");
 /// Without a connect timeout, connecting to a vanished host hangs for minutes.
 const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 
+/// Connection settings and the TLS connector they call for. Derefs to tokio-postgres' own
+/// settings; connect with [`ConnectionSettings::tls`], never with `NoTls` (which cannot honour
+/// sslmode=require and above).
+#[derive(Clone)]
+pub struct ConnectionSettings {
+    config: tokio_postgres::Config,
+    tls: MakeRustlsConnect,
+}
+
+impl ConnectionSettings {
+    /// The TLS connector for `connect` (it is only used when sslmode is not `disable`).
+    pub fn tls(&self) -> MakeRustlsConnect {
+        self.tls.clone()
+    }
+}
+
+impl Deref for ConnectionSettings {
+    type Target = tokio_postgres::Config;
+
+    fn deref(&self) -> &tokio_postgres::Config {
+        &self.config
+    }
+}
+
+impl DerefMut for ConnectionSettings {
+    fn deref_mut(&mut self) -> &mut tokio_postgres::Config {
+        &mut self.config
+    }
+}
+
 /// Connection settings from a PostgreSQL URL or key=value string. A URL without a password
 /// takes PGPASSWORD's (libpq's convention, so passwords can stay out of argv and `ps`);
-/// `application_name` names our sessions in pg_stat_activity unless the URL names them.
+/// `application_name` names our sessions in pg_stat_activity unless the URL names them;
+/// `sslmode` and `sslrootcert` mean what they mean to libpq.
 /// Errors never quote the URL: it may hold a password.
-pub fn connection_config(
-    url: &str,
-    application_name: &str,
-) -> anyhow::Result<tokio_postgres::Config> {
-    configure(url, application_name, std::env::var_os("PGPASSWORD"))
+pub fn connection_config(url: &str, application_name: &str) -> anyhow::Result<ConnectionSettings> {
+    let (rest, tls_settings) = tls::split_settings(url)?;
+    let mut config = configure(&rest, application_name, std::env::var_os("PGPASSWORD"))?;
+    config.ssl_mode(tls_settings.mode.wire());
+    Ok(ConnectionSettings {
+        config,
+        tls: tls::connector(&tls_settings)?,
+    })
 }
 
 fn configure(
@@ -56,14 +94,10 @@ fn configure(
 
 /// A pool of at most `size` connections; `timeout` bounds waiting for a free connection,
 /// opening one, and checking a returned one.
-pub fn pool(
-    config: tokio_postgres::Config,
-    size: usize,
-    timeout: Duration,
-) -> anyhow::Result<Pool> {
+pub fn pool(settings: ConnectionSettings, size: usize, timeout: Duration) -> anyhow::Result<Pool> {
     let manager = Manager::from_config(
-        config,
-        NoTls,
+        settings.config,
+        settings.tls,
         // A connection the server closed reports it at once (is_closed), so the cheap check is
         // enough never to hand one out again.
         ManagerConfig {
@@ -187,9 +221,10 @@ mod tests {
 
     #[test]
     fn url_errors_do_not_quote_the_url() {
-        let error = connection_config("postgres://u:hunter2@h:notaport/db", "test")
-            .expect_err("a bad port was accepted")
-            .to_string();
+        let Err(error) = connection_config("postgres://u:hunter2@h:notaport/db", "test") else {
+            panic!("a bad port was accepted");
+        };
+        let error = error.to_string();
         assert!(!error.contains("hunter2"), "{error}");
     }
 

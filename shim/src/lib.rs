@@ -6,12 +6,13 @@
 //!
 //! | module | owns |
 //! |---|---|
-//! | [`database`] | connection settings (URL, PGPASSWORD), pools, safe error descriptions, the extension version check ([`database::EXTENSION_VERSION`]) |
+//! | [`database`] | connection settings (URL, PGPASSWORD, the TLS connector), pools, safe error descriptions, the extension version check ([`database::EXTENSION_VERSION`]) |
 //! | [`duration`] | the one duration syntax of every flag (humantime, or bare seconds) |
 //! | [`logging`] | the one log set-up; keeps tokio-postgres' query parameters out of logs |
+//! | [`tls`] | TLS to PostgreSQL: libpq's `sslmode` (disable/prefer/require/verify-ca/verify-full) and `sslrootcert`, through rustls |
 //! | [`shutdown`] | the one stop signal (SIGTERM or SIGINT) |
 //! | [`openmetrics`] | the one way to answer a Prometheus scrape |
-//! | [`serve`] | the HTTP API: `options` (flags), `ServeConfig` and `router` (the application as plain values), `routes/` (handlers), `sql_api` (the SQL calls and the token statuses), `cookies` and `secret` (Nile's CSRF and reset cookies), `keys` (API keys, bearer or cookie), `callback_url` (relative and cookie callback URLs), `password_policy` (the new-password check before a link), `databases` (one pool per served database), `state` (what handlers share), `error` (status codes), `extract`, `observe` and `metrics` |
+//! | [`serve`] | the HTTP API: `options` (flags), `ServeConfig` and `router` (the application as plain values), `routes/` (handlers), `sql_api` (the SQL calls and the token statuses), `cookies` and `secret` (Nile's CSRF and reset cookies), `keys` (API keys, bearer or cookie), `callback_url` (relative and cookie callback URLs), `password_policy` (the new-password check before a link), `databases` (one pool per served database), `state` (what handlers share), `error` (status codes), `server` (the accept loop: connection cap, header-read and idle timeouts), `rate_limit` (per-address buckets), `urls` (ambiguous URLs), `extract` (bodies without repeated keys), `observe` and `metrics`; `routes::admin_router` is /healthz and /metrics for --admin-listen |
 //! | [`send`] | the sender: `options` (flags), `limits` (checked against `auth.sender_limits()`; the default channel), `outbox` (the SQL calls and failure outcomes), `worker` (the drain loop), `listener` and `wakeup` (LISTEN and the sleep lock), `message` (RFC 5322), `mailer` and `smtp` (transports), `metrics` |
 //!
 //! Every rule about tokens, users, origins, passwords and the outbox lives in the extension's
@@ -29,3 +30,4 @@ pub mod openmetrics;
 pub mod send;
 pub mod serve;
 pub mod shutdown;
+pub mod tls;

@@ -49,7 +49,7 @@ async fn serve_and_send_take_the_password_from_pgpassword() {
 
     let database = format!("app={url}");
     let health = |shim: &Shim| {
-        let url = shim.url("/healthz");
+        let url = shim.admin("/healthz");
         async move { reqwest::get(url).await.unwrap().status() }
     };
     let without = Shim::start("pgpassword-without", &["--database", &database]);

@@ -12,7 +12,9 @@ use sha2::{Digest, Sha256};
 use support::cluster::replace_function;
 use support::process::API_KEY;
 use support::tables::{self, CREDENTIALS, OUTBOX, TOKENS, USERS};
-use support::{run_to_exit, scratch_dir, signature, Cluster, Shim};
+use support::{
+    csrf_signature, csrf_signature_with, reset_signature, run_to_exit, scratch_dir, Cluster, Shim,
+};
 
 /// The origin trusted in every test database.
 const APP_ORIGIN: &str = "http://localhost:3000";
@@ -69,10 +71,30 @@ impl Fixture {
 
     /// `extra` flags after `--database`; `env` on top of the test secret and API key.
     async fn start(name: &str, extra: &[&str], env: &[(&str, &str)]) -> Fixture {
+        Fixture::with_settings(name, extra, env, &[]).await
+    }
+
+    /// Like `start`, with `settings` (`nile_reset.x = 'value'`) made the database's defaults
+    /// before the server opens its first connection.
+    async fn with_settings(
+        name: &str,
+        extra: &[&str],
+        env: &[(&str, &str)],
+        settings: &[&str],
+    ) -> Fixture {
         let cluster = shared_cluster();
         let db = app_database(cluster, name).await;
+        for setting in settings {
+            db.batch_execute(&format!("ALTER DATABASE {name} SET {setting}"))
+                .await
+                .unwrap();
+        }
         let database = format!("{name}={}", cluster.url(name));
         let mut args = vec!["--database", database.as_str()];
+        // Every request of a test comes from one address: no limit unless the test sets one.
+        if !extra.contains(&"--rate-limit-per-minute") {
+            args.extend_from_slice(&["--rate-limit-per-minute", "0"]);
+        }
         args.extend_from_slice(extra);
         let shim = Shim::start_with_env(name, &args, env);
         Fixture {
@@ -135,6 +157,69 @@ impl Fixture {
     }
 }
 
+impl Fixture {
+    /// The victim's whole reset through the API: POST, the emailed link, PUT with the email as
+    /// typed. Panics with the step that failed.
+    async fn complete_reset(&self, email: &str) {
+        let link = self.request_link(email).await;
+        self.finish_reset(&link, email).await;
+    }
+
+    /// POSTs a reset request for `email`: the URL of the emailed link on this server.
+    async fn request_link(&self, email: &str) -> String {
+        let response = self
+            .request_reset(json!({
+                "email": email,
+                "callbackUrl": format!("{APP_ORIGIN}/signed-in"),
+                "redirectUrl": format!("{APP_ORIGIN}/reset"),
+            }))
+            .await;
+        let status = response.status();
+        let message = response.text().await.unwrap();
+        assert_eq!(status, StatusCode::CREATED, "POST for {email}: {message}");
+        let link = self.emailed_link().await;
+        format!("{}?{}", self.api(RESET), link.query().unwrap())
+    }
+
+    /// Opens the link and sets the new password with `email` as typed.
+    async fn finish_reset(&self, validate_url: &str, email: &str) {
+        let response = self.http.get(validate_url).send().await.unwrap();
+        assert_eq!(response.status(), StatusCode::OK);
+        assert_eq!(
+            response
+                .headers()
+                .get(LOCATION)
+                .map(|l| l.to_str().unwrap()),
+            Some(format!("{APP_ORIGIN}/signed-in").as_str()),
+            "the user's own link was refused"
+        );
+        let cookie = cookie_pair(response.headers(), "nile.reset").expect("reset cookie");
+        let (status, message) = text(
+            self.http
+                .put(self.api(RESET))
+                .header("cookie", cookie)
+                .json(&json!({"email": email, "password": NEW_PASSWORD})),
+        )
+        .await;
+        assert_eq!(status, StatusCode::NO_CONTENT, "PUT for {email}: {message}");
+    }
+
+    /// A GET of a link for `identifier` with a wrong token and `callback`.
+    async fn wrong_guess(&self, identifier: &str, callback: &str) -> StatusCode {
+        self.http
+            .get(self.api(RESET))
+            .query(&[
+                ("token", "0".repeat(64).as_str()),
+                ("identifier", identifier),
+                ("callbackUrl", callback),
+            ])
+            .send()
+            .await
+            .unwrap()
+            .status()
+    }
+}
+
 fn alice_request() -> Value {
     json!({
         "email": "alice@example.com",
@@ -175,7 +260,7 @@ async fn csrf_cookie_is_signed_and_secure_when_asked() {
         cookie,
         format!(
             "nile.csrf-token={token}%7C{}; Path=/; HttpOnly; SameSite=Lax",
-            signature(&[token])
+            csrf_signature("http_csrf", token)
         )
     );
 
@@ -502,7 +587,7 @@ async fn full_reset_flow_and_logs_without_secrets() {
         reset_cookie,
         format!(
             "nile.reset={token}%7C{}; Path=/; HttpOnly; SameSite=Lax; Max-Age=14400",
-            signature(&[&token, "alice@example.com"])
+            reset_signature("http_flow", &token, "alice@example.com")
         )
     );
     let cookie = reset_cookie.split(';').next().unwrap().to_owned();
@@ -670,11 +755,7 @@ async fn link_validation_answers() {
     }
     // A callback on an origin the database does not trust gets no Location at all, whatever
     // the token: the link's query is attacker-controlled and Nile's SDK follows Location.
-    for callback in [
-        "https://evil.example/phish",
-        "http://localhost:3001/",
-        "javascript:alert(1)",
-    ] {
+    for callback in ["https://evil.example/phish", "http://localhost:3001/"] {
         let (status, message) = text(f.http.get(format!(
             "{base}?token={}&identifier=alice%40example.com&callbackUrl={callback}",
             "0".repeat(64)
@@ -745,7 +826,7 @@ async fn password_change_refusals() {
     );
     let for_bob = format!(
         "nile.reset=t0k3n%7C{}",
-        signature(&["t0k3n", "bob@example.com"])
+        reset_signature(&f.name, "t0k3n", "bob@example.com")
     );
     let (status, message) = text(put(Some(&for_bob), alice.clone())).await;
     assert_eq!(
@@ -756,7 +837,7 @@ async fn password_change_refusals() {
     // Signed correctly but the token is not the database's: the SQL says so (28000).
     let signed = format!(
         "nile.reset=t0k3n%7C{}",
-        signature(&["t0k3n", "alice@example.com"])
+        reset_signature(&f.name, "t0k3n", "alice@example.com")
     );
     let (status, message) = text(put(Some(&signed), alice)).await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
@@ -776,6 +857,25 @@ async fn limits_headers_and_unknown_routes() {
     );
     let (status, _) = text(f.http.put(f.api(RESET)).json(&big)).await;
     assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE);
+    // A repeated key: a proxy reading the first would see another email than the last.
+    let repeated = format!(
+        r#"{{"email": "alice@example.com", "callbackUrl": "{APP_ORIGIN}/", "email": "eve@example.com"}}"#
+    );
+    let (status, message) = text(
+        f.http
+            .post(f.api(RESET))
+            .header("cookie", &csrf)
+            .header("content-type", "application/json")
+            .body(repeated),
+    )
+    .await;
+    assert_eq!(
+        (status, message.as_str()),
+        (
+            StatusCode::BAD_REQUEST,
+            "Request body must not repeat a key"
+        )
+    );
     assert_eq!(f.outbox_count().await, 0);
 
     let elsewhere = f.shim.url("/v2/databases/not_configured/auth");
@@ -822,8 +922,13 @@ async fn limits_headers_and_unknown_routes() {
 #[tokio::test]
 async fn health_and_metrics() {
     let f = Fixture::new("http_ops").await;
+    // Not on the public port: they name databases and show the rate of resets.
+    for path in ["/healthz", "/metrics"] {
+        let (status, _) = text(f.http.get(f.shim.url(path))).await;
+        assert_eq!(status, StatusCode::NOT_FOUND, "{path}");
+    }
     // The version the database has installed, which must be the one the binary is built for.
-    let response = f.http.get(f.shim.url("/healthz")).send().await.unwrap();
+    let response = f.http.get(f.shim.admin("/healthz")).send().await.unwrap();
     assert_eq!(response.status(), StatusCode::OK);
     let health: Value = response.json().await.unwrap();
     assert_eq!(
@@ -843,7 +948,7 @@ async fn health_and_metrics() {
         .send()
         .await
         .unwrap();
-    let response = f.http.get(f.shim.url("/metrics")).send().await.unwrap();
+    let response = f.http.get(f.shim.admin("/metrics")).send().await.unwrap();
     assert_eq!(response.status(), StatusCode::OK);
     assert!(response.headers()["content-type"]
         .to_str()
@@ -853,8 +958,9 @@ async fn health_and_metrics() {
     assert!(metrics.contains(
         r#"nile_reset_http_requests_total{method="GET",route="/v2/databases/{database}/auth/reset-password",status="200"} 1"#
     ), "{metrics}");
+    // /no/such/route, and the public /healthz and /metrics.
     assert!(
-        metrics.contains(r#"route="unmatched",status="404"} 1"#),
+        metrics.contains(r#"route="unmatched",status="404"} 3"#),
         "{metrics}"
     );
     assert!(
@@ -912,10 +1018,10 @@ async fn database_outage_is_answered_and_survived() {
         (status, message.as_str()),
         (StatusCode::BAD_REQUEST, "Unable to process request")
     );
-    let (status, _) = text(http.get(shim.url("/healthz"))).await;
+    let (status, _) = text(http.get(shim.admin("/healthz"))).await;
     assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
     let metrics = http
-        .get(shim.url("/metrics"))
+        .get(shim.admin("/metrics"))
         .send()
         .await
         .unwrap()
@@ -936,7 +1042,7 @@ async fn database_outage_is_answered_and_survived() {
         post("carol@example.com").send().await.unwrap().status(),
         StatusCode::CREATED
     );
-    let (status, _) = text(http.get(shim.url("/healthz"))).await;
+    let (status, _) = text(http.get(shim.admin("/healthz"))).await;
     assert_eq!(status, StatusCode::OK);
 }
 
@@ -978,7 +1084,7 @@ async fn dsn_template_and_secret_files() {
     let cookie = cookie_pair(response.headers(), "nile.csrf-token").unwrap();
     let token: Value = response.json().await.unwrap();
     let token = token["csrfToken"].as_str().unwrap();
-    let expected = hex::encode(Sha256::digest(format!("{token}{file_secret}")));
+    let expected = csrf_signature_with(file_secret, name, token);
     assert_eq!(cookie, format!("nile.csrf-token={token}%7C{expected}"));
     let response = http
         .post(api(name, RESET))
@@ -1074,7 +1180,7 @@ async fn sigterm_stops_the_server_cleanly() {
     let f = Fixture::new("http_sigterm").await;
     assert_eq!(
         f.http
-            .get(f.shim.url("/healthz"))
+            .get(f.shim.admin("/healthz"))
             .send()
             .await
             .unwrap()
@@ -1173,7 +1279,7 @@ async fn serve_refuses_a_database_without_the_extension_or_of_another_version() 
 async fn health_fails_while_the_extension_is_another_version() {
     let f = Fixture::new("http_version_health").await;
     let health = || async {
-        let response = f.http.get(f.shim.url("/healthz")).send().await.unwrap();
+        let response = f.http.get(f.shim.admin("/healthz")).send().await.unwrap();
         (response.status(), response.json::<Value>().await.unwrap())
     };
     assert_eq!(health().await.0, StatusCode::OK);
@@ -1235,11 +1341,356 @@ async fn a_database_unreachable_at_start_does_not_stop_the_server() {
             "1s",
         ],
     );
-    let (status, _) = text(client().get(shim.url("/healthz"))).await;
+    let (status, _) = text(client().get(shim.admin("/healthz"))).await;
     assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
     assert!(
         shim.log().contains("database unreachable at start"),
         "{}",
         shim.log()
     );
+}
+
+#[tokio::test]
+async fn strangers_guessing_tokens_cannot_lock_the_user_out() {
+    // One wrong token short of the throttle, and a throttle that would outlast the test.
+    let f = Fixture::with_settings(
+        "http_lockout",
+        &[],
+        &[],
+        &[
+            "nile_reset.max_failed_attempts = 5",
+            "nile_reset.failure_block = '1h'",
+            "nile_reset.max_failure_block = '1d'",
+        ],
+    )
+    .await;
+    let link = f.request_link("alice@example.com").await;
+    // Guesses whose callbackUrl is refused count for nothing, however many.
+    for _ in 0..30 {
+        for identifier in ["alice@example.com", " ALICE@example.com"] {
+            assert_eq!(
+                f.wrong_guess(identifier, "https://evil.example/").await,
+                StatusCode::BAD_REQUEST
+            );
+        }
+    }
+    for _ in 0..4 {
+        assert_eq!(
+            f.wrong_guess("alice@example.com", &format!("{APP_ORIGIN}/signed-in"))
+                .await,
+            StatusCode::OK
+        );
+    }
+    f.finish_reset(&link, "alice@example.com").await;
+}
+
+#[tokio::test]
+async fn the_email_as_typed_finishes_the_reset_whatever_its_letters() {
+    let f = Fixture::new("http_sigma").await;
+    // PostgreSQL lower-cases Σ to σ everywhere; Rust's to_lowercase makes a final ς.
+    tables::add_user(&f.db, "ΟΔΥΣΣΕΥΣ@example.com", None).await;
+    f.complete_reset("ΟΔΥΣΣΕΥΣ@example.com").await;
+}
+
+#[tokio::test]
+async fn csrf_cookies_are_bound_to_their_database_and_purpose() {
+    let cluster = shared_cluster();
+    app_database(cluster, "http_csrf_other").await;
+    let other = format!("http_csrf_other={}", cluster.url("http_csrf_other"));
+    let f = Fixture::with_args("http_csrf_bound", &["--database", &other]).await;
+    let post = |url: String, cookie: &str, body: Value| {
+        f.http.post(url).header("cookie", cookie).json(&body)
+    };
+    let other_reset = f
+        .shim
+        .url("/v2/databases/http_csrf_other/auth/reset-password");
+
+    // A cookie minted for this database is refused by the other one.
+    let cookie = f.csrf_cookie().await;
+    let (status, message) = text(post(other_reset.clone(), &cookie, alice_request())).await;
+    assert_eq!(
+        (status, message.as_str()),
+        (StatusCode::NOT_FOUND, "Missing csrf")
+    );
+    assert_eq!(
+        post(f.api(RESET), &cookie, alice_request())
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        StatusCode::CREATED
+    );
+
+    // A genuine reset cookie for (token, identifier), offered as the CSRF cookie of the token
+    // and identifier joined (the same signature under Nile's scheme), is refused.
+    let link = f.emailed_link().await;
+    let validate_url = format!("{}?{}", f.api(RESET), link.query().unwrap());
+    let response = f.http.get(&validate_url).send().await.unwrap();
+    let reset = cookie_pair(response.headers(), "nile.reset").expect("reset cookie");
+    let (token, signature) = reset["nile.reset=".len()..].split_once("%7C").unwrap();
+    let as_csrf = format!("nile.csrf-token={token}alice%40example.com%7C{signature}");
+    let (status, _) = text(post(f.api(RESET), &as_csrf, alice_request())).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+
+    // A submitted csrfToken must be the cookie's.
+    let response = f.http.get(f.api("/auth/csrf")).send().await.unwrap();
+    let cookie = cookie_pair(response.headers(), "nile.csrf-token").unwrap();
+    let token = response.json::<Value>().await.unwrap()["csrfToken"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let mut body = alice_request();
+    body["csrfToken"] = json!("0".repeat(64));
+    let (status, _) = text(post(f.api(RESET), &cookie, body.clone())).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    body["csrfToken"] = json!(token);
+    let (status, _) = text(post(f.api(RESET), &cookie, body)).await;
+    // Accepted (200: a link was sent moments ago).
+    assert_eq!(status, StatusCode::OK);
+}
+
+/// The server's address, for raw sockets.
+fn socket_address(shim: &Shim) -> String {
+    shim.base_url.trim_start_matches("http://").to_owned()
+}
+
+/// Reads until the server closes the connection: how long that took (panics after 20 s).
+async fn time_until_closed(mut reader: impl tokio::io::AsyncRead + Unpin) -> Duration {
+    use tokio::io::AsyncReadExt;
+    let start = std::time::Instant::now();
+    let mut buffer = [0u8; 4096];
+    tokio::time::timeout(Duration::from_secs(20), async {
+        // An error (a reset) counts as closed too.
+        while let Ok(read) = reader.read(&mut buffer).await {
+            if read == 0 {
+                break;
+            }
+        }
+    })
+    .await
+    .expect("the server kept the connection open for 20 s");
+    start.elapsed()
+}
+
+#[tokio::test]
+async fn slow_and_idle_connections_are_cut_off() {
+    use tokio::io::AsyncWriteExt;
+    use tokio::net::TcpStream;
+    let f = Fixture::with_args(
+        "http_slow",
+        &["--header-read-timeout", "2s", "--idle-timeout", "3s"],
+    )
+    .await;
+    let address = socket_address(&f.shim);
+
+    // One header line a second: cut off when the 2 s for the whole head are up.
+    let (reader, mut writer) = TcpStream::connect(&address).await.unwrap().into_split();
+    writer
+        .write_all(b"GET /openapi.yaml HTTP/1.1\r\nHost: x\r\n")
+        .await
+        .unwrap();
+    let drip = tokio::spawn(async move {
+        for _ in 0..30 {
+            tokio::time::sleep(Duration::from_secs(1)).await;
+            if writer.write_all(b"X-Drip: 1\r\n").await.is_err() {
+                break;
+            }
+        }
+    });
+    let dripping = time_until_closed(reader).await;
+    drip.abort();
+    assert!(dripping < Duration::from_secs(4), "{dripping:?}");
+
+    // A connection that never says anything: the idle timeout, 3 s.
+    let silent = TcpStream::connect(&address).await.unwrap();
+    let idle = time_until_closed(silent).await;
+    assert!(idle < Duration::from_secs(5), "{idle:?}");
+
+    // A body that stalls after its head: closed after 3 s without any byte either way (the
+    // request timeout, 10 s, would come much later).
+    let mut stalled = TcpStream::connect(&address).await.unwrap();
+    stalled
+        .write_all(
+            format!(
+                "POST /v2/databases/{}{RESET} HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n{{\"email\"",
+                f.name
+            )
+            .as_bytes(),
+        )
+        .await
+        .unwrap();
+    let stalled_for = time_until_closed(stalled).await;
+    assert!(
+        stalled_for > Duration::from_millis(2500) && stalled_for < Duration::from_secs(5),
+        "{stalled_for:?}"
+    );
+
+    // A normal request on a fresh connection is unaffected.
+    let response = f
+        .http
+        .get(f.shim.url("/openapi.yaml"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+}
+
+#[tokio::test]
+async fn connections_past_the_cap_wait_for_a_free_slot() {
+    use tokio::net::TcpStream;
+    let f = Fixture::with_args(
+        "http_cap",
+        &["--max-connections", "2", "--idle-timeout", "2s"],
+    )
+    .await;
+    let address = socket_address(&f.shim);
+    let _first = TcpStream::connect(&address).await.unwrap();
+    let _second = TcpStream::connect(&address).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+
+    // Both slots are taken: the third connection is not served...
+    let quick = Client::builder()
+        .timeout(Duration::from_secs(1))
+        .build()
+        .unwrap();
+    assert!(
+        quick.get(f.shim.url("/openapi.yaml")).send().await.is_err(),
+        "a third connection was served while two were open"
+    );
+    // ...until the silent ones are cut off by the idle timeout.
+    let response = f
+        .http
+        .get(f.shim.url("/openapi.yaml"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+}
+
+#[tokio::test]
+async fn an_attacker_loop_is_limited_by_address_while_the_user_resets() {
+    let f = Fixture::with_settings(
+        "http_rate",
+        &[
+            "--rate-limit-per-minute",
+            "4",
+            "--client-ip-header",
+            "X-Forwarded-For",
+        ],
+        &[],
+        &[
+            "nile_reset.max_failed_attempts = 5",
+            "nile_reset.failure_block = '1h'",
+            "nile_reset.max_failure_block = '1d'",
+        ],
+    )
+    .await;
+    let link = f.request_link("alice@example.com").await;
+
+    // The attacker's wrong guesses, from one address behind the trusted proxy (the last entry
+    // of the header counts, not what the client put before it).
+    let mut answers = Vec::new();
+    for round in 0..40 {
+        let response = f
+            .http
+            .get(f.api(RESET))
+            .header("x-forwarded-for", format!("10.0.0.{round}, 203.0.113.9"))
+            .query(&[
+                ("token", "0".repeat(64).as_str()),
+                ("identifier", "alice@example.com"),
+                ("callbackUrl", &format!("{APP_ORIGIN}/signed-in")),
+            ])
+            .send()
+            .await
+            .unwrap();
+        answers.push(response.status());
+        if response.status() == StatusCode::TOO_MANY_REQUESTS {
+            let retry_after: u64 = response.headers()["retry-after"]
+                .to_str()
+                .unwrap()
+                .parse()
+                .unwrap();
+            assert!((1..=15).contains(&retry_after), "{retry_after}");
+            assert_eq!(response.text().await.unwrap(), "Too many requests");
+        }
+    }
+    let served = answers.iter().filter(|s| **s == StatusCode::OK).count();
+    let limited = answers
+        .iter()
+        .filter(|s| **s == StatusCode::TOO_MANY_REQUESTS)
+        .count();
+    assert!(served <= 4 && served + limited == 40, "{answers:?}");
+
+    // The user, from another address, still gets through.
+    f.finish_reset(&link, "alice@example.com").await;
+}
+
+#[tokio::test]
+async fn urls_that_parsers_read_differently_are_refused_not_normalized() {
+    let f = Fixture::new("http_ambiguous").await;
+    // WHATWG (the extension's parser) reads every one of these as the trusted
+    // http://localhost:3000; other parsers see another host, or none.
+    for url in [
+        "http://localhost:3000\\@evil.example/",
+        "http:///localhost:3000/",
+        "http:\\\\localhost:3000/",
+        "http://local%68ost:3000/",
+        "http://LOCALHOST%2e:3000/",
+        "http://ｌｏｃａｌｈｏｓｔ:3000/",
+        "http://127.1:3000/",
+    ] {
+        let (status, message) = text(f.http.get(f.api(RESET)).query(&[
+            ("token", "0".repeat(64).as_str()),
+            ("identifier", "alice@example.com"),
+            ("callbackUrl", url),
+        ]))
+        .await;
+        assert_eq!(
+            (status, message.as_str()),
+            (StatusCode::BAD_REQUEST, "Invalid callbackUrl"),
+            "GET {url}"
+        );
+        let mut body = alice_request();
+        body["redirectUrl"] = json!(url);
+        let (status, message) = text(
+            f.http
+                .post(f.api(RESET))
+                .header("cookie", f.csrf_cookie().await)
+                .json(&body),
+        )
+        .await;
+        assert_eq!(
+            (status, message.as_str()),
+            (StatusCode::BAD_REQUEST, "Invalid redirectUrl"),
+            "POST {url}"
+        );
+    }
+    assert_eq!(f.outbox_count().await, 0);
+}
+
+#[tokio::test]
+async fn uniform_status_and_the_latency_floor() {
+    let f = Fixture::with_args(
+        "http_uniform",
+        &["--uniform-status", "--min-response-time", "400ms"],
+    )
+    .await;
+    for email in ["nobody@example.com", "alice@example.com"] {
+        let mut body = alice_request();
+        body["email"] = json!(email);
+        let cookie = f.csrf_cookie().await;
+        let started = std::time::Instant::now();
+        let (status, _) = text(
+            f.http
+                .post(f.api(RESET))
+                .header("cookie", cookie)
+                .json(&body),
+        )
+        .await;
+        let took = started.elapsed();
+        assert_eq!(status, StatusCode::CREATED, "{email}");
+        assert!(took >= Duration::from_millis(400), "{email}: {took:?}");
+    }
+    // Only the real user got an email.
+    assert_eq!(f.outbox_count().await, 1);
 }

@@ -13,8 +13,8 @@ use axum::Router;
 use nile_reset_shim::database::EXTENSION_VERSION;
 use nile_reset_shim::serve::{self, ApiKeys, NamedDatabase, Secret, ServeConfig};
 use serde_json::{json, Value};
+use support::csrf_signature;
 use support::process::{API_KEY, SECRET};
-use support::signature;
 use tower::ServiceExt as _;
 
 mod support;
@@ -36,6 +36,10 @@ fn config() -> ServeConfig {
         request_timeout: Duration::from_secs(10),
         db_timeout: Duration::from_secs(2),
         pool_size: 2,
+        rate_limit_per_minute: 0,
+        client_ip_header: None,
+        uniform_status: false,
+        min_response_time: Duration::ZERO,
     }
 }
 
@@ -95,7 +99,7 @@ async fn csrf_cookie_is_nile_s_and_follows_the_secure_headers() {
         set_cookie(&answer),
         format!(
             "nile.csrf-token={token}%7C{}; Path=/; HttpOnly; SameSite=Lax",
-            signature(&[&token])
+            csrf_signature("app", &token)
         )
     );
 
@@ -172,15 +176,10 @@ async fn password_changes_are_refused_before_any_sql() {
         (answer.status, answer.body.as_str()),
         (StatusCode::BAD_REQUEST, "Missing reset token")
     );
-    // Signed for another account.
+    // Not a signed value at all (a cookie signed for another account needs the database's
+    // normalization of the email, so tests/http.rs covers it).
     let for_bob = request(Method::PUT, RESET)
-        .header(
-            COOKIE,
-            format!(
-                "nile.reset=t0k3n%7C{}",
-                signature(&["t0k3n", "bob@example.com"])
-            ),
-        )
+        .header(COOKIE, "nile.reset=t0k3n")
         .body(Body::from(alice.to_string()))
         .unwrap();
     let answer = call(app(), for_bob).await;
@@ -194,6 +193,28 @@ async fn password_changes_are_refused_before_any_sql() {
         (answer.status, answer.body.as_str()),
         (StatusCode::BAD_REQUEST, "Missing token")
     );
+}
+
+#[tokio::test]
+async fn bodies_that_repeat_a_key_get_400_before_any_sql() {
+    let repeated = r#"{"email": "alice@example.com", "email": "eve@example.com", "password": "p"}"#;
+    for method in [Method::POST, Method::PUT] {
+        let answer = call(
+            app(),
+            request(method.clone(), RESET)
+                .body(Body::from(repeated))
+                .unwrap(),
+        )
+        .await;
+        assert_eq!(
+            (answer.status, answer.body.as_str()),
+            (
+                StatusCode::BAD_REQUEST,
+                "Request body must not repeat a key"
+            ),
+            "{method}"
+        );
+    }
 }
 
 #[tokio::test]
@@ -237,17 +258,23 @@ async fn documents_health_and_metrics() {
     assert_eq!(answer.status, StatusCode::OK);
     assert_eq!(answer.body, include_str!("../openapi.yaml"));
 
+    // Health and metrics are not on the public router.
+    for path in ["/healthz", "/metrics"] {
+        assert_eq!(call(app(), get(path)).await.status, StatusCode::NOT_FOUND);
+    }
+    let admin = || serve::routers(config()).unwrap().admin;
+
     // The database cannot be reached: unhealthy, and the body names no database.
-    let answer = call(app(), get("/healthz")).await;
+    let answer = call(admin(), get("/healthz")).await;
     assert_eq!(answer.status, StatusCode::SERVICE_UNAVAILABLE);
     assert_eq!(
         serde_json::from_str::<Value>(&answer.body).unwrap(),
         json!({"status": "unavailable", "built_for": EXTENSION_VERSION})
     );
 
-    let app = app();
-    call(app.clone(), get(CSRF)).await;
-    let answer = call(app, get("/metrics")).await;
+    let routers = serve::routers(config()).unwrap();
+    call(routers.public, get(CSRF)).await;
+    let answer = call(routers.admin, get("/metrics")).await;
     assert!(
         answer.body.contains(
             r#"nile_reset_http_requests_total{method="GET",route="/v2/databases/{database}/auth/csrf",status="200"} 1"#

@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use futures_util::{stream, StreamExt};
 use tokio::sync::{watch, Notify};
-use tokio_postgres::{AsyncMessage, Client, NoTls};
+use tokio_postgres::{AsyncMessage, Client};
 
 use crate::database;
 
@@ -36,7 +36,7 @@ impl Session {
 /// Listens on `channel` until shutdown, reconnecting with exponential backoff
 /// whenever the connection fails or the server goes away.
 pub async fn run(
-    config: tokio_postgres::Config,
+    config: database::ConnectionSettings,
     channel: String,
     wake: Arc<Notify>,
     session: Session,
@@ -63,13 +63,13 @@ pub async fn run(
 /// One connection's life: connect, LISTEN, then forward notifications until
 /// the connection ends. Resets the backoff once listening works again.
 async fn listen(
-    config: &tokio_postgres::Config,
+    config: &database::ConnectionSettings,
     channel: &str,
     wake: &Notify,
     session: &Session,
     retry_in: &mut Duration,
 ) -> Result<(), tokio_postgres::Error> {
-    let (client, mut connection) = config.connect(NoTls).await?;
+    let (client, mut connection) = config.connect(config.tls()).await?;
     let client = Arc::new(client);
     // The connection object performs the I/O and yields the notifications;
     // it must be polled for as long as the client is in use.

@@ -1,8 +1,12 @@
-//! Nile's two cookies, byte for byte:
-//! - `nile.csrf-token=<token>%7C<hex(sha256(token + SECRET))>`: the double-submit CSRF cookie
+//! Nile's two cookies, with Nile's names and `token%7Csignature` shape (its SDK only passes
+//! them along) but signed with HMAC (see `secret`):
+//! - `nile.csrf-token=<token>%7C<hmac("csrf", database, token)>`: the double-submit CSRF cookie
 //!   (NextAuth v4 format) that reset requests must carry.
-//! - `nile.reset=<token>%7C<hex(sha256(token + identifier + SECRET))>`: set once a reset link
+//! - `nile.reset=<token>%7C<hmac("reset", database, token, identifier)>`: set once a reset link
 //!   checks out, so the token leaves the URL before the password form; the PUT reads it back.
+//!
+//! The database name is signed in, so a cookie minted for one served database is refused by
+//! every other one, and the labels keep one cookie from ever passing for the other.
 //!
 //! Both are HttpOnly, SameSite=Lax, Path=/, and get the `__Secure-` name prefix plus `Secure`
 //! when secure cookies are on (decided per request, as Nile does).
@@ -16,6 +20,9 @@ use super::secret::{random_bytes, Secret};
 
 const CSRF_COOKIE: &str = "nile.csrf-token";
 const RESET_COOKIE: &str = "nile.reset";
+/// Purpose labels of the signatures.
+const CSRF_LABEL: &str = "nile-reset csrf-token v1";
+const RESET_LABEL: &str = "nile-reset reset v1";
 /// Nile's reset cookie lifetime: 4 hours.
 const RESET_COOKIE_MAX_AGE: u32 = 14_400;
 
@@ -80,22 +87,38 @@ pub struct CsrfToken {
     pub set_cookie: HeaderValue,
 }
 
-pub fn issue_csrf(secret: &Secret, secure: bool) -> anyhow::Result<CsrfToken> {
+pub fn issue_csrf(secret: &Secret, database: &str, secure: bool) -> anyhow::Result<CsrfToken> {
     let token = hex::encode(random_bytes::<32>()?);
-    let value = signed_value(&token, &secret.sign(&[&token]));
+    let value = signed_value(&token, &secret.sign(CSRF_LABEL, &[database, &token]));
     let set_cookie = set_cookie(&csrf_cookie_name(secure), &value, secure, None);
     Ok(CsrfToken { token, set_cookie })
 }
 
 /// The token of a CSRF cookie whose signature checks out; `None` for a missing or forged one.
-pub fn verify_csrf(headers: &HeaderMap, secret: &Secret, secure: bool) -> Option<String> {
+pub fn verify_csrf(
+    headers: &HeaderMap,
+    secret: &Secret,
+    database: &str,
+    secure: bool,
+) -> Option<String> {
     let (token, signature) = split_signed(read(headers, &csrf_cookie_name(secure))?)?;
-    secret.verify(&[&token], &signature).then_some(token)
+    secret
+        .verify(CSRF_LABEL, &[database, &token], &signature)
+        .then_some(token)
 }
 
 /// `Set-Cookie` for the reset cookie binding `token` to `identifier`.
-pub fn reset_cookie(secret: &Secret, token: &str, identifier: &str, secure: bool) -> HeaderValue {
-    let value = signed_value(token, &secret.sign(&[token, identifier]));
+pub fn reset_cookie(
+    secret: &Secret,
+    database: &str,
+    token: &str,
+    identifier: &str,
+    secure: bool,
+) -> HeaderValue {
+    let value = signed_value(
+        token,
+        &secret.sign(RESET_LABEL, &[database, token, identifier]),
+    );
     set_cookie(
         &reset_cookie_name(secure),
         &value,
@@ -117,21 +140,50 @@ pub enum ResetCookie {
     Valid(String),
 }
 
-pub fn verify_reset(
+/// A reset cookie as sent, split but not verified yet: verifying needs the identifier in the
+/// database's normalization, which is asked for only when there is a cookie to check.
+pub enum SentResetCookie {
+    Missing,
+    Malformed,
+    Signed { token: String, signature: String },
+}
+
+pub fn read_reset(headers: &HeaderMap, secure: bool) -> SentResetCookie {
+    let Some(raw) = read(headers, &reset_cookie_name(secure)).filter(|raw| !raw.is_empty()) else {
+        return SentResetCookie::Missing;
+    };
+    match split_signed(raw) {
+        Some((token, signature)) => SentResetCookie::Signed { token, signature },
+        None => SentResetCookie::Malformed,
+    }
+}
+
+impl SentResetCookie {
+    /// The token, if the cookie was signed by us for `identifier` in `database`.
+    pub fn verify(self, secret: &Secret, database: &str, identifier: &str) -> ResetCookie {
+        match self {
+            SentResetCookie::Missing => ResetCookie::Missing,
+            SentResetCookie::Malformed => ResetCookie::Forged,
+            SentResetCookie::Signed { token, signature } => {
+                if secret.verify(RESET_LABEL, &[database, &token, identifier], &signature) {
+                    ResetCookie::Valid(token)
+                } else {
+                    ResetCookie::Forged
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+fn verify_reset(
     headers: &HeaderMap,
     secret: &Secret,
+    database: &str,
     identifier: &str,
     secure: bool,
 ) -> ResetCookie {
-    let Some(raw) = read(headers, &reset_cookie_name(secure)).filter(|raw| !raw.is_empty()) else {
-        return ResetCookie::Missing;
-    };
-    match split_signed(raw) {
-        Some((token, signature)) if secret.verify(&[&token, identifier], &signature) => {
-            ResetCookie::Valid(token)
-        }
-        _ => ResetCookie::Forged,
-    }
+    read_reset(headers, secure).verify(secret, database, identifier)
 }
 
 fn signed_value(token: &str, signature: &str) -> String {
@@ -211,21 +263,26 @@ mod tests {
     #[test]
     fn csrf_cookie_has_nextauth_format_and_verifies() {
         let secret = secret();
-        let issued = issue_csrf(&secret, false).unwrap();
+        let issued = issue_csrf(&secret, "app", false).unwrap();
         let set_cookie = issued.set_cookie.to_str().unwrap();
         let expected = format!(
             "nile.csrf-token={}%7C{}; Path=/; HttpOnly; SameSite=Lax",
             issued.token,
-            secret.sign(&[&issued.token])
+            secret.sign(CSRF_LABEL, &["app", &issued.token])
         );
         assert_eq!(set_cookie, expected);
         let request = headers(&[(
             "cookie",
             &format!("a=b; {}", cookie_pair(&issued.set_cookie)),
         )]);
-        assert_eq!(verify_csrf(&request, &secret, false), Some(issued.token));
+        assert_eq!(
+            verify_csrf(&request, &secret, "app", false),
+            Some(issued.token)
+        );
+        // Another database refuses it.
+        assert_eq!(verify_csrf(&request, &secret, "other", false), None);
         // A secure request looks for the __Secure- name, which this request does not carry.
-        assert_eq!(verify_csrf(&request, &secret, true), None);
+        assert_eq!(verify_csrf(&request, &secret, "app", true), None);
     }
 
     #[test]
@@ -233,50 +290,76 @@ mod tests {
         let secret = secret();
         let forged = format!("nile.csrf-token=abc%7C{}", "0".repeat(64));
         assert_eq!(
-            verify_csrf(&headers(&[("cookie", &forged)]), &secret, false),
+            verify_csrf(&headers(&[("cookie", &forged)]), &secret, "app", false),
             None
         );
         assert_eq!(
             verify_csrf(
                 &headers(&[("cookie", "nile.csrf-token=abc")]),
                 &secret,
+                "app",
                 false
             ),
             None
         );
-        assert_eq!(verify_csrf(&HeaderMap::new(), &secret, false), None);
+        assert_eq!(verify_csrf(&HeaderMap::new(), &secret, "app", false), None);
+    }
+
+    #[test]
+    fn a_reset_cookie_is_never_a_csrf_cookie() {
+        let secret = secret();
+        // Nile's scheme signed `token + identifier` for both: the reset signature of (T, I)
+        // was the CSRF signature of T‖I.
+        let reset = reset_cookie(&secret, "app", "t0k3n", "a@b.c", false);
+        let value = cookie_pair(&reset);
+        let (_, signature) = value.split_once("%7C").unwrap();
+        let as_csrf = format!("nile.csrf-token=t0k3na%40b.c%7C{signature}");
+        assert_eq!(
+            verify_csrf(&headers(&[("cookie", &as_csrf)]), &secret, "app", false),
+            None
+        );
     }
 
     #[test]
     fn secure_cookies_get_prefix_and_flag() {
-        let issued = issue_csrf(&secret(), true).unwrap();
+        let issued = issue_csrf(&secret(), "app", true).unwrap();
         let set_cookie = issued.set_cookie.to_str().unwrap();
         assert!(set_cookie.starts_with("__Secure-nile.csrf-token="));
         assert!(set_cookie.ends_with("; Secure"));
     }
 
     #[test]
-    fn reset_cookie_binds_token_to_identifier() {
+    fn reset_cookie_binds_token_to_identifier_and_database() {
         let secret = secret();
-        let set_cookie = reset_cookie(&secret, "t0k3n", "alice@example.com", false);
+        let set_cookie = reset_cookie(&secret, "app", "t0k3n", "alice@example.com", false);
         assert_eq!(
             set_cookie.to_str().unwrap(),
             format!(
                 "nile.reset=t0k3n%7C{}; Path=/; HttpOnly; SameSite=Lax; Max-Age=14400",
-                secret.sign(&["t0k3n", "alice@example.com"])
+                secret.sign(RESET_LABEL, &["app", "t0k3n", "alice@example.com"])
             )
         );
         let request = headers(&[("cookie", &cookie_pair(&set_cookie))]);
         assert!(matches!(
-            verify_reset(&request, &secret, "alice@example.com", false),
+            verify_reset(&request, &secret, "app", "alice@example.com", false),
             ResetCookie::Valid(token) if token == "t0k3n"
         ));
         assert!(matches!(
-            verify_reset(&request, &secret, "eve@example.com", false),
+            verify_reset(&request, &secret, "app", "eve@example.com", false),
             ResetCookie::Forged
         ));
         assert!(matches!(
-            verify_reset(&HeaderMap::new(), &secret, "alice@example.com", false),
+            verify_reset(&request, &secret, "other", "alice@example.com", false),
+            ResetCookie::Forged
+        ));
+        assert!(matches!(
+            verify_reset(
+                &HeaderMap::new(),
+                &secret,
+                "app",
+                "alice@example.com",
+                false
+            ),
             ResetCookie::Missing
         ));
     }

@@ -20,6 +20,9 @@ pub enum ApiError {
     UnknownDatabase,
     /// 413: the body is larger than --body-limit.
     PayloadTooLarge,
+    /// 429: the client's address used up its --rate-limit-per-minute; `Retry-After` says when
+    /// it has a request again.
+    TooManyRequests { retry_after_secs: u64 },
     /// 500: something that is not the client's or the database's fault (e.g. no randomness).
     Internal,
 }
@@ -45,6 +48,18 @@ impl IntoResponse for ApiError {
                 StatusCode::PAYLOAD_TOO_LARGE,
                 "Request body too large".to_owned(),
             ),
+            ApiError::TooManyRequests { retry_after_secs } => {
+                let mut response = (
+                    StatusCode::TOO_MANY_REQUESTS,
+                    [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
+                    "Too many requests",
+                )
+                    .into_response();
+                response
+                    .headers_mut()
+                    .insert(header::RETRY_AFTER, retry_after_secs.into());
+                return response;
+            }
             ApiError::Internal => (
                 StatusCode::INTERNAL_SERVER_ERROR,
                 "Internal server error".to_owned(),

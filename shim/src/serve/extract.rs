@@ -6,7 +6,9 @@ use axum::body::Bytes;
 use axum::extract::{FromRequest, FromRequestParts, Path, Request};
 use axum::http::request::Parts;
 use axum::http::StatusCode;
-use serde_json::Value;
+use serde::de::{self, Deserialize, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
+use serde_json::{Map, Number, Value};
+use std::fmt;
 
 use super::databases::Database;
 use super::error::ApiError;
@@ -35,7 +37,9 @@ impl FromRequestParts<Arc<AppState>> for ServedDatabase {
 }
 
 /// A JSON body, parsed whatever the Content-Type says (Nile does the same, and its SDK is not
-/// always careful with the header).
+/// always careful with the header). An object that repeats a key is refused: parsers disagree
+/// on which one wins (serde_json: the last; others: the first), so a proxy or log in front of
+/// us could read another email than we would.
 pub struct JsonBody(pub Value);
 
 impl<S: Send + Sync> FromRequest<S> for JsonBody {
@@ -51,9 +55,13 @@ impl<S: Send + Sync> FromRequest<S> for JsonBody {
                     ApiError::bad_request("Unable to read the request body")
                 }
             })?;
-        serde_json::from_slice(&bytes)
-            .map(JsonBody)
-            .map_err(|_| ApiError::bad_request("Request body must be valid JSON"))
+        match serde_json::from_slice::<Unambiguous>(&bytes) {
+            Ok(Unambiguous(value)) => Ok(JsonBody(value)),
+            Err(_) if serde_json::from_slice::<IgnoredAny>(&bytes).is_ok() => {
+                Err(ApiError::bad_request("Request body must not repeat a key"))
+            }
+            Err(_) => Err(ApiError::bad_request("Request body must be valid JSON")),
+        }
     }
 }
 
@@ -73,6 +81,74 @@ impl JsonBody {
             Some(Value::String(value)) => Ok(Some(value)),
             Some(_) => Err(ApiError::bad_request(format!("{name} must be a string"))),
         }
+    }
+}
+
+/// A JSON value in which no object repeats a key.
+struct Unambiguous(Value);
+
+impl<'de> Deserialize<'de> for Unambiguous {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer
+            .deserialize_any(UnambiguousVisitor)
+            .map(Unambiguous)
+    }
+}
+
+struct UnambiguousVisitor;
+
+impl<'de> Visitor<'de> for UnambiguousVisitor {
+    type Value = Value;
+
+    fn expecting(&self, formatter: &mut fmt::Formatter) -> fmt::Result {
+        formatter.write_str("a JSON value without repeated keys")
+    }
+
+    fn visit_bool<E: de::Error>(self, value: bool) -> Result<Value, E> {
+        Ok(Value::Bool(value))
+    }
+
+    fn visit_i64<E: de::Error>(self, value: i64) -> Result<Value, E> {
+        Ok(Value::from(value))
+    }
+
+    fn visit_u64<E: de::Error>(self, value: u64) -> Result<Value, E> {
+        Ok(Value::from(value))
+    }
+
+    fn visit_f64<E: de::Error>(self, value: f64) -> Result<Value, E> {
+        Ok(Number::from_f64(value).map_or(Value::Null, Value::Number))
+    }
+
+    fn visit_str<E: de::Error>(self, value: &str) -> Result<Value, E> {
+        Ok(Value::String(value.to_owned()))
+    }
+
+    fn visit_string<E: de::Error>(self, value: String) -> Result<Value, E> {
+        Ok(Value::String(value))
+    }
+
+    fn visit_unit<E: de::Error>(self) -> Result<Value, E> {
+        Ok(Value::Null)
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Value, A::Error> {
+        let mut values = Vec::new();
+        while let Some(Unambiguous(value)) = seq.next_element()? {
+            values.push(value);
+        }
+        Ok(Value::Array(values))
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Value, A::Error> {
+        let mut object = Map::new();
+        while let Some(key) = map.next_key::<String>()? {
+            let Unambiguous(value) = map.next_value()?;
+            if object.insert(key, value).is_some() {
+                return Err(de::Error::custom("a key is repeated"));
+            }
+        }
+        Ok(Value::Object(object))
     }
 }
 
@@ -96,6 +172,26 @@ mod tests {
         assert_eq!(query_param(query, "empty").as_deref(), Some(""));
         assert_eq!(query_param(query, "missing"), None);
         assert_eq!(query_param(None, "token"), None);
+    }
+
+    fn parse(text: &str) -> Result<Value, String> {
+        serde_json::from_str::<Unambiguous>(text)
+            .map(|Unambiguous(value)| value)
+            .map_err(|error| error.to_string())
+    }
+
+    #[test]
+    fn repeated_keys_are_refused_at_any_depth() {
+        let text = r#"{"email": "a@b.c", "n": [1, -2, 3.5, true, null], "o": {"k": "v"}}"#;
+        assert_eq!(
+            parse(text).unwrap(),
+            serde_json::from_str::<Value>(text).unwrap()
+        );
+        assert!(parse(r#"{"email": "a@b.c", "email": "e@f.g"}"#).is_err());
+        assert!(parse(r#"{"o": {"k": 1, "k": 2}}"#).is_err());
+        assert!(parse(r#"[{"k": 1}, {"k": 1, "k": 1}]"#).is_err());
+        // The same key in different objects is fine.
+        assert!(parse(r#"[{"k": 1}, {"k": 2}]"#).is_ok());
     }
 
     #[test]

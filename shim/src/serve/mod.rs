@@ -20,15 +20,19 @@ mod metrics;
 mod observe;
 mod options;
 mod password_policy;
+mod rate_limit;
 mod routes;
 mod secret;
+mod server;
 mod sql_api;
 mod state;
+mod urls;
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{bail, Context as _};
+use axum::http::HeaderName;
 use axum::Router;
 use tokio::net::TcpListener;
 use url::Url;
@@ -62,6 +66,15 @@ pub struct ServeConfig {
     pub db_timeout: Duration,
     /// Largest number of connections kept per database.
     pub pool_size: usize,
+    /// Requests to the reset routes (POST and GET) per client address and minute; 0: no limit.
+    pub rate_limit_per_minute: u32,
+    /// Header a trusted proxy puts the client's address in (its last entry counts); without
+    /// it, the socket's peer address.
+    pub client_ip_header: Option<HeaderName>,
+    /// Answer 201 to every reset request without an API key.
+    pub uniform_status: bool,
+    /// Least time a reset request takes to answer (zero: no floor).
+    pub min_response_time: Duration,
 }
 
 impl ServeConfig {
@@ -92,17 +105,38 @@ impl ServeConfig {
             request_timeout: options.request_timeout,
             db_timeout: options.db_timeout,
             pool_size: options.pool_size,
+            rate_limit_per_minute: options.rate_limit_per_minute,
+            client_ip_header: options.client_ip_header.clone(),
+            uniform_status: options.uniform_status,
+            min_response_time: options.min_response_time,
         })
     }
 }
 
-/// The HTTP application: routes, layers and one lazily connecting pool per database.
+/// The public HTTP application: routes, layers and one lazily connecting pool per database.
 pub fn router(config: ServeConfig) -> anyhow::Result<Router> {
-    let limits = routes::Limits::of(&config);
-    Ok(routes::router(Arc::new(AppState::new(config)?), limits))
+    Ok(routers(config)?.public)
 }
 
-/// Runs the HTTP server until SIGTERM or SIGINT, then drains in-flight requests and returns.
+/// The two applications, sharing their state (the public one's requests show in the admin
+/// one's metrics).
+pub struct Routers {
+    pub public: Router,
+    /// `/healthz` and `/metrics`.
+    pub admin: Router,
+}
+
+pub fn routers(config: ServeConfig) -> anyhow::Result<Routers> {
+    let limits = routes::Limits::of(&config);
+    let state = Arc::new(AppState::new(config)?);
+    Ok(Routers {
+        public: routes::router(state.clone(), limits),
+        admin: routes::admin_router(state),
+    })
+}
+
+/// Runs the HTTP server (and the admin server, with --admin-listen) until SIGTERM or SIGINT,
+/// then drains in-flight requests and returns.
 pub async fn run(options: ServeOptions) -> anyhow::Result<()> {
     let mut shutdown = Shutdown::install()?;
     logging::init(options.log_format);
@@ -116,17 +150,47 @@ pub async fn run(options: ServeOptions) -> anyhow::Result<()> {
         .await
         .with_context(|| format!("cannot listen on {}", options.listen))?;
     let address = listener.local_addr()?;
-    // The one line on stdout: lets a supervisor (or a test) that asked for port 0 find us.
+    let admin_listener = match options.admin_listen {
+        Some(admin) => Some(
+            TcpListener::bind(admin)
+                .await
+                .with_context(|| format!("cannot listen on {admin} (--admin-listen)"))?,
+        ),
+        None => None,
+    };
+    // The lines on stdout: let a supervisor (or a test) that asked for port 0 find us.
     println!("listening on http://{address}");
+    if let Some(admin) = &admin_listener {
+        println!("admin listening on http://{}", admin.local_addr()?);
+    } else {
+        tracing::info!("no --admin-listen: /healthz and /metrics are not served");
+    }
     tracing::info!(%address, databases = state.databases.len(), "serving");
 
-    axum::serve(listener, app)
-        .with_graceful_shutdown(async move {
-            let signal = shutdown.requested().await;
-            tracing::info!(signal, "shutdown requested; finishing in-flight requests");
-        })
-        .await
-        .context("HTTP server failed")?;
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    let stop_signal = |mut stopped: tokio::sync::watch::Receiver<bool>| async move {
+        // An error means the sender is gone, which also means stop.
+        let _ = stopped.wait_for(|stop| *stop).await;
+    };
+    let limits = options.connection_limits();
+    let public = server::serve(listener, app, limits, stop_signal(stopped.clone()));
+    let admin = async {
+        match admin_listener {
+            Some(listener) => {
+                let admin_app = routes::admin_router(state.clone());
+                server::serve(listener, admin_app, limits, stop_signal(stopped.clone())).await
+            }
+            None => Ok(()),
+        }
+    };
+    let signal = async {
+        let signal = shutdown.requested().await;
+        tracing::info!(signal, "shutdown requested; finishing in-flight requests");
+        let _ = stop.send(true);
+    };
+    let (public, admin, ()) = tokio::join!(public, admin, signal);
+    public.context("HTTP server failed")?;
+    admin.context("admin HTTP server failed")?;
     state.databases.close();
     tracing::info!("stopped");
     Ok(())

@@ -8,6 +8,7 @@ use std::path::PathBuf;
 use std::str::FromStr;
 use std::time::Duration;
 
+use axum::http::HeaderName;
 use clap::Args;
 use url::Url;
 
@@ -19,6 +20,11 @@ pub struct ServeOptions {
     /// Address to listen on. Port 0 picks a free port; the bound address is printed on stdout.
     #[arg(long, env = "NILE_RESET_LISTEN", default_value = "127.0.0.1:8080")]
     pub listen: SocketAddr,
+
+    /// Address serving /healthz and /metrics (e.g. 127.0.0.1:9090; port 0 picks one and prints
+    /// it). Without it they are not served at all: never on the public --listen address.
+    #[arg(long, env = "NILE_RESET_ADMIN_LISTEN", value_name = "ADDRESS")]
+    pub admin_listen: Option<SocketAddr>,
 
     /// A database to serve, as NAME=POSTGRES_URL (repeat the flag; in the environment,
     /// separate entries with spaces). Requests for other names get 404.
@@ -101,6 +107,61 @@ pub struct ServeOptions {
     )]
     pub db_timeout: Duration,
 
+    /// Time a client has to send a request's whole head, counted from its first byte (on a
+    /// kept-alive connection, from the end of the previous answer).
+    #[arg(
+        long,
+        env = "NILE_RESET_HEADER_READ_TIMEOUT",
+        value_name = "DURATION",
+        default_value = "10s",
+        value_parser = at_most_a_day
+    )]
+    pub header_read_timeout: Duration,
+
+    /// A connection on which nothing was read or written for this long is closed (a new one
+    /// that says nothing, a stalled body). Keep it above --request-timeout, or slow database
+    /// answers lose their connection.
+    #[arg(
+        long,
+        env = "NILE_RESET_IDLE_TIMEOUT",
+        value_name = "DURATION",
+        default_value = "60s",
+        value_parser = at_most_a_day
+    )]
+    pub idle_timeout: Duration,
+
+    /// Most connections open at once; further ones wait in the accept queue.
+    #[arg(long, env = "NILE_RESET_MAX_CONNECTIONS", default_value_t = 1024, value_parser = clap::value_parser!(u32).range(1..))]
+    pub max_connections: u32,
+
+    /// Requests to the reset routes (POST and GET) allowed per client address and minute, as a
+    /// bucket refilled continuously (429 beyond); 0 turns the limit off.
+    #[arg(long, env = "NILE_RESET_RATE_LIMIT_PER_MINUTE", default_value_t = 30)]
+    pub rate_limit_per_minute: u32,
+
+    /// Header holding the client's address as set by a trusted proxy in front of this server
+    /// (e.g. X-Forwarded-For; its last entry counts). Only set it behind such a proxy: otherwise
+    /// clients choose their own address. Without it, the socket's peer address counts.
+    #[arg(long, env = "NILE_RESET_CLIENT_IP_HEADER", value_name = "NAME")]
+    pub client_ip_header: Option<HeaderName>,
+
+    /// Answer every reset request without an API key 201, whether or not an email was queued
+    /// (OWASP's uniform answer). By default the answers follow Nile: 201 queued, 200 not (an
+    /// unknown email, or asked again too soon), which a client can tell apart.
+    #[arg(long, env = "NILE_RESET_UNIFORM_STATUS")]
+    pub uniform_status: bool,
+
+    /// Least time a reset request (POST) takes to answer, so that one that queues an email
+    /// and one that does not take the same time; 0 turns it off. At most a minute.
+    #[arg(
+        long,
+        env = "NILE_RESET_MIN_RESPONSE_TIME",
+        value_name = "DURATION",
+        default_value = "50ms",
+        value_parser = zero_or_at_most_a_minute
+    )]
+    pub min_response_time: Duration,
+
     /// Log format on stderr. RUST_LOG filters as usual (default: info).
     #[arg(
         long,
@@ -109,6 +170,16 @@ pub struct ServeOptions {
         default_value = "json"
     )]
     pub log_format: LogFormat,
+}
+
+impl ServeOptions {
+    pub fn connection_limits(&self) -> super::server::ConnectionLimits {
+        super::server::ConnectionLimits {
+            header_read_timeout: self.header_read_timeout,
+            idle_timeout: self.idle_timeout,
+            max_connections: self.max_connections as usize,
+        }
+    }
 }
 
 /// One `--database NAME=DSN` entry. DSNs may hold passwords, hence `hide_env_values` above:
@@ -146,6 +217,18 @@ fn at_most_a_day(text: &str) -> Result<Duration, String> {
     Ok(duration)
 }
 
+/// A latency floor: 0 (off) or a positive duration up to a minute.
+fn zero_or_at_most_a_minute(text: &str) -> Result<Duration, String> {
+    if text.trim().parse::<f64>() == Ok(0.0) {
+        return Ok(Duration::ZERO);
+    }
+    let duration = crate::duration::parse(text)?;
+    if duration > Duration::from_secs(60) {
+        return Err(format!("`{text}` is longer than a minute"));
+    }
+    Ok(duration)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -157,6 +240,17 @@ mod tests {
         assert_eq!(arg.dsn, "postgres://u@h/app?options=-c%20a=b");
         assert!("no-dsn".parse::<NamedDatabase>().is_err());
         assert!("app=".parse::<NamedDatabase>().is_err());
+    }
+
+    #[test]
+    fn the_latency_floor_may_be_zero() {
+        assert_eq!(zero_or_at_most_a_minute("0").unwrap(), Duration::ZERO);
+        assert_eq!(
+            zero_or_at_most_a_minute("50ms").unwrap(),
+            Duration::from_millis(50)
+        );
+        assert!(zero_or_at_most_a_minute("61s").is_err());
+        assert!(zero_or_at_most_a_minute("-1").is_err());
     }
 
     #[test]

@@ -1,14 +1,19 @@
-//! The cookie secret: it signs the CSRF cookie and binds the reset cookie to its identifier,
-//! exactly as Nile does (`hex(sha256(parts ++ SECRET))`, NextAuth v4's format).
+//! The cookie secret: it signs the CSRF cookie and binds the reset cookie to its identifier.
+//!
+//! Signatures are HMAC-SHA256 keyed with the secret over a purpose label and then each field
+//! (the database name first), every one prefixed with its length: a signature made for one
+//! purpose, database or split of the fields is never valid for another. (Nile signs with
+//! `sha256(parts ++ SECRET)`, where the CSRF signature of `T‖I` is the reset signature of
+//! `(T, I)`.)
 
 use std::ffi::OsString;
 use std::os::unix::ffi::OsStringExt;
 use std::path::Path;
 
 use anyhow::{bail, Context};
+use hmac::{Hmac, Mac};
 use rand::TryRng;
-use sha2::{Digest, Sha256};
-use subtle::ConstantTimeEq;
+use sha2::Sha256;
 
 /// Environment variable holding the secret itself (there is deliberately no flag for it).
 pub const SECRET_ENV: &str = "NILE_RESET_SECRET";
@@ -57,22 +62,28 @@ impl Secret {
         Ok(Secret(hex::encode(random_bytes::<32>()?).into_bytes()))
     }
 
-    /// `hex(sha256(part1 ++ part2 ++ ... ++ SECRET))`.
-    pub fn sign(&self, parts: &[&str]) -> String {
-        let mut hasher = Sha256::new();
-        for part in parts {
-            hasher.update(part.as_bytes());
-        }
-        hasher.update(&self.0);
-        hex::encode(hasher.finalize())
+    /// `hex(HMAC-SHA256(secret, len(label) label len(field1) field1 ...))`, lengths as 8-byte
+    /// big-endian integers.
+    pub fn sign(&self, label: &str, fields: &[&str]) -> String {
+        hex::encode(self.mac(label, fields).finalize().into_bytes())
     }
 
-    /// Whether `signature` is `sign(parts)`, compared in constant time.
-    pub fn verify(&self, parts: &[&str], signature: &str) -> bool {
-        self.sign(parts)
-            .as_bytes()
-            .ct_eq(signature.as_bytes())
-            .into()
+    /// Whether `signature` is `sign(label, fields)`, compared in constant time.
+    pub fn verify(&self, label: &str, fields: &[&str], signature: &str) -> bool {
+        let Ok(bytes) = hex::decode(signature) else {
+            return false;
+        };
+        self.mac(label, fields).verify_slice(&bytes).is_ok()
+    }
+
+    fn mac(&self, label: &str, fields: &[&str]) -> Hmac<Sha256> {
+        let mut mac =
+            Hmac::<Sha256>::new_from_slice(&self.0).expect("HMAC accepts keys of any length");
+        for field in std::iter::once(label).chain(fields.iter().copied()) {
+            mac.update(&(field.len() as u64).to_be_bytes());
+            mac.update(field.as_bytes());
+        }
+        mac
     }
 }
 
@@ -108,26 +119,27 @@ mod tests {
     }
 
     #[test]
-    fn signs_like_nextauth() {
-        // Expected values from `printf tokensecret | sha256sum` and `printf abs | sha256sum`.
+    fn signs_with_hmac_over_length_prefixed_fields() {
+        // Expected value from: printf '\0\0\0\0\0\0\0\1L\0\0\0\0\0\0\0\5token' |
+        // openssl dgst -sha256 -hmac secret
         assert_eq!(
-            secret("secret").sign(&["token"]),
-            "d9db21448d73f8397d9401d925e90810faadaad67b0053599e61d9b9e3f7ad37"
-        );
-        assert_eq!(
-            secret("s").sign(&["a", "b"]),
-            "78da4a596a88bc5114f071ba590793bf3b37329d761230f33129983a747f414e"
+            secret("secret").sign("L", &["token"]),
+            "595f9400fee2682bbfc422735754cf21b3ca05baca37be6c4f9dea1c35b26c71"
         );
     }
 
     #[test]
     fn verifies_only_the_matching_signature() {
         let key = secret("secret");
-        let signature = key.sign(&["token", "id"]);
-        assert!(key.verify(&["token", "id"], &signature));
-        assert!(!key.verify(&["token", "other"], &signature));
-        assert!(!key.verify(&["token", "id"], &signature[..10]));
-        assert!(!secret("other").verify(&["token", "id"], &signature));
+        let signature = key.sign("reset", &["db", "token", "id"]);
+        assert!(key.verify("reset", &["db", "token", "id"], &signature));
+        assert!(!key.verify("reset", &["db", "token", "other"], &signature));
+        assert!(!key.verify("csrf", &["db", "token", "id"], &signature));
+        assert!(!key.verify("reset", &["db", "tokenid"], &signature));
+        assert!(!key.verify("reset", &["db", "tok", "enid"], &signature));
+        assert!(!key.verify("reset", &["db", "token", "id"], &signature[..10]));
+        assert!(!key.verify("reset", &["db", "token", "id"], "not hex"));
+        assert!(!secret("other").verify("reset", &["db", "token", "id"], &signature));
     }
 
     #[test]

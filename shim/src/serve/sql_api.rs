@@ -82,35 +82,69 @@ impl TokenStatus {
     }
 }
 
-/// The token's status, and whether `callback_url` may be redirected to
-/// (`auth.is_trusted_url`: the extension's URL rules and origin allow-list).
+/// Whether `callback_url` may be redirected to (`auth.is_trusted_url`: the extension's URL
+/// rules and origin allow-list), and `identifier` in the database's one normalization
+/// (`auth.normalize_identifier`), in one round trip that counts nothing against any token.
+pub async fn check_link(
+    db: &Database,
+    callback_url: &str,
+    identifier: &str,
+) -> Result<(bool, String), ApiError> {
+    let row = db
+        .query_one(
+            "SELECT auth.is_trusted_url($1) AS trusted, auth.normalize_identifier($2) AS identifier",
+            &[&callback_url, &identifier],
+        )
+        .await?;
+    let trusted = column::<Option<bool>>(db, &row, "trusted")? == Some(true);
+    Ok((trusted, normalized(db, &row)?))
+}
+
+/// `auth.normalize_identifier`: the form tokens are stored and compared under. The shim never
+/// lower-cases by itself (Rust's rules are not PostgreSQL's, e.g. for a final sigma).
+pub async fn normalize_identifier(db: &Database, identifier: &str) -> Result<String, ApiError> {
+    let row = db
+        .query_one(
+            "SELECT auth.normalize_identifier($1) AS identifier",
+            &[&identifier],
+        )
+        .await?;
+    normalized(db, &row)
+}
+
+fn normalized(db: &Database, row: &Row) -> Result<String, ApiError> {
+    column::<Option<String>>(db, row, "identifier")?.ok_or_else(|| {
+        tracing::error!(
+            database = db.name(),
+            "auth.normalize_identifier answered NULL"
+        );
+        ApiError::Internal
+    })
+}
+
+/// `auth.verify_password_token`: the token's status. A wrong token counts against the
+/// identifier, so callers check everything else about the request first.
 pub async fn verify_password_token(
     db: &Database,
     identifier: &str,
     token: &str,
-    callback_url: &str,
-) -> Result<(TokenStatus, bool), ApiError> {
+) -> Result<TokenStatus, ApiError> {
     let row = db
         .query_one(
             // ::text: the status reads the same whether SQL spells it as text or as an enum.
-            "SELECT v.status::text AS status, auth.is_trusted_url($3) AS trusted
-             FROM auth.verify_password_token($1, $2) v",
-            &[&identifier, &token, &callback_url],
+            "SELECT v.status::text AS status FROM auth.verify_password_token($1, $2) v",
+            &[&identifier, &token],
         )
         .await?;
     let answer: Option<&str> = column(db, &row, "status")?;
-    let Some(status) = answer.and_then(TokenStatus::parse) else {
+    answer.and_then(TokenStatus::parse).ok_or_else(|| {
         tracing::error!(
             database = db.name(),
             status = answer,
             "auth.verify_password_token answered an unknown status"
         );
-        return Err(ApiError::Internal);
-    };
-    Ok((
-        status,
-        column::<Option<bool>>(db, &row, "trusted")? == Some(true),
-    ))
+        ApiError::Internal
+    })
 }
 
 /// `auth.reset_password`: consumes the token and sets the new password.

@@ -15,7 +15,7 @@ use std::fs;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use sha2::{Digest, Sha256};
+use sha2::Sha256;
 
 pub use cluster::Cluster;
 pub use process::{run_to_exit, Process, Sender, Shim};
@@ -60,13 +60,32 @@ where
     }
 }
 
-/// What `hex(sha256(parts ++ SECRET))` must be, for the test secret: the signature Nile puts in
-/// its cookies.
-pub fn signature(parts: &[&str]) -> String {
-    let mut hasher = Sha256::new();
-    for part in parts {
-        hasher.update(part.as_bytes());
+/// The signature of a `nile.csrf-token` cookie for `token` in `database`, with the test secret.
+pub fn csrf_signature(database: &str, token: &str) -> String {
+    csrf_signature_with(process::SECRET, database, token)
+}
+
+/// [`csrf_signature`] with another secret.
+pub fn csrf_signature_with(secret: &str, database: &str, token: &str) -> String {
+    hmac_signature(secret, "nile-reset csrf-token v1", &[database, token])
+}
+
+/// The signature of a `nile.reset` cookie binding `token` to `identifier` in `database`.
+pub fn reset_signature(database: &str, token: &str, identifier: &str) -> String {
+    hmac_signature(
+        process::SECRET,
+        "nile-reset reset v1",
+        &[database, token, identifier],
+    )
+}
+
+/// `hex(HMAC-SHA256(secret, label and fields, each after its length as 8 big-endian bytes))`.
+fn hmac_signature(secret: &str, label: &str, fields: &[&str]) -> String {
+    use hmac::{Hmac, Mac};
+    let mut mac = Hmac::<Sha256>::new_from_slice(secret.as_bytes()).unwrap();
+    for field in std::iter::once(label).chain(fields.iter().copied()) {
+        mac.update(&(field.len() as u64).to_be_bytes());
+        mac.update(field.as_bytes());
     }
-    hasher.update(process::SECRET.as_bytes());
-    hex::encode(hasher.finalize())
+    hex::encode(mac.finalize().into_bytes())
 }

@@ -159,10 +159,13 @@ impl Process {
     }
 }
 
-/// `nile-reset serve` on a free port, with the test secret and API key.
+/// `nile-reset serve` on a free port (and its admin server on another), with the test secret
+/// and API key.
 pub struct Shim {
     pub process: Process,
     pub base_url: String,
+    /// Where /healthz and /metrics are served (--admin-listen).
+    pub admin_url: String,
 }
 
 impl Shim {
@@ -173,7 +176,7 @@ impl Shim {
     /// `env` comes on top of the test secret and API key (and may blank them).
     pub fn start_with_env(name: &str, args: &[&str], env: &[(&str, &str)]) -> Shim {
         let log = project_root().join("target/it").join(format!("{name}.log"));
-        let mut all_args = vec!["--listen", "127.0.0.1:0"];
+        let mut all_args = vec!["--listen", "127.0.0.1:0", "--admin-listen", "127.0.0.1:0"];
         all_args.extend_from_slice(args);
         let mut all_env = vec![
             ("NILE_RESET_SECRET", SECRET),
@@ -181,12 +184,19 @@ impl Shim {
         ];
         all_env.extend_from_slice(env);
         let mut process = Process::start("serve", log, &all_args, &all_env);
-        // The one stdout line, printed once the server listens.
+        // The stdout lines, printed once the servers listen.
         let deadline = Instant::now() + Duration::from_secs(30);
-        let base_url = loop {
+        let (base_url, admin_url) = loop {
             let log = process.log_text();
-            if let Some(line) = log.lines().find(|line| line.starts_with("listening on ")) {
-                break line["listening on ".len()..].trim().to_owned();
+            let url_after = |prefix: &str| {
+                log.lines()
+                    .find_map(|line| line.strip_prefix(prefix))
+                    .map(|url| url.trim().to_owned())
+            };
+            if let (Some(public), Some(admin)) =
+                (url_after("listening on "), url_after("admin listening on "))
+            {
+                break (public, admin);
             }
             let exited = process.child.try_wait().unwrap().is_some();
             assert!(
@@ -195,11 +205,20 @@ impl Shim {
             );
             std::thread::sleep(Duration::from_millis(20));
         };
-        Shim { process, base_url }
+        Shim {
+            process,
+            base_url,
+            admin_url,
+        }
     }
 
     pub fn url(&self, path: &str) -> String {
         format!("{}{path}", self.base_url)
+    }
+
+    /// URL of `path` on the admin server.
+    pub fn admin(&self, path: &str) -> String {
+        format!("{}{path}", self.admin_url)
     }
 
     /// Everything the server logged so far.

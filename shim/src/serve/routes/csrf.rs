@@ -14,15 +14,15 @@ use crate::serve::error::ApiError;
 use crate::serve::extract::ServedDatabase;
 use crate::serve::state::AppState;
 
-/// Issues a fresh token every time (a new cookie replaces the old one); the database in the
-/// path only has to be one we serve.
+/// Issues a fresh token every time (a new cookie replaces the old one), valid for the database
+/// in the path only.
 pub async fn issue(
     State(state): State<Arc<AppState>>,
-    _database: ServedDatabase,
+    ServedDatabase(db): ServedDatabase,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
     let secure = cookies::secure(&headers, state.public_url.as_ref());
-    let issued = cookies::issue_csrf(&state.secret, secure)?;
+    let issued = cookies::issue_csrf(&state.secret, db.name(), secure)?;
     Ok((
         [(SET_COOKIE, issued.set_cookie)],
         Json(json!({ "csrfToken": issued.token })),

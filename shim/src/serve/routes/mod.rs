@@ -50,14 +50,23 @@ pub fn router(state: Arc<AppState>, limits: Limits) -> Router {
         ))
         .layer(DefaultBodyLimit::max(limits.body_limit));
 
-    let operations = Router::new()
-        .route("/healthz", get(ops::healthz))
-        .route("/metrics", get(ops::metrics))
-        .route("/openapi.yaml", get(ops::openapi));
-
-    Router::new()
+    let public = Router::new()
         .merge(auth)
-        .merge(operations)
+        .route("/openapi.yaml", get(ops::openapi));
+    with_common_layers(public, state)
+}
+
+/// `/healthz` and `/metrics`, for the --admin-listen address only: they name the served
+/// databases and show the rate of resets, which the public has no business seeing.
+pub fn admin_router(state: Arc<AppState>) -> Router {
+    let admin = Router::new()
+        .route("/healthz", get(ops::healthz))
+        .route("/metrics", get(ops::metrics));
+    with_common_layers(admin, state)
+}
+
+fn with_common_layers(routes: Router<Arc<AppState>>, state: Arc<AppState>) -> Router {
+    routes
         .fallback(ops::not_found)
         .layer(middleware::from_fn_with_state(state.clone(), observe))
         // Auth answers carry tokens or set cookies: never cache them, and never leak a reset

@@ -2,6 +2,7 @@
 //! (GET), set the new password (PUT). Statuses and messages follow Nile's service.
 
 use std::sync::Arc;
+use std::time::Instant;
 
 use axum::extract::State;
 use axum::http::header::{LOCATION, SET_COOKIE};
@@ -9,26 +10,46 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde_json::json;
+use subtle::ConstantTimeEq;
 
-use crate::serve::cookies::{self, ResetCookie};
+use crate::serve::cookies::{self, ResetCookie, SentResetCookie};
+use crate::serve::databases::Database;
 use crate::serve::error::ApiError;
 use crate::serve::extract::{query_param, JsonBody, ServedDatabase};
+use crate::serve::rate_limit::WithinRateLimit;
 use crate::serve::sql_api::{self, TokenStatus};
 use crate::serve::state::AppState;
-use crate::serve::{callback_url, password_policy};
+use crate::serve::{callback_url, password_policy, urls};
 
 /// Appended to the callback URL when a link does not check out (Nile's wording).
 const INVALID_TOKEN_ERROR: &str = "error=Token%20is%20invalid";
 
 /// POST (generatePasswordToken): `{email, callbackUrl, redirectUrl}`.
-/// 201: email queued; 200: nothing happened (the answer does not tell whether the user exists).
+/// 201: email queued; 200: nothing happened (the answer does not tell whether the user exists);
+/// with --uniform-status always 201.
 /// `?json=true` with a valid API key: 201 `{"url": link}` and no email.
 pub async fn request_reset(
     State(state): State<Arc<AppState>>,
     ServedDatabase(db): ServedDatabase,
+    _within_limit: WithinRateLimit,
     uri: Uri,
     headers: HeaderMap,
     body: JsonBody,
+) -> Result<Response, ApiError> {
+    // Whatever happens, the answer leaves no earlier than the floor: a request that queues an
+    // email does more work than one that does not, and the difference must not show.
+    let floor = Instant::now() + state.min_response_time;
+    let answer = answer_reset_request(&state, &db, &uri, &headers, &body).await;
+    tokio::time::sleep_until(floor.into()).await;
+    answer
+}
+
+async fn answer_reset_request(
+    state: &AppState,
+    db: &Database,
+    uri: &Uri,
+    headers: &HeaderMap,
+    body: &JsonBody,
 ) -> Result<Response, ApiError> {
     let email = body
         .non_empty_string("email")
@@ -37,34 +58,46 @@ pub async fn request_reset(
     let callback_url = callback_url::resolve(
         body.optional_string("callbackUrl")?,
         redirect_url,
-        &headers,
-        cookies::secure(&headers, state.public_url.as_ref()),
+        headers,
+        cookies::secure(headers, state.public_url.as_ref()),
     );
     let callback_url = callback_url.as_deref();
+    for (name, url) in [("callbackUrl", callback_url), ("redirectUrl", redirect_url)] {
+        if url.is_some_and(urls::is_ambiguous) {
+            return Err(ApiError::bad_request(format!("Invalid {name}")));
+        }
+    }
 
     if query_param(uri.query(), "json").as_deref() == Some("true") {
         // The key (bearer, or a cookie no browser is ever given) is not sent automatically by
         // browsers, so it needs no CSRF cookie.
-        if !state.api_keys.authorize(&headers) {
+        if !state.api_keys.authorize(headers) {
             return Err(ApiError::Unauthorized);
         }
         // Nile's SDK sends the new password here: refuse it before a link exists.
         if let Some(password) = body.optional_string("password")? {
-            password_policy::check(&db, password).await?;
+            password_policy::check(db, password).await?;
         }
-        let link = sql_api::generate_password_link(&db, email, callback_url, redirect_url).await?;
+        let link = sql_api::generate_password_link(db, email, callback_url, redirect_url).await?;
         return Ok(match link {
             Some(url) => (StatusCode::CREATED, Json(json!({ "url": url }))).into_response(),
             None => StatusCode::OK.into_response(),
         });
     }
 
-    let secure = cookies::secure(&headers, state.public_url.as_ref());
-    if cookies::verify_csrf(&headers, &state.secret, secure).is_none() {
+    let secure = cookies::secure(headers, state.public_url.as_ref());
+    let Some(csrf_token) = cookies::verify_csrf(headers, &state.secret, db.name(), secure) else {
         return Err(ApiError::MissingCsrf);
+    };
+    // Nile's SDK sends the cookie alone; a client that also submits the token (NextAuth's
+    // double submit) must submit the cookie's.
+    if let Some(submitted) = body.optional_string("csrfToken")? {
+        if !bool::from(submitted.as_bytes().ct_eq(csrf_token.as_bytes())) {
+            return Err(ApiError::MissingCsrf);
+        }
     }
-    let queued = sql_api::generate_password_token(&db, email, callback_url, redirect_url).await?;
-    let status = if queued {
+    let queued = sql_api::generate_password_token(db, email, callback_url, redirect_url).await?;
+    let status = if queued || state.uniform_status {
         StatusCode::CREATED
     } else {
         StatusCode::OK
@@ -79,6 +112,7 @@ pub async fn request_reset(
 pub async fn validate_link(
     State(state): State<Arc<AppState>>,
     ServedDatabase(db): ServedDatabase,
+    _within_limit: WithinRateLimit,
     uri: Uri,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
@@ -91,31 +125,36 @@ pub async fn validate_link(
         .or_else(|| required("callbackURL"))
         .ok_or_else(|| ApiError::bad_request("Missing callbackUrl"))?;
     let follow = query_param(query, "redirect").as_deref() != Some("false");
+    // Refused before the database is asked anything, so it counts against no token.
+    if urls::is_ambiguous(&callback_url) {
+        return Err(ApiError::bad_request("Invalid callbackUrl"));
+    }
     // Both possible Location values are checked before the database is asked anything.
     let valid_location = location(&callback_url)?;
     let invalid_location = location(&with_error(&callback_url))?;
 
-    let (status, trusted) =
-        match sql_api::verify_password_token(&db, &identifier, &token, &callback_url).await {
-            Ok(answer) => answer,
-            // A malformed identifier or token is just an invalid link to the person clicking it.
-            Err(ApiError::BadRequest(_)) => (TokenStatus::Invalid, false),
-            Err(other) => return Err(other),
-        };
+    // Everything else about the request is checked before the token: a wrong token counts
+    // against the identifier, a request refused for another reason must count for nothing.
+    let (trusted, binding) = sql_api::check_link(&db, &callback_url, &identifier).await?;
     // Never a Location (which Nile's SDK follows) to an origin the database does not trust:
     // the link's callbackUrl is attacker-controlled input.
     if !trusted {
         return Err(ApiError::bad_request("callbackUrl origin is not trusted"));
     }
+    let status = match sql_api::verify_password_token(&db, &identifier, &token).await {
+        Ok(status) => status,
+        // A malformed identifier or token is just an invalid link to the person clicking it.
+        Err(ApiError::BadRequest(_)) => TokenStatus::Invalid,
+        Err(other) => return Err(other),
+    };
 
     let mut response = StatusCode::OK.into_response();
     let response_headers = response.headers_mut();
     if status == TokenStatus::Valid {
         let secure = cookies::secure(&headers, state.public_url.as_ref());
-        let binding = reset_binding(&identifier);
         response_headers.insert(
             SET_COOKIE,
-            cookies::reset_cookie(&state.secret, &token, &binding, secure),
+            cookies::reset_cookie(&state.secret, db.name(), &token, &binding, secure),
         );
         if follow {
             response_headers.insert(LOCATION, valid_location);
@@ -142,26 +181,27 @@ pub async fn reset_password(
         .ok_or_else(|| ApiError::bad_request("Password is required"))?;
 
     let secure = cookies::secure(&headers, state.public_url.as_ref());
-    let token = match cookies::verify_reset(&headers, &state.secret, &reset_binding(email), secure)
-    {
-        ResetCookie::Missing => return Err(ApiError::bad_request("Missing reset token")),
-        ResetCookie::Forged => return Err(ApiError::bad_request("Unable to process request")),
+    let sent = match cookies::read_reset(&headers, secure) {
+        SentResetCookie::Missing => return Err(ApiError::bad_request("Missing reset token")),
+        SentResetCookie::Malformed => {
+            return Err(ApiError::bad_request("Unable to process request"))
+        }
+        sent => sent,
+    };
+    // Links carry the identifier as the database stores it, Nile's SDK sends back the email as
+    // typed: the cookie is bound to the database's normalization of either.
+    let binding = sql_api::normalize_identifier(&db, email).await?;
+    let token = match sent.verify(&state.secret, db.name(), &binding) {
         ResetCookie::Valid(token) => token,
+        _ => return Err(ApiError::bad_request("Unable to process request")),
     };
     // The database normalizes identifiers its own way; it gets the email as typed.
-    sql_api::reset_password(&db, email.trim(), &token, password).await?;
+    sql_api::reset_password(&db, email, &token, password).await?;
     Ok((
         StatusCode::NO_CONTENT,
         [(SET_COOKIE, cookies::clear_reset_cookie(secure))],
     )
         .into_response())
-}
-
-/// The identifier form the reset cookie is bound to. Links carry the identifier as the database
-/// stores it (the lower-cased email) while Nile's SDK sends back the email the user typed; Nile
-/// compares the two trimmed and lower-cased, and so do we, on both sides.
-fn reset_binding(identifier: &str) -> String {
-    identifier.trim().to_lowercase()
 }
 
 /// `url` with Nile's error parameter added, before any fragment.
@@ -209,10 +249,5 @@ mod tests {
     fn header_unsafe_callbacks_are_refused() {
         assert!(location("http://localhost:3000/ok").is_ok());
         assert!(location("http://localhost:3000/\r\nSet-Cookie: x=y").is_err());
-    }
-
-    #[test]
-    fn binding_ignores_case_and_surrounding_space() {
-        assert_eq!(reset_binding(" Alice@Example.COM "), "alice@example.com");
     }
 }

@@ -1,0 +1,74 @@
+#!/usr/bin/env bash
+# Can a client tell which emails have accounts by timing the reset request?
+# Half of the emails belong to users, half do not; every POST goes over HTTP to
+# `nile-reset serve`, and a threshold classifier trained on the latencies
+# guesses which is which (leave-one-out). Near 50% means the timing tells
+# nothing; the target is at most 60%.
+#
+#   ENUM_EMAILS    emails, half known             (default 20)
+#   ENUM_ROUNDS    POSTs per email                (default 7)
+#   BENCH_PROFILE  release or debug binaries      (default release)
+#   further arguments go to `nile-reset serve`, e.g. --min-response-time 0
+#   to see what the latency floor hides.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+. scripts/common.sh
+
+emails=${ENUM_EMAILS:-20}
+rounds=${ENUM_ROUNDS:-7}
+profile=${BENCH_PROFILE:-release}
+port=${NILE_RESET_ENUM_PORT:-28870}
+http_port=$((port + 1))
+datadir=$PROJECT_ROOT/target/enumeration-cluster
+work=$PROJECT_ROOT/target/enumeration
+db=enumeration
+dsn="postgres://postgres@127.0.0.1:$port/$db"
+mkdir -p "$work"
+
+if [ "$profile" = release ]; then
+  log "building release binaries"
+  pgrx_install --release
+  cargo build --release -q -p nile_reset_shim
+else
+  pgrx_install
+  cargo build -q -p nile_reset_shim
+fi
+bin=$PROJECT_ROOT/target/$profile/nile-reset
+
+shim_pid=
+cleanup() {
+  [ -n "$shim_pid" ] && kill "$shim_pid" 2>/dev/null || true
+  wait 2>/dev/null || true
+  bash scripts/cluster.sh stop "$datadir" "$port"
+}
+trap cleanup EXIT
+
+bash scripts/cluster.sh start "$datadir" "$port"
+psql -X -q -h 127.0.0.1 -p "$port" -U postgres -d postgres \
+  -c "DROP DATABASE IF EXISTS $db" -c "CREATE DATABASE $db"
+psql -X -q -v ON_ERROR_STOP=1 -h 127.0.0.1 -p "$port" -U postgres -d "$db" \
+  -v known=$((emails / 2)) <<'SQL'
+SET client_min_messages = warning;
+CREATE EXTENSION nile_reset;
+SELECT auth.use_nile_users() \g /dev/null
+SELECT auth.add_trusted_origin('http://localhost:3000') \g /dev/null
+INSERT INTO users.users (email, name)
+  SELECT 'known' || g || '@example.com', 'User ' || g FROM generate_series(1, :known) g;
+-- The worst case for the floor: every request for a known email issues a token.
+ALTER DATABASE enumeration SET nile_reset.min_resend_interval = 0;
+SQL
+
+# No rate limit (one client sends everything); --uniform-status so that only
+# the timing is left to tell known from unknown.
+NILE_RESET_SECRET=enumeration-secret-enumeration-secret "$bin" serve \
+  --listen "127.0.0.1:$http_port" --admin-listen "127.0.0.1:$((port + 2))" \
+  --database "$db=$dsn" --rate-limit-per-minute 0 --uniform-status --log-format text "$@" \
+  >"$work/shim.log" 2>&1 &
+shim_pid=$!
+for _ in $(seq 50); do
+  curl -fsS "http://127.0.0.1:$((port + 2))/healthz" >/dev/null 2>&1 && break
+  sleep 0.2
+done
+
+python3 bench/enumeration.py "http://127.0.0.1:$http_port/v2/databases/$db" \
+  --known $((emails / 2)) --unknown $((emails - emails / 2)) --rounds "$rounds"

@@ -1,0 +1,326 @@
+//! TLS to PostgreSQL with libpq's `sslmode` meanings, through rustls:
+//!
+//! | sslmode | encrypted | server certificate checked |
+//! |---|---|---|
+//! | `disable` | never | |
+//! | `prefer` (default) | if the server offers it | no |
+//! | `require` | always, else the connection fails | no |
+//! | `verify-ca` | always | signed by `sslrootcert` |
+//! | `verify-full` | always | signed by `sslrootcert` and issued for the host connected to |
+//!
+//! `verify-ca` and `verify-full` need `sslrootcert` (a PEM file of CA certificates), or
+//! `sslrootcert=system` for the operating system's trust store. tokio-postgres itself only
+//! knows disable/prefer/require, so both parameters are taken out of the connection string
+//! here.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use anyhow::{bail, Context as _};
+use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
+use rustls::client::WebPkiServerVerifier;
+use rustls::crypto::{verify_tls12_signature, verify_tls13_signature, CryptoProvider};
+use rustls::pki_types::pem::PemObject;
+use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
+use rustls::{
+    CertificateError, ClientConfig, DigitallySignedStruct, RootCertStore, SignatureScheme,
+};
+use tokio_postgres::config::SslMode as WireSslMode;
+use tokio_postgres_rustls::MakeRustlsConnect;
+
+/// libpq's `sslmode`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SslMode {
+    Disable,
+    Prefer,
+    Require,
+    VerifyCa,
+    VerifyFull,
+}
+
+impl SslMode {
+    fn parse(value: &str) -> anyhow::Result<SslMode> {
+        Ok(match value {
+            "disable" => SslMode::Disable,
+            "prefer" => SslMode::Prefer,
+            "require" => SslMode::Require,
+            "verify-ca" => SslMode::VerifyCa,
+            "verify-full" => SslMode::VerifyFull,
+            // libpq's "allow" would try plain text first: never what a reset service wants.
+            other => bail!(
+                "sslmode {other:?} is not supported (disable, prefer, require, verify-ca, verify-full)"
+            ),
+        })
+    }
+
+    /// What tokio-postgres is told: whether TLS is tried, and whether it is required.
+    pub fn wire(self) -> WireSslMode {
+        match self {
+            SslMode::Disable => WireSslMode::Disable,
+            SslMode::Prefer => WireSslMode::Prefer,
+            SslMode::Require | SslMode::VerifyCa | SslMode::VerifyFull => WireSslMode::Require,
+        }
+    }
+}
+
+/// Where the CA certificates come from.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum RootCerts {
+    File(PathBuf),
+    System,
+}
+
+/// The TLS part of a connection string.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TlsSettings {
+    pub mode: SslMode,
+    pub root_certs: Option<RootCerts>,
+}
+
+/// Takes `sslmode` and `sslrootcert` out of a URL (`postgres://...?sslmode=...`) or a
+/// `key=value` connection string; returns the rest unchanged.
+pub fn split_settings(dsn: &str) -> anyhow::Result<(String, TlsSettings)> {
+    let mut mode = None;
+    let mut root = None;
+    let mut take = |key: &str, value: &str| -> anyhow::Result<bool> {
+        match key {
+            "sslmode" => mode = Some(SslMode::parse(value)?),
+            "sslrootcert" if value == "system" => root = Some(RootCerts::System),
+            "sslrootcert" => root = Some(RootCerts::File(PathBuf::from(value))),
+            _ => return Ok(false),
+        }
+        Ok(true)
+    };
+    let rest = if dsn.starts_with("postgres://") || dsn.starts_with("postgresql://") {
+        match dsn.split_once('?') {
+            None => dsn.to_owned(),
+            Some((base, query)) => {
+                let mut kept = Vec::new();
+                for pair in query.split('&') {
+                    let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
+                    let value = percent_encoding::percent_decode_str(value)
+                        .decode_utf8()
+                        .context("the database URL's query is not valid UTF-8")?;
+                    if !take(key, &value)? {
+                        kept.push(pair);
+                    }
+                }
+                if kept.is_empty() {
+                    base.to_owned()
+                } else {
+                    format!("{base}?{}", kept.join("&"))
+                }
+            }
+        }
+    } else {
+        let mut kept = Vec::new();
+        for word in dsn.split_whitespace() {
+            let (key, value) = word.split_once('=').unwrap_or((word, ""));
+            if !take(key.trim(), value.trim_matches('\''))? {
+                kept.push(word);
+            }
+        }
+        kept.join(" ")
+    };
+    let settings = TlsSettings {
+        mode: mode.unwrap_or(SslMode::Prefer),
+        root_certs: root,
+    };
+    if matches!(settings.mode, SslMode::VerifyCa | SslMode::VerifyFull)
+        && settings.root_certs.is_none()
+    {
+        bail!("sslmode=verify-ca and verify-full need sslrootcert (a PEM file, or `system`)");
+    }
+    Ok((rest, settings))
+}
+
+/// The rustls connector for `settings`.
+pub fn connector(settings: &TlsSettings) -> anyhow::Result<MakeRustlsConnect> {
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let builder = ClientConfig::builder_with_provider(provider.clone())
+        .with_safe_default_protocol_versions()
+        .context("TLS set-up failed")?;
+    let verifier: Arc<dyn ServerCertVerifier> = match settings.mode {
+        SslMode::Disable | SslMode::Prefer | SslMode::Require => Arc::new(Unverified(provider)),
+        SslMode::VerifyCa | SslMode::VerifyFull => {
+            let roots = match &settings.root_certs {
+                Some(RootCerts::File(path)) => roots_from_file(path)?,
+                Some(RootCerts::System) | None => system_roots()?,
+            };
+            let webpki = WebPkiServerVerifier::builder_with_provider(Arc::new(roots), provider)
+                .build()
+                .context("cannot use the CA certificates")?;
+            if settings.mode == SslMode::VerifyFull {
+                webpki
+            } else {
+                Arc::new(AnyName(webpki))
+            }
+        }
+    };
+    let config = builder
+        .dangerous()
+        .with_custom_certificate_verifier(verifier)
+        .with_no_client_auth();
+    Ok(MakeRustlsConnect::new(config))
+}
+
+fn roots_from_file(path: &Path) -> anyhow::Result<RootCertStore> {
+    let mut roots = RootCertStore::empty();
+    let certificates = CertificateDer::pem_file_iter(path)
+        .with_context(|| format!("cannot read sslrootcert {}", path.display()))?;
+    for certificate in certificates {
+        let certificate =
+            certificate.with_context(|| format!("sslrootcert {} is not PEM", path.display()))?;
+        roots
+            .add(certificate)
+            .with_context(|| format!("sslrootcert {} holds a bad certificate", path.display()))?;
+    }
+    if roots.is_empty() {
+        bail!("sslrootcert {} holds no certificate", path.display());
+    }
+    Ok(roots)
+}
+
+fn system_roots() -> anyhow::Result<RootCertStore> {
+    let mut roots = RootCertStore::empty();
+    let found = rustls_native_certs::load_native_certs();
+    for certificate in found.certs {
+        // One unusable system certificate should not stop the others.
+        let _ = roots.add(certificate);
+    }
+    if roots.is_empty() {
+        bail!("no usable CA certificate in the system's trust store (sslrootcert=system)");
+    }
+    Ok(roots)
+}
+
+/// `require` and `prefer`: encrypted, the certificate not checked (libpq's meaning). The
+/// handshake signatures are still verified, so the session key belongs to whoever holds the
+/// certificate's key.
+#[derive(Debug)]
+struct Unverified(Arc<CryptoProvider>);
+
+impl ServerCertVerifier for Unverified {
+    fn verify_server_cert(
+        &self,
+        _end_entity: &CertificateDer<'_>,
+        _intermediates: &[CertificateDer<'_>],
+        _server_name: &ServerName<'_>,
+        _ocsp_response: &[u8],
+        _now: UnixTime,
+    ) -> Result<ServerCertVerified, rustls::Error> {
+        Ok(ServerCertVerified::assertion())
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        verify_tls12_signature(
+            message,
+            cert,
+            dss,
+            &self.0.signature_verification_algorithms,
+        )
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        verify_tls13_signature(
+            message,
+            cert,
+            dss,
+            &self.0.signature_verification_algorithms,
+        )
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
+        self.0.signature_verification_algorithms.supported_schemes()
+    }
+}
+
+/// `verify-ca`: the chain must lead to a trusted CA; the name it was issued for is not checked.
+#[derive(Debug)]
+struct AnyName(Arc<WebPkiServerVerifier>);
+
+impl ServerCertVerifier for AnyName {
+    fn verify_server_cert(
+        &self,
+        end_entity: &CertificateDer<'_>,
+        intermediates: &[CertificateDer<'_>],
+        server_name: &ServerName<'_>,
+        ocsp_response: &[u8],
+        now: UnixTime,
+    ) -> Result<ServerCertVerified, rustls::Error> {
+        match self
+            .0
+            .verify_server_cert(end_entity, intermediates, server_name, ocsp_response, now)
+        {
+            Err(rustls::Error::InvalidCertificate(
+                CertificateError::NotValidForName | CertificateError::NotValidForNameContext { .. },
+            )) => Ok(ServerCertVerified::assertion()),
+            other => other,
+        }
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        self.0.verify_tls12_signature(message, cert, dss)
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        self.0.verify_tls13_signature(message, cert, dss)
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
+        self.0.supported_verify_schemes()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tls_parameters_leave_urls_and_keyword_strings() {
+        let (rest, tls) = split_settings(
+            "postgres://u@db/app?sslmode=verify-full&sslrootcert=%2Fca.pem&application_name=x",
+        )
+        .unwrap();
+        assert_eq!(rest, "postgres://u@db/app?application_name=x");
+        assert_eq!(tls.mode, SslMode::VerifyFull);
+        assert_eq!(tls.root_certs, Some(RootCerts::File("/ca.pem".into())));
+
+        let (rest, tls) = split_settings("host=db dbname=app sslmode=require").unwrap();
+        assert_eq!(rest, "host=db dbname=app");
+        assert_eq!((tls.mode, tls.root_certs), (SslMode::Require, None));
+
+        let (rest, tls) = split_settings("postgres://u@db/app").unwrap();
+        assert_eq!(rest, "postgres://u@db/app");
+        assert_eq!(tls.mode, SslMode::Prefer);
+    }
+
+    #[test]
+    fn verifying_modes_need_a_root_certificate_and_unknown_modes_are_refused() {
+        assert!(split_settings("postgres://db/app?sslmode=verify-ca").is_err());
+        assert!(split_settings("postgres://db/app?sslmode=allow").is_err());
+        let (_, tls) =
+            split_settings("postgres://db/app?sslmode=verify-ca&sslrootcert=system").unwrap();
+        assert_eq!(tls.root_certs, Some(RootCerts::System));
+    }
+}
