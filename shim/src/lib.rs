@@ -12,7 +12,7 @@
 //! | [`shutdown`] | the one stop signal (SIGTERM or SIGINT) |
 //! | [`openmetrics`] | the one way to answer a Prometheus scrape |
 //! | [`serve`] | the HTTP API: `options` (flags), `ServeConfig` and `router` (the application as plain values), `routes/` (handlers), `sql_api` (the SQL calls and the token statuses), `cookies` and `secret` (Nile's CSRF and reset cookies), `keys` (API keys), `databases` (one pool per served database), `state` (what handlers share), `error` (status codes), `extract`, `observe` and `metrics` |
-//! | [`send`] | the sender: `options` (flags), `limits` (checked against `auth.sender_limits()`; the default channel), `outbox` (the SQL calls and failure outcomes), `worker` (the drain loop), `listener` and `wakeup` (LISTEN and the sleep lock), `message` (RFC 5322), `mailer` and `smtp` (transports), `metrics` |
+//! | [`send`] | the sender: `options` (flags), `limits` (checked against `auth.sender_limits()`; the default channel), `outbox` (the SQL calls, grouped acknowledgements, deferrals), `worker` (the drain loop, the relay backoff), `listener` and `wakeup` (LISTEN, auth.sender_start/sleep/awake/stop), `message` (RFC 5322, multipart/alternative), `mailer` (failure classes) and `smtp` (the relay: own TCP_NODELAY connections, kept open), `metrics` |
 //!
 //! Every rule about tokens, users, origins, passwords and the outbox lives in the extension's
 //! SQL; this crate checks only what HTTP and SMTP need, and asks the SQL for the rest.
