@@ -365,3 +365,23 @@ async fn nap(wake_ups: &WakeUps, duration: Duration, shutdown: &mut watch::Recei
         _ = shutdown.wait_for(|stopping| *stopping) => {}
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_relay_backoff_doubles_up_to_its_cap_and_resets_after_a_send() {
+        let backoff = RelayBackoff::new(Duration::from_secs(5), Duration::from_secs(30));
+        let delays: Vec<u64> = (0..5).map(|_| backoff.next().as_secs()).collect();
+        assert_eq!(delays, [5, 10, 20, 30, 30]);
+        backoff.reset();
+        assert_eq!(backoff.next(), Duration::from_secs(5));
+    }
+
+    #[test]
+    fn a_first_delay_above_the_cap_is_the_cap() {
+        let backoff = RelayBackoff::new(Duration::from_secs(600), Duration::from_secs(60));
+        assert_eq!(backoff.next(), Duration::from_secs(60));
+    }
+}
