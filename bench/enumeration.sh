@@ -37,7 +37,7 @@ bin=$PROJECT_ROOT/target/$profile/nile-reset
 
 shim_pid=
 cleanup() {
-  [ -n "$shim_pid" ] && kill "$shim_pid" 2>/dev/null || true
+  if [ -n "$shim_pid" ]; then kill "$shim_pid" 2>/dev/null || true; fi
   wait 2>/dev/null || true
   bash scripts/cluster.sh stop "$datadir" "$port"
 }

@@ -9,6 +9,7 @@ RETURNS TABLE (created boolean, expires timestamptz, outbox_id bigint)
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
+    v_user_id text;
     v_email text;
     v_name text;
     v_token text;
@@ -19,30 +20,32 @@ DECLARE
     v_link text;
     v_id bigint;
 BEGIN
-    IF NOT EXISTS (SELECT 1 FROM auth.trusted_origins o
+    IF NOT EXISTS (SELECT 1 FROM nile_reset.trusted_origins o
                     WHERE o.origin = substring(p_redirect FROM '^https?://[^/?#]+')) THEN
         RAISE EXCEPTION 'redirect_url origin is not trusted' USING ERRCODE = 'invalid_parameter_value';
     END IF;
-    SELECT u.email, u.name INTO v_email, v_name
+    SELECT u.id::text, u.email, u.name INTO v_user_id, v_email, v_name
       FROM users.users u WHERE lower(u.email) = lower(p_email) AND u.deleted IS NULL;
     IF NOT FOUND THEN
         RETURN QUERY SELECT false, NULL::timestamptz, NULL::bigint;
         RETURN;
     END IF;
     v_token := encode(bench.gen_random_bytes(32), 'hex');
-    INSERT INTO auth.verification_tokens AS t (identifier, token, expires, created, failed_attempts)
-    VALUES (lower(v_email), encode(bench.digest(v_token, 'sha256'), 'hex'), now() + interval '1 hour', now(), 0)
+    INSERT INTO nile_reset.verification_tokens AS t (identifier, user_id, token, expires, created, failed_attempts)
+    VALUES (lower(v_email), v_user_id, encode(bench.digest(v_token, 'sha256'), 'hex'), now() + interval '1 hour', now(), 0)
     ON CONFLICT (identifier) DO UPDATE
-       SET token = excluded.token, expires = excluded.expires, created = excluded.created, failed_attempts = 0
+       SET user_id = excluded.user_id, token = excluded.token, expires = excluded.expires,
+           created = excluded.created, failed_attempts = 0
     RETURNING t.expires INTO v_expires;
     v_link := p_redirect || '?token=' || v_token || '&identifier=' || replace(lower(v_email), '@', '%40')
               || '&callbackUrl=' || replace(replace(p_callback, ':', '%3A'), '/', '%2F');
     SELECT t.subject, t.body, t.sender INTO v_subject, v_body, v_sender
-      FROM auth.email_templates t WHERE t.name = 'password_reset';
+      FROM nile_reset.email_templates t WHERE t.name = 'password_reset' AND t.locale = 'en'
+     ORDER BY t.is_default LIMIT 1;
     v_body := replace(replace(replace(v_body, '${username}', coalesce(v_name, v_email)),
                               '${email}', v_email), '${api_url}', v_link);
-    INSERT INTO auth.email_outbox (kind, recipient, sender, subject, body)
-    VALUES ('password_reset', v_email, v_sender, v_subject, v_body)
+    INSERT INTO nile_reset.email_outbox (kind, recipient, sender, subject, body, link_expires)
+    VALUES ('password_reset', v_email, v_sender, v_subject, v_body, v_expires)
     RETURNING id INTO v_id;
     PERFORM pg_notify('nile_reset_email', v_id::text);
     RETURN QUERY SELECT true, v_expires, v_id;
@@ -54,10 +57,10 @@ CREATE OR REPLACE FUNCTION bench.floor_two_writes(p_email text)
 RETURNS bigint
 LANGUAGE sql SECURITY DEFINER SET search_path = pg_catalog, pg_temp
 AS $$
-    INSERT INTO auth.verification_tokens AS t (identifier, token, expires)
-    VALUES (p_email, '0000000000000000000000000000000000000000000000000000000000000000', now() + interval '1 hour')
+    INSERT INTO nile_reset.verification_tokens AS t (identifier, user_id, token, expires)
+    VALUES (p_email, p_email, '0000000000000000000000000000000000000000000000000000000000000000', now() + interval '1 hour')
     ON CONFLICT (identifier) DO UPDATE SET token = excluded.token, expires = excluded.expires;
-    INSERT INTO auth.email_outbox (kind, recipient, sender, subject, body)
+    INSERT INTO nile_reset.email_outbox (kind, recipient, sender, subject, body)
     VALUES ('password_reset', p_email, 'no-reply@localhost', 'Reset your password', 'body')
     RETURNING id;
 $$;

@@ -8,7 +8,9 @@ Prints "PORT <n>" on stdout once it accepts connections (--port 0, the
 default, picks a free port). Each accepted message becomes DIR/<n>.json with
 the envelope ("mail_from", "rcpt_tos"), the raw message ("data"), its parsed
 "headers" (name/value pairs, in order, values decoded from RFC 2047),
-"subject" and "body" (decoded). --fail answers RCPT TO for that address with
+"subject", "content_type", "body" (the text/plain content, decoded), "html"
+(the text/html part, or null) and "parts" (the content types of a multipart
+message's parts, in order). --fail answers RCPT TO for that address with
 CODE (e.g. 451 or 550), for the first TIMES tries or forever; the reply quotes
 the address, as real servers do (and as a sender must never log). --delay waits
 before answering DATA, so that tests can catch a sender with mail in flight.
@@ -67,7 +69,10 @@ class Sink:
             "data": raw.decode("utf-8", errors="replace"),
             "headers": [[name, str(value)] for name, value in parsed.items()],
             "subject": str(parsed.get("Subject", "")),
-            "body": parsed.get_content() if not parsed.is_multipart() else "",
+            "content_type": parsed.get_content_type(),
+            "body": text_part(parsed, "plain"),
+            "html": text_part(parsed, "html") or None,
+            "parts": [part.get_content_type() for part in parsed.iter_parts()],
         }
         path = os.path.join(self.out, f"{next(self.numbers)}.json")
         # Written aside and renamed, so that readers never see half a file.
@@ -75,6 +80,15 @@ class Sink:
             json.dump(record, f)
         os.replace(path + ".tmp", path)
         return "250 2.0.0 Message accepted"
+
+
+def text_part(message, subtype):
+    """The decoded text/<subtype> content: the message itself when it is not
+    multipart, else its part of that type ("" when there is none)."""
+    if not message.is_multipart():
+        return message.get_content() if message.get_content_subtype() == subtype else ""
+    part = message.get_body(preferencelist=(subtype,))
+    return part.get_content() if part is not None else ""
 
 
 def parse_failure(text):

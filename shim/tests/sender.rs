@@ -2,7 +2,7 @@
 //! cluster with the installed extension, a real SMTP server
 //! (tests/smtp_sink.py), and faults injected by killing and restarting them.
 //! Each test that stops or restarts PostgreSQL owns a cluster on its own port
-//! (28830-28839); the others share one (28827).
+//! (28826, 28830-28839); the others share one (28827).
 //! Fixed ports outside the kernel's ephemeral range (32768-60999), where
 //! no client socket of another test can take them between choice and use.
 
@@ -179,6 +179,7 @@ async fn delivers_a_reset_email_over_smtp_on_notify() {
         "{metrics}"
     );
     assert!(metrics.contains("nile_reset_outbox_pending 0"), "{metrics}");
+    assert!(metrics.contains("nile_reset_outbox_expired 0"), "{metrics}");
     assert!(
         metrics.contains("nile_reset_email_delivery_latency_seconds_count 1"),
         "{metrics}"
@@ -308,39 +309,229 @@ async fn kill_9_mid_batch_loses_nothing_and_duplicates_only_in_flight_rows() {
     );
 }
 
+/// An SMTP outage of any length loses nothing and spends no attempt. The
+/// clocks are shortened: the relay backoff starts at 100 ms and stops
+/// doubling at 2 s (5 min by default), and the relay stays down for 25 s,
+/// over a dozen capped periods, as 10 minutes would be at the defaults. With
+/// --max-attempts 2, a single spent attempt per email would not kill it,
+/// but two would: every email must end sent, once, with no attempt counted.
 #[tokio::test(flavor = "multi_thread")]
-async fn smtp_outage_is_retried_until_the_server_is_back() {
+async fn an_smtp_outage_defers_without_spending_attempts() {
     let dir = support::scratch_dir("sender-smtp-outage");
     let cluster = Cluster::start(&dir, 28833);
     let db = cluster.database("app").await;
-    queue_emails(&db, "outage", 5).await;
+    queue_emails(&db, "before", 10).await;
     let port = OUTAGE_SMTP_PORT;
     let smtp_url = format!("smtp://127.0.0.1:{port}");
-    let _sender = start_sender(
+    let sender = start_sender(
         &dir,
         &cluster,
-        &fast_smtp(&smtp_url, &["--max-attempts", "50", "--smtp-timeout", "2s"]),
+        &fast_smtp(
+            &smtp_url,
+            &[
+                "--max-attempts",
+                "2",
+                "--relay-retry-max",
+                "2s",
+                "--smtp-timeout",
+                "2s",
+            ],
+        ),
     );
 
-    // Nothing listens on the port: every attempt fails, none is given up.
-    wait_for(15 * SECOND, "two failed attempts per email", || async {
-        (count(&db, "attempts >= 2").await == 5).then_some(())
-    })
-    .await;
+    // Nothing listens on the port. The delay grows while the outage lasts.
+    sender.wait_for_log("retry_in=2s", 1, 15 * SECOND).await;
+    let log = sender.log_text();
+    for delay in ["retry_in=100ms", "retry_in=200ms", "retry_in=400ms"] {
+        assert!(log.contains(delay), "no {delay} in:\n{log}");
+    }
+    queue_emails(&db, "during", 10).await;
+    tokio::time::sleep(20 * SECOND).await;
+    let deferrals = sender.log_count("outcome=\"deferred\"");
+    assert!(deferrals >= 10, "only {deferrals} deferrals in 25 s");
+    assert_eq!(count(&db, "attempts > 0").await, 0, "an attempt was spent");
     assert_eq!(
         count(&db, "dead_at IS NOT NULL OR sent_at IS NOT NULL").await,
         0
     );
+    assert_eq!(count(&db, "last_error IS NOT NULL").await, 20);
 
     let sink = Sink::start(&dir.join("mail"), port, &[]);
-    wait_drained(&db, 20 * SECOND).await;
+    wait_drained(&db, 15 * SECOND).await;
     assert_eq!(
-        count(&db, "sent_at IS NOT NULL AND last_error IS NULL").await,
-        5
+        count(
+            &db,
+            "sent_at IS NOT NULL AND last_error IS NULL AND attempts = 0"
+        )
+        .await,
+        20
     );
     let copies = copies(&sink.received());
-    assert_eq!(copies.len(), 5);
+    assert_eq!(copies.len(), 20);
     assert!(copies.values().all(|n| *n == 1), "{copies:?}");
+}
+
+/// PostgreSQL goes away for longer than the lease while sends are in
+/// flight. Nothing is lost, and the only emails sent twice are those whose
+/// delivery could not be recorded (the sender names them when it gives up).
+#[tokio::test(flavor = "multi_thread")]
+async fn postgres_down_longer_than_the_lease_loses_nothing() {
+    const QUEUED: i32 = 24;
+    let dir = support::scratch_dir("sender-pg-down");
+    let cluster = Cluster::start(&dir, 28826);
+    let db = cluster.database("app").await;
+    queue_emails(&db, "down", QUEUED).await;
+    // Each DATA takes 0.3 s: sends are in flight whenever the database stops.
+    let sink = Sink::start(&dir.join("mail"), 0, &["--delay", "0.3"]);
+    let smtp_url = sink.url();
+    let sender = start_sender(
+        &dir,
+        &cluster,
+        &fast_smtp(
+            &smtp_url,
+            &["--batch-size", "8", "--concurrency", "4", "--lease", "2s"],
+        ),
+    );
+    wait_for(15 * SECOND, "a few deliveries", || async {
+        (sink.received().len() >= 3).then_some(())
+    })
+    .await;
+    drop(db);
+    cluster.stop();
+    // Down for twice the lease: every claim held at the stop has expired.
+    tokio::time::sleep(4 * SECOND).await;
+    cluster.restart();
+
+    let db = cluster.connect("app").await;
+    wait_drained(&db, 30 * SECOND).await;
+    assert_eq!(count(&db, "sent_at IS NOT NULL").await, i64::from(QUEUED));
+    assert_eq!(count(&db, "attempts > 0").await, 0);
+
+    // The ids the sender could not record, by recipient.
+    let log = sender.log_text();
+    let mut unrecorded = BTreeSet::new();
+    for line in log.lines().filter(|line| {
+        line.contains("cannot be recorded") || line.contains("no longer ours to record")
+    }) {
+        let ids = line
+            .split("ids=[")
+            .nth(1)
+            .and_then(|rest| rest.split(']').next())
+            .or_else(|| line.split(" id=").nth(1)?.split(' ').next())
+            .unwrap_or("");
+        unrecorded.extend(ids.split(", ").filter_map(|id| id.parse::<i64>().ok()));
+    }
+    let unrecorded: Vec<i64> = unrecorded.into_iter().collect();
+    let unrecorded: BTreeSet<String> = db
+        .query(
+            &format!("SELECT recipient FROM {OUTBOX} WHERE id = ANY($1)"),
+            &[&unrecorded],
+        )
+        .await
+        .unwrap()
+        .iter()
+        .map(|row| row.get(0))
+        .collect();
+
+    let copies = copies(&sink.received());
+    let duplicated: BTreeSet<&String> = copies
+        .iter()
+        .filter(|(_, n)| **n > 1)
+        .map(|(r, _)| r)
+        .collect();
+    eprintln!(
+        "postgres down: queued={QUEUED} delivered_unique={} duplicates={} unrecorded={}",
+        copies.len(),
+        copies.values().sum::<usize>() - copies.len(),
+        unrecorded.len()
+    );
+    assert_eq!(copies.len(), QUEUED as usize, "every email is delivered");
+    assert!(copies.values().all(|n| *n <= 2), "{copies:?}");
+    assert!(
+        duplicated.iter().all(|r| unrecorded.contains(*r)),
+        "duplicates {duplicated:?} beyond the unrecorded {unrecorded:?}"
+    );
+}
+
+/// A template with an HTML body arrives as multipart/alternative (text
+/// first), its values HTML-escaped in the HTML part only; the template is
+/// chosen by the user's locale column (pt-BR falls back to pt) and by the
+/// default locale for a user without one.
+#[tokio::test(flavor = "multi_thread")]
+async fn html_and_localized_templates_arrive_through_smtp() {
+    let dir = support::scratch_dir("sender-templates");
+    let db = shared_cluster().database("templates").await;
+    db.batch_execute(&format!(
+        "CREATE TABLE public.people (
+             id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+             email text NOT NULL, name text, pw text, lang text);
+         SELECT auth.use_user_table('public.people', 'id', 'email', 'pw', 'argon2id',
+                                    name_column => 'name', locale_column => 'lang');
+         SELECT auth.add_trusted_origin('http://localhost:3000');
+         INSERT INTO public.people (email, name, lang) VALUES
+             ('ana@example.com', 'Ana <b>&', 'pt-BR'),
+             ('bob@example.com', 'Bob <i>', NULL);
+         INSERT INTO {TEMPLATES} (name, locale, subject, body, html_body, sender) VALUES
+             ('password_reset', 'pt', 'Redefina sua senha',
+              E'Olá ${{username}},\nabra ${{api_url}}\n',
+              '<p>Olá ${{username}}, <a href=\"${{api_url}}\">redefinir</a></p>',
+              'Suporte <no-reply@example.com>');
+         UPDATE {TEMPLATES}
+            SET html_body = '<p>Hello ${{username}}: <a href=\"${{api_url}}\">reset</a></p>'
+          WHERE name = 'password_reset' AND locale = 'en';"
+    ))
+    .await
+    .unwrap();
+    for email in ["ana@example.com", "bob@example.com"] {
+        let created: bool = db
+            .query_one(
+                "SELECT created FROM auth.generate_password_token(
+                     $1, 'http://localhost:3000/callback', 'http://localhost:3000/reset')",
+                &[&email],
+            )
+            .await
+            .unwrap()
+            .get(0);
+        assert!(created, "no token for {email}");
+    }
+    let sink = Sink::start(&dir.join("mail"), 0, &[]);
+    let smtp_url = sink.url();
+    let _sender = Sender::send(
+        dir.join("sender.log"),
+        &shared_cluster().url("templates"),
+        &fast_smtp(&smtp_url, &[]),
+        &[],
+    );
+    wait_drained(&db, 10 * SECOND).await;
+
+    let received = sink.received();
+    assert_eq!(received.len(), 2);
+    let to = |who: &str| {
+        received
+            .iter()
+            .find(|m| m.rcpt_tos == [who])
+            .unwrap_or_else(|| panic!("nothing for {who}"))
+    };
+    let (ana, bob) = (to("ana@example.com"), to("bob@example.com"));
+    for message in [ana, bob] {
+        assert_eq!(message.content_type, "multipart/alternative");
+        assert_eq!(message.parts, ["text/plain", "text/html"]);
+        assert!(message.body.contains("http://localhost:3000/reset?token="));
+    }
+    assert_eq!(ana.subject, "Redefina sua senha");
+    assert!(ana.body.contains("Olá Ana <b>&,"), "{}", ana.body);
+    let html = ana.html.as_deref().unwrap();
+    assert!(html.contains("Olá Ana &lt;b&gt;&amp;,"), "{html}");
+    assert!(
+        html.contains("<a href=\"http://localhost:3000/reset?token="),
+        "{html}"
+    );
+    assert!(!html.contains("<b>"), "{html}");
+
+    assert_eq!(bob.subject, "Reset your password");
+    let html = bob.html.as_deref().unwrap();
+    assert!(html.starts_with("<p>Hello Bob &lt;i&gt;:"), "{html}");
+    assert!(bob.body.contains("Bob <i>"), "{}", bob.body);
 }
 
 #[tokio::test(flavor = "multi_thread")]

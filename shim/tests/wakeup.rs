@@ -20,7 +20,9 @@ use tokio::sync::{Mutex, MutexGuard};
 use tokio::time::Instant;
 use tokio_postgres::Client;
 
+use nile_reset_shim::send::DEFAULT_CHANNEL;
 use support::cluster::connect;
+use support::listen::Listener;
 use support::tables::{self, OUTBOX};
 use support::{count, wait_drained, wait_for, Cluster, Sender};
 
@@ -607,4 +609,51 @@ async fn sent(db: &Client, id: i64) -> Option<Sent> {
         created: row.get("created"),
         sent_at: row.get::<_, Option<SystemTime>>("sent_at")?,
     })
+}
+
+/// The simple contract survives the coalescing: a session that only
+/// LISTENs (no sleep lock, no presence lock) hears every commit that queued
+/// email while `nile-reset send` sleeps, nothing for a rollback, and again
+/// every commit once the sender has stopped.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_plain_listener_is_notified_while_the_sender_sleeps_and_after_it_stops() {
+    let _one = exclusive().await;
+    let dir = support::scratch_dir("wakeup-plain-listener");
+    let (cluster, db) = start_app(&dir, 28854).await;
+    let url = cluster.url("app");
+    let mut sender = start_sender(&dir, "sender.log", &url, 30 * SECOND, &[]);
+    let mut listener = Listener::start(&url, DEFAULT_CHANNEL).await;
+    let writer = connect(&url).await;
+
+    for n in 1..=3 {
+        settled_asleep(&sender).await;
+        let id = queue(&writer, n).await;
+        assert_eq!(
+            listener.next(2 * SECOND).await,
+            Some(id.to_string()),
+            "email {n}: the plain listener heard nothing while the sender slept"
+        );
+        wait_for(5 * SECOND, "the sender to send it too", || sent(&db, id)).await;
+    }
+
+    settled_asleep(&sender).await;
+    writer.batch_execute("BEGIN").await.unwrap();
+    queue(&writer, 4).await;
+    writer.batch_execute("ROLLBACK").await.unwrap();
+    assert_eq!(listener.next(SECOND).await, None, "notified of a rollback");
+
+    sender.terminate();
+    assert!(
+        sender
+            .wait_exit(5 * SECOND)
+            .await
+            .is_some_and(|status| status.success()),
+        "the sender did not stop cleanly"
+    );
+    let id = queue(&writer, 5).await;
+    assert_eq!(
+        listener.next(2 * SECOND).await,
+        Some(id.to_string()),
+        "no notification once the sender had stopped"
+    );
 }

@@ -24,6 +24,7 @@ pub struct Request<'a> {
     pub lease: Duration,
     pub max_attempts: u16,
     pub retry_base: Duration,
+    pub relay_retry_max: Duration,
 }
 
 /// `auth.sender_limits()`, with the request's names already matched against its patterns.
@@ -139,6 +140,13 @@ impl Limits {
                 human(self.backoff_base_limit)
             ));
         }
+        if request.relay_retry_max > self.backoff_base_limit {
+            refusals.push(format!(
+                "--relay-retry-max {} is above {}",
+                human(request.relay_retry_max),
+                human(self.backoff_base_limit)
+            ));
+        }
         if request.lease < self.lease_min || request.lease > self.lease_max {
             refusals.push(format!(
                 "--lease {} is outside {} to {}",
@@ -183,6 +191,7 @@ mod tests {
             lease: Duration::from_secs(60),
             max_attempts: 8,
             retry_base: Duration::from_secs(5),
+            relay_retry_max: Duration::from_secs(300),
         }
     }
 
@@ -202,6 +211,7 @@ mod tests {
             lease: Duration::from_secs(2 * 86_400),
             max_attempts: 1001,
             retry_base: Duration::from_secs(7200),
+            relay_retry_max: Duration::from_secs(7200),
             ..request(&long_worker)
         };
         let refusals = limits().refusals(&request);
@@ -211,13 +221,14 @@ mod tests {
             "--lease",
             "--max-attempts",
             "--retry-base 2h",
+            "--relay-retry-max 2h",
         ] {
             assert!(
                 refusals.iter().any(|line| line.starts_with(flag)),
                 "{flag} missing from {refusals:?}"
             );
         }
-        assert_eq!(refusals.len(), 5, "{refusals:?}");
+        assert_eq!(refusals.len(), 6, "{refusals:?}");
     }
 
     #[test]

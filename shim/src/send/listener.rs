@@ -1,8 +1,9 @@
 //! The LISTEN session: a dedicated connection that turns notifications into
 //! wake-ups, kept alive across database restarts. Notifications sent while
 //! nobody listens are lost, so every (re)connection also counts as a
-//! wake-up. The session is shared with the worker, which announces on it
-//! when it goes to sleep (see wakeup.rs).
+//! wake-up. On each connection the sender LISTENs, then announces itself
+//! awake (auth.sender_start); the worker announces its sleeps on the same
+//! session (see wakeup.rs), and a clean stop ends with auth.sender_stop.
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -33,14 +34,14 @@ impl Session {
     }
 }
 
-/// Listens on `channel` until shutdown, reconnecting with exponential backoff
+/// Listens on `channel` until `close` turns true, reconnecting with exponential backoff
 /// whenever the connection fails or the server goes away.
 pub async fn run(
     config: database::ConnectionSettings,
     channel: String,
     wake: Arc<Notify>,
     session: Session,
-    mut shutdown: watch::Receiver<bool>,
+    mut close: watch::Receiver<bool>,
 ) {
     let mut retry_in = FIRST_RETRY;
     loop {
@@ -49,18 +50,18 @@ pub async fn run(
                 Ok(()) => tracing::warn!("the LISTEN connection was closed by the server; reconnecting"),
                 Err(error) => tracing::warn!(error = database::describe(&error), "the LISTEN connection failed; reconnecting"),
             },
-            _ = shutdown.wait_for(|stopping| *stopping) => return,
+            _ = close.wait_for(|closing| *closing) => return,
         }
         session.set(None);
         tokio::select! {
             _ = tokio::time::sleep(jittered(retry_in)) => {}
-            _ = shutdown.wait_for(|stopping| *stopping) => return,
+            _ = close.wait_for(|closing| *closing) => return,
         }
         retry_in = (retry_in * 2).min(MAX_RETRY);
     }
 }
 
-/// One connection's life: connect, LISTEN, then forward notifications until
+/// One connection's life: connect, LISTEN, sender_start, then forward notifications until
 /// the connection ends. Resets the backoff once listening works again.
 async fn listen(
     config: &database::ConnectionSettings,
@@ -75,19 +76,27 @@ async fn listen(
     // it must be polled for as long as the client is in use.
     let mut messages = stream::poll_fn(move |cx| connection.poll_message(cx));
     let statement = format!("LISTEN {}", quote_identifier(channel));
-    let listen = client.batch_execute(&statement);
-    tokio::pin!(listen);
-    loop {
+    let start = async {
+        client.batch_execute(&statement).await?;
+        // True: this sender answers for queued rows, so queuing transactions
+        // may skip their NOTIFY while it is awake.
+        client
+            .query_one("SELECT auth.sender_start($1)", &[&channel])
+            .await?
+            .try_get::<_, bool>(0)
+    };
+    tokio::pin!(start);
+    let present = loop {
         tokio::select! {
-            result = &mut listen => { result?; break; }
+            result = &mut start => break result?,
             message = messages.next() => match message {
                 Some(Ok(message)) => forward(message, wake),
                 Some(Err(error)) => return Err(error),
                 None => return Ok(()),
             },
         }
-    }
-    tracing::info!(channel, "listening for outbox notifications");
+    };
+    tracing::info!(channel, present, "listening for outbox notifications");
     *retry_in = FIRST_RETRY;
     session.set(Some(client.clone()));
     // Whatever was queued while we were not listening is waiting now.

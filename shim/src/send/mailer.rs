@@ -1,19 +1,24 @@
-//! Where messages go, and how a failure is classified: permanent failures
-//! (SMTP 5xx) make an email dead, every other one is retried later.
+//! Where messages go, and how a failure is classified: a relay that cannot
+//! be reached defers the email without spending an attempt; a server's 5xx
+//! answer makes it dead; every other answer is retried later.
 
 use std::os::unix::fs::DirBuilderExt as _;
 use std::path::Path;
 
-use lettre::{AsyncFileTransport, AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
+use lettre::{AsyncFileTransport, AsyncTransport, Message, Tokio1Executor};
+
+use super::smtp::{Relay, SendError};
 
 pub enum Mailer {
-    Smtp(AsyncSmtpTransport<Tokio1Executor>),
+    Smtp(Relay),
     /// One `<uuid>.eml` file per message, for development.
     File(AsyncFileTransport<Tokio1Executor>),
 }
 
 #[derive(Debug)]
 pub struct DeliveryError {
+    /// The relay could not be reached: nothing is known about the message.
+    pub unreachable: bool,
     pub permanent: bool,
     /// What went wrong, safe to log: a category and the SMTP reply code.
     pub summary: String,
@@ -35,43 +40,39 @@ impl Mailer {
 
     pub async fn send(&self, message: Message) -> Result<(), DeliveryError> {
         match self {
-            Self::Smtp(transport) => {
-                transport
-                    .send(message)
-                    .await
-                    .map(drop)
-                    .map_err(|error| DeliveryError {
-                        // A 5xx reply will not change by retrying; everything else
-                        // (4xx, timeouts, refused connections, TLS trouble that an
-                        // operator may fix) is worth another attempt.
+            Self::Smtp(relay) => relay
+                .send(message.envelope(), &message.formatted())
+                .await
+                .map_err(|error| match error {
+                    SendError::Unreachable { summary, detail } => DeliveryError {
+                        unreachable: true,
+                        permanent: false,
+                        summary,
+                        detail,
+                    },
+                    // A 5xx reply will not change by retrying; a 4xx may.
+                    SendError::Refused(error) => DeliveryError {
+                        unreachable: false,
                         permanent: error.is_permanent(),
-                        summary: smtp_summary(&error),
+                        summary: error
+                            .status()
+                            .map(|code| format!("SMTP reply {code}"))
+                            .unwrap_or_else(|| "SMTP failure".into()),
                         detail: error.to_string(),
-                    })
-            }
+                    },
+                }),
             Self::File(transport) => {
                 transport
                     .send(message)
                     .await
                     .map(drop)
                     .map_err(|error| DeliveryError {
+                        unreachable: false,
                         permanent: false,
                         summary: "cannot write the message file".into(),
                         detail: error.to_string(),
                     })
             }
         }
-    }
-}
-
-fn smtp_summary(error: &lettre::transport::smtp::Error) -> String {
-    if let Some(code) = error.status() {
-        format!("SMTP reply {code}")
-    } else if error.is_timeout() {
-        "SMTP timeout".into()
-    } else if error.is_tls() {
-        "SMTP TLS failure".into()
-    } else {
-        "SMTP connection failure".into()
     }
 }

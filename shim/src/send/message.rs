@@ -4,7 +4,7 @@
 
 use std::time::UNIX_EPOCH;
 
-use lettre::message::{Mailbox, SinglePart};
+use lettre::message::{Mailbox, MultiPart, SinglePart};
 use lettre::Message;
 
 use super::outbox::OutboxEmail;
@@ -30,12 +30,17 @@ pub fn build(email: &OutboxEmail) -> Result<Message, InvalidEmail> {
         .map_err(|_| InvalidEmail::Recipient)?;
     let from: Mailbox = email.sender.parse().map_err(|_| InvalidEmail::Sender)?;
     let body = email.body.clone().ok_or(InvalidEmail::NoBody)?;
-    Ok(Message::builder()
+    let builder = Message::builder()
         .message_id(Some(message_id(email, &from)))
         .from(from)
         .to(to)
-        .subject(one_line(&email.subject))
-        .singlepart(SinglePart::plain(body))?)
+        .subject(one_line(&email.subject));
+    // The HTML was rendered (and its values escaped) by the extension; the
+    // text part stays first so that clients without HTML show it.
+    Ok(match &email.html_body {
+        Some(html) => builder.multipart(MultiPart::alternative_plain_html(body, html.clone()))?,
+        None => builder.singlepart(SinglePart::plain(body))?,
+    })
 }
 
 /// Derived from the outbox row, so that the rare duplicate of an
@@ -77,6 +82,7 @@ mod tests {
             sender: sender.into(),
             subject: subject.into(),
             body: Some("Hello,\nopen https://app.example.com/reset?token=abc\n".into()),
+            html_body: None,
             attempts: 0,
             created: SystemTime::now(),
         }
@@ -143,6 +149,17 @@ mod tests {
         assert!(!header_names(&message)
             .iter()
             .any(|name| name.eq_ignore_ascii_case("bcc")));
+    }
+
+    #[test]
+    fn an_html_body_makes_a_multipart_alternative() {
+        let mut row = email("user@example.com", "no-reply@example.com", "Reset");
+        row.html_body = Some("<p>Open <a href=\"https://app.example.com/r\">this</a></p>".into());
+        let raw = String::from_utf8(build(&row).unwrap().formatted()).unwrap();
+        assert!(raw.contains("multipart/alternative"), "{raw}");
+        let plain = raw.find("text/plain").expect("a text part");
+        let html = raw.find("text/html").expect("an HTML part");
+        assert!(plain < html, "the text part comes first: {raw}");
     }
 
     #[test]

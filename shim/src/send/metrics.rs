@@ -35,11 +35,14 @@ pub struct Metrics {
     pub failed: Family<KindLabel, Counter>,
     /// Emails given up.
     pub dead: Family<KindLabel, Counter>,
+    /// Emails put back without spending an attempt: the relay was unreachable.
+    pub deferred: Family<KindLabel, Counter>,
     /// From queueing (the row's `created`) to delivery.
     pub latency: Histogram,
     pending: Gauge,
     in_flight: Gauge,
     dead_rows: Gauge,
+    expired_rows: Gauge,
     oldest_pending_age: Gauge<f64, AtomicU64>,
 }
 
@@ -49,10 +52,15 @@ impl Metrics {
         let sent = Family::default();
         let failed = Family::default();
         let dead = Family::default();
+        let deferred = Family::default();
         // 0.1 s to about 14 min: from a NOTIFY-driven send to a long outage.
         let latency = Histogram::new(exponential_buckets(0.1, 2.0, 14));
-        let (pending, in_flight, dead_rows) =
-            (Gauge::default(), Gauge::default(), Gauge::default());
+        let (pending, in_flight, dead_rows, expired_rows) = (
+            Gauge::default(),
+            Gauge::default(),
+            Gauge::default(),
+            Gauge::default(),
+        );
         let oldest_pending_age = Gauge::<f64, AtomicU64>::default();
         registry.register("emails_sent", "Emails delivered", sent.clone());
         registry.register("emails_failed", "Failed delivery attempts", failed.clone());
@@ -60,6 +68,11 @@ impl Metrics {
             "emails_dead",
             "Emails given up after a permanent error or too many attempts",
             dead.clone(),
+        );
+        registry.register(
+            "emails_deferred",
+            "Emails put back for later because the SMTP relay could not be reached (no attempt spent)",
+            deferred.clone(),
         );
         registry.register_with_unit(
             "email_delivery_latency",
@@ -82,6 +95,11 @@ impl Metrics {
             "Emails given up, waiting for auth.requeue_dead_emails",
             dead_rows.clone(),
         );
+        registry.register(
+            "outbox_expired",
+            "Emails not sent because their link expired before they could be",
+            expired_rows.clone(),
+        );
         registry.register_with_unit(
             "outbox_oldest_pending_age",
             "Age of the oldest email waiting to be sent (0 when none)",
@@ -93,10 +111,12 @@ impl Metrics {
             sent,
             failed,
             dead,
+            deferred,
             latency,
             pending,
             in_flight,
             dead_rows,
+            expired_rows,
             oldest_pending_age,
         }
     }
@@ -116,6 +136,7 @@ impl Metrics {
         self.pending.set(stats.pending);
         self.in_flight.set(stats.in_flight);
         self.dead_rows.set(stats.dead);
+        self.expired_rows.set(stats.expired);
         let age = stats
             .oldest_pending
             .and_then(|created| SystemTime::now().duration_since(created).ok())

@@ -31,7 +31,7 @@ use mailer::Mailer;
 use metrics::Metrics;
 pub use options::{SendOptions, TransportKind};
 use outbox::{Outbox, RetryPolicy};
-use worker::{Pacing, Worker};
+use worker::{Pacing, RelayBackoff, Worker};
 
 /// Bounds waiting for a pooled connection and opening one.
 const DATABASE_TIMEOUT: Duration = Duration::from_secs(10);
@@ -64,6 +64,7 @@ pub async fn run(options: SendOptions) -> anyhow::Result<()> {
             lease: options.lease,
             max_attempts: options.max_attempts,
             retry_base: options.retry_base,
+            relay_retry_max: options.relay_retry_max,
         },
     )
     .await?;
@@ -89,13 +90,16 @@ pub async fn run(options: SendOptions) -> anyhow::Result<()> {
         tracing::info!(%addr, "serving metrics at /metrics");
     }
     let session = listener::Session::default();
-    tokio::spawn(listener::run(
+    // The LISTEN session outlives the worker: the stop is announced on it.
+    let (close_session, closing_session) = watch::channel(false);
+    let listening = tokio::spawn(listener::run(
         database,
         options.channel.clone(),
         wake.clone(),
         session.clone(),
-        stopping.clone(),
+        closing_session,
     ));
+    let announcer = wakeup::WakeUps::new(wake.clone(), session.clone(), options.channel.clone());
     let wake_ups = wakeup::WakeUps::new(wake, session, options.channel.clone());
     let pacing = Pacing {
         poll_interval: options.poll_interval,
@@ -108,6 +112,7 @@ pub async fn run(options: SendOptions) -> anyhow::Result<()> {
         mailer,
         metrics,
         pacing,
+        relay_backoff: RelayBackoff::new(options.retry_base, options.relay_retry_max),
     };
     let mut working = tokio::spawn(worker.run(wake_ups, stopping));
     tracing::info!(
@@ -135,6 +140,9 @@ pub async fn run(options: SendOptions) -> anyhow::Result<()> {
             tracing::warn!(error = %format!("{error:#}"), "cannot give back claims; they will expire")
         }
     }
+    announcer.stop().await;
+    let _ = close_session.send(true);
+    let _ = listening.await;
     Ok(())
 }
 
@@ -157,12 +165,11 @@ fn mailer(options: &SendOptions) -> anyhow::Result<Mailer> {
             let Some(url) = options.smtp_url.as_deref() else {
                 bail!("--transport smtp needs --smtp-url (or NILE_RESET_SMTP_URL)");
             };
-            Ok(Mailer::Smtp(smtp::transport(smtp::SmtpOptions {
+            Ok(Mailer::Smtp(smtp::Relay::new(smtp::SmtpOptions {
                 url,
                 username: options.smtp_username.as_deref(),
                 password_file: options.smtp_password_file.as_deref(),
                 timeout: options.smtp_timeout,
-                connections: u32::from(options.concurrency),
             })?))
         }
     }

@@ -78,6 +78,13 @@ pub struct SendOptions {
     #[arg(long, env = "NILE_RESET_RETRY_BASE", value_parser = duration::parse, default_value = "5s")]
     pub retry_base: Duration,
 
+    /// While the SMTP relay cannot be reached (connect, greeting, TLS), the
+    /// emails it could not take wait --retry-base, then twice as long after
+    /// each further failure, at most this long (at most
+    /// auth.sender_limits().backoff_base_limit). No attempt is spent.
+    #[arg(long, env = "NILE_RESET_RELAY_RETRY_MAX", value_parser = duration::parse, default_value = "5m")]
+    pub relay_retry_max: Duration,
+
     /// Name this sender holds its claims under (default: hostname-pid-random);
     /// must match auth.sender_limits().worker_pattern.
     #[arg(long, env = "NILE_RESET_WORKER_ID")]

@@ -19,6 +19,8 @@ pub struct OutboxEmail {
     /// NULL only for rows already sent, which are never claimed; kept optional
     /// so that a broken row fails on its own instead of failing the batch.
     pub body: Option<String>,
+    /// The HTML alternative, when the template has one.
+    pub html_body: Option<String>,
     pub attempts: i32,
     pub created: SystemTime,
 }
@@ -34,6 +36,7 @@ impl TryFrom<Row> for OutboxEmail {
             sender: row.try_get("sender")?,
             subject: row.try_get("subject")?,
             body: row.try_get("body")?,
+            html_body: row.try_get("html_body")?,
             attempts: row.try_get("attempts")?,
             created: row.try_get("created")?,
         })
@@ -73,6 +76,8 @@ pub struct OutboxStats {
     pub in_flight: i64,
     pub dead: i64,
     pub oldest_pending: Option<SystemTime>,
+    /// Emails not sent because their link expired first.
+    pub expired: i64,
 }
 
 /// How failures are recorded: passed on to auth.mark_email_failed.
@@ -110,7 +115,7 @@ impl Outbox {
         let client = self.pool.get().await?;
         let statement = client
             .prepare_cached(
-                "SELECT id, kind, recipient, sender, subject, body, attempts, created
+                "SELECT id, kind, recipient, sender, subject, body, html_body, attempts, created
                  FROM auth.claim_emails($1, $2, make_interval(secs => $3))",
             )
             .await?;
@@ -126,16 +131,39 @@ impl Outbox {
             .collect::<Result<_, _>>()?)
     }
 
-    /// False when the row was no longer ours or already sent.
-    pub async fn mark_sent(&self, id: i64) -> anyhow::Result<bool> {
+    /// Records many deliveries in one round trip (one statement, so all or
+    /// none). Answers, per id, false when the row was no longer ours or
+    /// already sent.
+    pub async fn mark_sent(&self, ids: &[i64]) -> anyhow::Result<Vec<(i64, bool)>> {
         let client = self.pool.get().await?;
         let statement = client
-            .prepare_cached("SELECT auth.mark_email_sent($1, $2) AS recorded")
+            .prepare_cached(
+                "SELECT id, auth.mark_email_sent(id, $2) AS recorded
+                 FROM unnest($1::bigint[]) AS id",
+            )
             .await?;
-        Ok(client
-            .query_one(&statement, &[&id, &self.worker])
-            .await?
-            .try_get("recorded")?)
+        let rows = client.query(&statement, &[&ids, &self.worker]).await?;
+        rows.iter()
+            .map(|row| Ok((row.try_get("id")?, row.try_get("recorded")?)))
+            .collect()
+    }
+
+    /// Makes `ids` due again after `delay` without spending an attempt (the
+    /// relay could not be reached); the number of rows deferred.
+    pub async fn defer(&self, ids: &[i64], delay: Duration, error: &str) -> anyhow::Result<i32> {
+        let client = self.pool.get().await?;
+        let statement = client
+            .prepare_cached(
+                "SELECT auth.defer_emails($1::bigint[], $2, make_interval(secs => $3), $4) AS deferred",
+            )
+            .await?;
+        let row = client
+            .query_one(
+                &statement,
+                &[&ids, &self.worker, &delay.as_secs_f64(), &error],
+            )
+            .await?;
+        Ok(row.try_get("deferred")?)
     }
 
     pub async fn mark_failed(
@@ -179,7 +207,7 @@ impl Outbox {
         let client = self.pool.get().await?;
         let row = client
             .query_one(
-                "SELECT pending, in_flight, dead, oldest_pending FROM auth.email_outbox_stats()",
+                "SELECT pending, in_flight, dead, oldest_pending, expired FROM auth.email_outbox_stats()",
                 &[],
             )
             .await?;
@@ -188,6 +216,7 @@ impl Outbox {
             in_flight: row.try_get("in_flight")?,
             dead: row.try_get("dead")?,
             oldest_pending: row.try_get("oldest_pending")?,
+            expired: row.try_get("expired")?,
         })
     }
 }

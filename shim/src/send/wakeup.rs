@@ -3,7 +3,9 @@
 //! commits are serialized cluster-wide. A sender announces that it sleeps by
 //! holding the channel's advisory lock on its LISTEN session
 //! (auth.sender_sleep), and gives it back when it wakes (auth.sender_awake).
-//! If that session dies, the lock goes with it and the sender simply polls.
+//! While awake it holds the presence lock instead (auth.sender_start,
+//! auth.sender_awake), which lets queuing transactions skip their NOTIFY.
+//! If that session dies, the locks go with it and the sender simply polls.
 
 use std::sync::Arc;
 
@@ -60,6 +62,22 @@ impl WakeUps {
                 tracing::warn!(%error, "cannot announce sleep with auth.sender_sleep");
                 None
             }
+        }
+    }
+}
+
+impl WakeUps {
+    /// A clean stop: queuing transactions notify again from now on.
+    pub async fn stop(&self) {
+        let Some(client) = self.session.current() else {
+            return;
+        };
+        if let Err(error) = client
+            .execute("SELECT auth.sender_stop($1)", &[&self.channel])
+            .await
+        {
+            // The session is gone, and the locks with it.
+            tracing::debug!(%error, "cannot announce the stop");
         }
     }
 }

@@ -1,13 +1,14 @@
 //! The drain loop: wake up (notification or poll), claim a batch, send it,
-//! record each outcome, repeat while batches come back full.
+//! record the outcomes (deliveries in groups, one round trip each), repeat
+//! while batches come back full.
 
 use std::future::Future;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
 
 use futures_util::{stream, StreamExt};
-use tokio::sync::watch;
+use tokio::sync::{mpsc, watch};
 use tokio::time::Instant;
 
 use super::mailer::{DeliveryError, Mailer};
@@ -28,6 +29,7 @@ pub struct Worker {
     pub mailer: Mailer,
     pub metrics: Arc<Metrics>,
     pub pacing: Pacing,
+    pub relay_backoff: RelayBackoff,
 }
 
 /// When the sends of one claimed batch must have started, and when recording
@@ -123,19 +125,50 @@ impl Worker {
 
     async fn send_batch(&self, batch: Vec<OutboxEmail>, deadlines: Deadlines) {
         let late = AtomicUsize::new(0);
-        stream::iter(batch)
-            .for_each_concurrent(self.pacing.concurrency, |email| {
-                let late = &late;
-                async move {
-                    if Instant::now() >= deadlines.start_by {
-                        late.fetch_add(1, Ordering::Relaxed);
-                    } else {
-                        self.deliver(email, deadlines).await;
+        let unreachable = Mutex::new(Vec::new());
+        // Deliveries are acknowledged in groups: whatever was sent while the
+        // previous group was being recorded goes in the next round trip.
+        let (sent, mut to_record) = mpsc::unbounded_channel::<i64>();
+        let sends = async move {
+            stream::iter(batch)
+                .for_each_concurrent(self.pacing.concurrency, |email| {
+                    let (late, unreachable, sent) = (&late, &unreachable, &sent);
+                    async move {
+                        if Instant::now() >= deadlines.start_by {
+                            late.fetch_add(1, Ordering::Relaxed);
+                            return;
+                        }
+                        match self.deliver(email, deadlines).await {
+                            Delivered::Sent(id) => {
+                                let _ = sent.send(id);
+                            }
+                            Delivered::Unreachable(id, failure) => unreachable
+                                .lock()
+                                .expect("never poisoned")
+                                .push((id, failure)),
+                            Delivered::Recorded => {}
+                        }
                     }
+                })
+                .await;
+            (
+                late.into_inner(),
+                unreachable.into_inner().expect("never poisoned"),
+            )
+        };
+        let acknowledgements = async {
+            while let Some(first) = to_record.recv().await {
+                let mut ids = vec![first];
+                while let Ok(id) = to_record.try_recv() {
+                    ids.push(id);
                 }
-            })
-            .await;
-        let late = late.into_inner();
+                self.record_sent(&ids, deadlines).await;
+            }
+        };
+        let ((late, unreachable), ()) = tokio::join!(sends, acknowledgements);
+        if !unreachable.is_empty() {
+            self.defer(unreachable, deadlines).await;
+        }
         if late > 0 {
             // Nothing of ours is in flight now, so this releases exactly the
             // late emails, for the next claim (ours or another sender's).
@@ -152,69 +185,150 @@ impl Worker {
         }
     }
 
-    async fn deliver(&self, email: OutboxEmail, deadlines: Deadlines) {
+    async fn deliver(&self, email: OutboxEmail, deadlines: Deadlines) -> Delivered {
         let (id, kind) = (email.id, email.kind.as_str());
         let label = Metrics::label(kind);
         let delivery = match message::build(&email) {
             Ok(message) => self.mailer.send(message).await,
             // The reasons name a field, never its content: safe to log.
             Err(invalid) => Err(DeliveryError {
+                unreachable: false,
                 permanent: true,
                 summary: invalid.to_string(),
                 detail: invalid.to_string(),
             }),
         };
-        match delivery {
+        let failure = match delivery {
             Ok(()) => {
+                self.relay_backoff.reset();
                 self.metrics.sent.get_or_create(&label).inc();
                 let latency = SystemTime::now()
                     .duration_since(email.created)
                     .unwrap_or_default();
                 self.metrics.latency.observe(latency.as_secs_f64());
-                match record(deadlines, || self.outbox.mark_sent(id)).await {
-                    Some(true) => tracing::info!(id, kind, outcome = "sent"),
-                    Some(false) => tracing::warn!(
-                        id,
-                        kind,
-                        outcome = "sent",
-                        "the email was sent but no longer ours to record"
-                    ),
-                    None => tracing::error!(
-                        id,
-                        kind,
-                        outcome = "sent",
-                        "the email was sent but cannot be recorded; it will be sent again"
-                    ),
-                }
+                return Delivered::Sent(id);
             }
-            Err(failure) => {
-                self.metrics.failed.get_or_create(&label).inc();
-                let attempt = email.attempts + 1;
-                let (permanent, error) = (failure.permanent, failure.summary.as_str());
-                let outcome = record(deadlines, || {
-                    self.outbox.mark_failed(id, &failure.detail, permanent)
-                })
-                .await;
-                match outcome {
-                    Some(FailureOutcome::Retry) => {
-                        tracing::info!(id, kind, attempt, error, outcome = "retry")
-                    }
-                    Some(FailureOutcome::Dead) => {
-                        self.metrics.dead.get_or_create(&label).inc();
-                        tracing::warn!(id, kind, attempt, error, permanent, outcome = "dead");
-                    }
-                    Some(FailureOutcome::NotHeld) => {
-                        tracing::warn!(id, kind, outcome = "failed", "no longer ours to record")
-                    }
-                    None => tracing::error!(
-                        id,
-                        kind,
-                        outcome = "failed",
-                        "cannot record the failure; the lease will expire"
-                    ),
-                }
+            Err(failure) if failure.unreachable => {
+                self.metrics.deferred.get_or_create(&label).inc();
+                return Delivered::Unreachable(id, failure);
             }
+            Err(failure) => failure,
+        };
+        self.metrics.failed.get_or_create(&label).inc();
+        let attempt = email.attempts + 1;
+        let (permanent, error) = (failure.permanent, failure.summary.as_str());
+        let outcome = record(deadlines, || {
+            self.outbox.mark_failed(id, &failure.detail, permanent)
+        })
+        .await;
+        match outcome {
+            Some(FailureOutcome::Retry) => {
+                tracing::info!(id, kind, attempt, error, outcome = "retry")
+            }
+            Some(FailureOutcome::Dead) => {
+                self.metrics.dead.get_or_create(&label).inc();
+                tracing::warn!(id, kind, attempt, error, permanent, outcome = "dead");
+            }
+            Some(FailureOutcome::NotHeld) => {
+                tracing::warn!(id, kind, outcome = "failed", "no longer ours to record")
+            }
+            None => tracing::error!(
+                id,
+                kind,
+                outcome = "failed",
+                "cannot record the failure; the lease will expire"
+            ),
         }
+        Delivered::Recorded
+    }
+
+    /// Records a group of deliveries in one round trip.
+    async fn record_sent(&self, ids: &[i64], deadlines: Deadlines) {
+        match record(deadlines, || self.outbox.mark_sent(ids)).await {
+            Some(answers) => {
+                for (id, recorded) in answers {
+                    if recorded {
+                        tracing::info!(id, outcome = "sent");
+                    } else {
+                        tracing::warn!(
+                            id,
+                            outcome = "sent",
+                            "the email was sent but no longer ours to record"
+                        );
+                    }
+                }
+            }
+            None => tracing::error!(
+                ids = ?ids,
+                outcome = "sent",
+                "emails were sent but cannot be recorded; they will be sent again"
+            ),
+        }
+    }
+
+    /// Puts back, with a delay that grows while the outage lasts, the
+    /// emails the relay could not take; no attempt is spent.
+    async fn defer(&self, unreachable: Vec<(i64, DeliveryError)>, deadlines: Deadlines) {
+        let delay = self.relay_backoff.next();
+        let ids: Vec<i64> = unreachable.iter().map(|(id, _)| *id).collect();
+        let last = &unreachable[unreachable.len() - 1].1;
+        let error = last.summary.as_str();
+        match record(deadlines, || self.outbox.defer(&ids, delay, &last.detail)).await {
+            Some(deferred) => tracing::warn!(
+                deferred,
+                error,
+                retry_in = %humantime::format_duration(delay),
+                outcome = "deferred",
+                "the SMTP relay cannot be reached; no attempt spent"
+            ),
+            None => tracing::error!(
+                error,
+                outcome = "deferred",
+                "cannot defer the emails the relay did not take; their lease will expire"
+            ),
+        }
+    }
+}
+
+/// What happened to one claimed email.
+enum Delivered {
+    /// Sent; the delivery is still to be recorded.
+    Sent(i64),
+    /// Not sent, the relay being unreachable; to be deferred.
+    Unreachable(i64, DeliveryError),
+    /// A failure, already recorded (or given up on).
+    Recorded,
+}
+
+/// How long emails wait while the relay cannot be reached: `first`, then
+/// doubling up to `max`, back to `first` after any successful send.
+pub struct RelayBackoff {
+    pub first: Duration,
+    pub max: Duration,
+    current: Mutex<Option<Duration>>,
+}
+
+impl RelayBackoff {
+    pub fn new(first: Duration, max: Duration) -> Self {
+        Self {
+            first: first.min(max),
+            max,
+            current: Mutex::new(None),
+        }
+    }
+
+    fn next(&self) -> Duration {
+        let mut current = self.current.lock().expect("never poisoned");
+        let delay = match *current {
+            None => self.first,
+            Some(previous) => (previous * 2).min(self.max),
+        };
+        *current = Some(delay);
+        delay
+    }
+
+    fn reset(&self) {
+        *self.current.lock().expect("never poisoned") = None;
     }
 }
 
@@ -249,5 +363,25 @@ async fn nap(wake_ups: &WakeUps, duration: Duration, shutdown: &mut watch::Recei
         _ = wake_ups.bell.notified() => {}
         _ = tokio::time::sleep(duration) => {}
         _ = shutdown.wait_for(|stopping| *stopping) => {}
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_relay_backoff_doubles_up_to_its_cap_and_resets_after_a_send() {
+        let backoff = RelayBackoff::new(Duration::from_secs(5), Duration::from_secs(30));
+        let delays: Vec<u64> = (0..5).map(|_| backoff.next().as_secs()).collect();
+        assert_eq!(delays, [5, 10, 20, 30, 30]);
+        backoff.reset();
+        assert_eq!(backoff.next(), Duration::from_secs(5));
+    }
+
+    #[test]
+    fn a_first_delay_above_the_cap_is_the_cap() {
+        let backoff = RelayBackoff::new(Duration::from_secs(600), Duration::from_secs(60));
+        assert_eq!(backoff.next(), Duration::from_secs(60));
     }
 }

@@ -1,12 +1,13 @@
 //! The one harness of the integration tests: real PostgreSQL clusters with the installed
 //! nile_reset extension (cluster.rs), the real `nile-reset` binary (process.rs), the SMTP sink
-//! of tests/smtp_sink.py (sink.rs), and every direct read or write of the extension's tables
-//! (tables.rs). Each process is stopped when its guard drops, also when a test fails.
+//! of tests/smtp_sink.py (sink.rs), a plain LISTEN session (listen.rs), and every direct read
+//! or write of the extension's tables (tables.rs). Each process is stopped when its guard drops, also when a test fails.
 
 // Each test binary uses its own part of the harness.
 #![allow(dead_code, unused_imports)]
 
 pub mod cluster;
+pub mod listen;
 pub mod process;
 pub mod sink;
 pub mod tables;

@@ -19,7 +19,14 @@ pub struct Received {
     /// Parsed header fields in order, RFC 2047 decoded.
     pub headers: Vec<(String, String)>,
     pub subject: String,
+    /// The message's own content type (multipart/alternative, text/plain, ...).
+    pub content_type: String,
+    /// The text/plain content, decoded.
     pub body: String,
+    /// The text/html part, decoded, when there is one.
+    pub html: Option<String>,
+    /// The content types of a multipart message's parts, in order.
+    pub parts: Vec<String>,
 }
 
 impl Received {
