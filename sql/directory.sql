@@ -32,3 +32,19 @@ CREATE FUNCTION auth.use_nile_users() RETURNS void
 LANGUAGE sql VOLATILE
 SET search_path = pg_catalog, pg_temp
 AS $$ SELECT nile_reset.configure_nile_users() $$;
+
+-- Names the application's email lookup table (lower-cased email -> user id),
+-- which the user directory then reads instead of searching the users table
+-- by lower(email): one row, one shard on Citus. NULL removes it. See README
+-- "Scaling out with Citus". use_user_table and use_nile_users remove it.
+CREATE FUNCTION auth.use_email_lookup(
+    lookup_table regclass,
+    email_column name DEFAULT NULL,
+    user_id_column name DEFAULT NULL
+) RETURNS void
+LANGUAGE sql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT nile_reset.configure_email_lookup(lookup_table::oid, email_column::text,
+        user_id_column::text)
+$$;

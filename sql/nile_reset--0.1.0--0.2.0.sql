@@ -98,10 +98,15 @@ CREATE TABLE nile_reset.user_directory (
     sessions_table    regclass,
     configured        timestamptz NOT NULL DEFAULT now(),
     locale_column     name,
+    lookup_table        regclass,
+    lookup_email_column name,
+    lookup_id_column    name,
     CHECK ((disabled_column IS NULL) = (disabled_type IS NULL)),
     CHECK ((shape = 'nile') = (password_format = 'nile')),
     CHECK (shape = 'nile' OR password_column IS NOT NULL),
-    CHECK (shape = 'table' OR credentials_table IS NOT NULL)
+    CHECK (shape = 'table' OR credentials_table IS NOT NULL),
+    CHECK ((lookup_table IS NULL) = (lookup_email_column IS NULL)
+           AND (lookup_table IS NULL) = (lookup_id_column IS NULL))
 );
 
 -- Users and passwords become application data: no longer members, so
@@ -978,6 +983,26 @@ SET search_path TO pg_catalog, pg_temp
 LANGUAGE c /* Rust */
 AS 'MODULE_PATHNAME', 'configure_user_table_wrapper';
 
+-- New: the email lookup table (auth.use_email_lookup) and the Citus layout
+-- check (auth.use_citus).
+CREATE FUNCTION nile_reset."configure_email_lookup"(
+	"lookup_table" oid, /* Option < pg_sys :: Oid > */
+	"email_column" TEXT, /* Option < & str > */
+	"user_id_column" TEXT /* Option < & str > */
+) RETURNS void
+SET search_path TO pg_catalog, pg_temp
+LANGUAGE c /* Rust */
+AS 'MODULE_PATHNAME', 'configure_email_lookup_wrapper';
+
+CREATE FUNCTION auth."use_citus"() RETURNS TABLE (
+	"part" TEXT,  /* String */
+	"layout" TEXT  /* String */
+)
+STRICT
+SET search_path TO pg_catalog, pg_temp
+LANGUAGE c /* Rust */
+AS 'MODULE_PATHNAME', 'use_citus_wrapper';
+
 -- reset_password now returns the user id as text: recreate it, keeping
 -- whatever EXECUTE grants it had.
 DO $reset_password$
@@ -1044,6 +1069,22 @@ LANGUAGE sql VOLATILE
 SET search_path = pg_catalog, pg_temp
 AS $$ SELECT nile_reset.configure_nile_users() $$;
 
+-- Names the application's email lookup table (lower-cased email -> user id),
+-- which the user directory then reads instead of searching the users table
+-- by lower(email): one row, one shard on Citus. NULL removes it. See README
+-- "Scaling out with Citus". use_user_table and use_nile_users remove it.
+CREATE FUNCTION auth.use_email_lookup(
+    lookup_table regclass,
+    email_column name DEFAULT NULL,
+    user_id_column name DEFAULT NULL
+) RETURNS void
+LANGUAGE sql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT nile_reset.configure_email_lookup(lookup_table::oid, email_column::text,
+        user_id_column::text)
+$$;
+
 -- Nothing of nile_reset is open to PUBLIC: tokens, the outbox (it holds
 -- reset links until sent) and every function need an explicit grant. See
 -- README "Security". Only the extension's own objects are touched: a
@@ -1088,7 +1129,9 @@ BEGIN
     GRANT EXECUTE ON FUNCTION auth.add_trusted_origin(text), auth.remove_trusted_origin(text),
         auth.use_user_table(regclass, name, name, name, text, name, name, name), auth.use_nile_users(),
         nile_reset.configure_user_table(oid, text, text, text, text, text, text, text),
-        nile_reset.configure_nile_users()
+        nile_reset.configure_nile_users(),
+        auth.use_email_lookup(regclass, name, name), nile_reset.configure_email_lookup(oid, text, text),
+        auth.use_citus()
         TO nile_reset_admin;
     -- A fresh install grants USAGE on `auth` when it created that schema.
     -- 0.1.0 created `auth` itself unless it existed before, and then the

@@ -42,7 +42,9 @@ BEGIN
     GRANT EXECUTE ON FUNCTION auth.add_trusted_origin(text), auth.remove_trusted_origin(text),
         auth.use_user_table(regclass, name, name, name, text, name, name, name), auth.use_nile_users(),
         nile_reset.configure_user_table(oid, text, text, text, text, text, text, text),
-        nile_reset.configure_nile_users()
+        nile_reset.configure_nile_users(),
+        auth.use_email_lookup(regclass, name, name), nile_reset.configure_email_lookup(oid, text, text),
+        auth.use_citus()
         TO nile_reset_admin;
     -- The extension schema is granted only when this install created it;
     -- the privileges of a pre-existing one are its owner's business.

@@ -70,7 +70,8 @@ CREATE DOMAIN nile_reset.delivery_outcome AS text
     CHECK (VALUE IN ('retry', 'dead'));
 
 -- Where the application's users are. One row (or none: nothing is
--- configured yet). Written only by auth.use_user_table / auth.use_nile_users,
+-- configured yet). Written only by auth.use_user_table / auth.use_nile_users
+-- (and auth.use_email_lookup for the lookup columns),
 -- which validate every name against the catalog.
 CREATE TABLE nile_reset.user_directory (
     singleton         boolean  PRIMARY KEY DEFAULT true CHECK (singleton),
@@ -89,10 +90,15 @@ CREATE TABLE nile_reset.user_directory (
     sessions_table    regclass,
     configured        timestamptz NOT NULL DEFAULT now(),
     locale_column     name,
+    lookup_table        regclass,
+    lookup_email_column name,
+    lookup_id_column    name,
     CHECK ((disabled_column IS NULL) = (disabled_type IS NULL)),
     CHECK ((shape = 'nile') = (password_format = 'nile')),
     CHECK (shape = 'nile' OR password_column IS NOT NULL),
-    CHECK (shape = 'table' OR credentials_table IS NOT NULL)
+    CHECK (shape = 'table' OR credentials_table IS NOT NULL),
+    CHECK ((lookup_table IS NULL) = (lookup_email_column IS NULL)
+           AND (lookup_table IS NULL) = (lookup_id_column IS NULL))
 );
 
 -- One live token per identifier (the user's lower-cased email), bound to

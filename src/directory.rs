@@ -54,6 +54,16 @@ pub struct Directory {
     live: String,
     credentials: Option<Relation>,
     sessions: Option<Relation>,
+    lookup: Option<Lookup>,
+}
+
+/// The app's email-keyed lookup table (`auth.use_email_lookup`): lower-cased
+/// email to user id, so that finding a user by email reads one row (one
+/// shard on Citus) instead of searching the users table by `lower(email)`.
+struct Lookup {
+    table: Relation,
+    email: String,
+    id: String,
 }
 
 /// A user as the directory knows them; the id is text whatever its type.
@@ -79,14 +89,21 @@ const LOAD: Statement = Statement {
                  cc.relowner AS credentials_owner,
                  pg_catalog.quote_ident(cn.nspname) || '.' || pg_catalog.quote_ident(cc.relname) AS credentials,
                  sc.relowner AS sessions_owner,
-                 pg_catalog.quote_ident(sn.nspname) || '.' || pg_catalog.quote_ident(sc.relname) AS sessions
+                 pg_catalog.quote_ident(sn.nspname) || '.' || pg_catalog.quote_ident(sc.relname) AS sessions,
+                 d.lookup_table IS NOT NULL AS wants_lookup,
+                 lc.relowner AS lookup_owner,
+                 pg_catalog.quote_ident(ln.nspname) || '.' || pg_catalog.quote_ident(lc.relname) AS lookup,
+                 pg_catalog.quote_ident(d.lookup_email_column) AS lookup_email_column,
+                 pg_catalog.quote_ident(d.lookup_id_column) AS lookup_id_column
             FROM nile_reset.user_directory d
             LEFT JOIN pg_catalog.pg_class c ON c.oid = d.user_table
             LEFT JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
             LEFT JOIN pg_catalog.pg_class cc ON cc.oid = d.credentials_table
             LEFT JOIN pg_catalog.pg_namespace cn ON cn.oid = cc.relnamespace
             LEFT JOIN pg_catalog.pg_class sc ON sc.oid = d.sessions_table
-            LEFT JOIN pg_catalog.pg_namespace sn ON sn.oid = sc.relnamespace",
+            LEFT JOIN pg_catalog.pg_namespace sn ON sn.oid = sc.relnamespace
+            LEFT JOIN pg_catalog.pg_class lc ON lc.oid = d.lookup_table
+            LEFT JOIN pg_catalog.pg_namespace ln ON ln.oid = lc.relnamespace",
     args: &[],
 };
 
@@ -104,6 +121,8 @@ fn id_cast(id_type: &str) -> &'static str {
 /// no longer exists.
 pub fn load(client: &mut SpiClient<'_>) -> Directory {
     let Some(row) = first_row(execute(client, &LOAD, &[])) else {
+        // On a Citus worker the configuration is never there: say why.
+        crate::citus::refuse_on_worker(client);
         not_configured("nile_reset has no user directory configured");
     };
     let text = |name: &str| column::<String>(&row, name);
@@ -119,6 +138,14 @@ pub fn load(client: &mut SpiClient<'_>) -> Directory {
     let credentials = relation("credentials", "credentials_owner");
     if not_null::<bool>(&row, "wants_credentials") && credentials.is_none() {
         not_configured("the credentials table configured for nile_reset no longer exists");
+    }
+    let lookup = relation("lookup", "lookup_owner").map(|table| Lookup {
+        table,
+        email: not_null(&row, "lookup_email_column"),
+        id: not_null(&row, "lookup_id_column"),
+    });
+    if not_null::<bool>(&row, "wants_lookup") && lookup.is_none() {
+        not_configured("the email lookup table configured for nile_reset no longer exists");
     }
     let format_name: String = not_null(&row, "password_format");
     let format = PasswordFormat::parse(&format_name).unwrap_or_else(|| {
@@ -152,6 +179,7 @@ pub fn load(client: &mut SpiClient<'_>) -> Directory {
         live,
         credentials,
         sessions: relation("sessions", "sessions_owner"),
+        lookup,
     }
 }
 
@@ -183,11 +211,28 @@ impl Directory {
     }
 
     /// The live user whose lower-cased email is `identifier` (normalized by
-    /// `email::normalize`; an index on `lower(email)` serves it). None when
-    /// there is none, and also when
-    /// several live users share the address: a token could not say whose
-    /// password it resets, so nobody gets one.
+    /// `email::normalize`). None when there is none, and also when several
+    /// live users share the address: a token could not say whose password
+    /// it resets, so nobody gets one.
+    ///
+    /// With an email lookup table, the candidates' ids come from it and each
+    /// is confirmed in the users table by id (a stale lookup row can point
+    /// nowhere else than at a user who has this email); without one, the
+    /// users table is searched by `lower(email)` (an index on it serves).
     pub fn find_by_email(&self, client: &mut SpiClient<'_>, identifier: &str) -> Option<User> {
+        if let Some(lookup) = &self.lookup {
+            let ids = self.lookup_ids(client, lookup, identifier);
+            let mut found = None;
+            for id in ids {
+                if let Some(user) = self.find_holder(client, &id, identifier) {
+                    if found.is_some() {
+                        return None;
+                    }
+                    found = Some(user);
+                }
+            }
+            return found;
+        }
         let sql = format!(
             "SELECT {list} FROM {users} u
               WHERE pg_catalog.lower(u.{email}::pg_catalog.text) = $1 AND {live}
@@ -208,6 +253,34 @@ impl Directory {
                 return None;
             }
             first_row(table).map(|row| user_from(&row))
+        })
+    }
+
+    /// Up to two user ids the lookup table files under `identifier`. The
+    /// key column is compared as it is, so that Citus routes the query to
+    /// the one shard that holds the key.
+    fn lookup_ids(
+        &self,
+        client: &mut SpiClient<'_>,
+        lookup: &Lookup,
+        identifier: &str,
+    ) -> Vec<String> {
+        let sql = format!(
+            "SELECT l.{id}::pg_catalog.text AS id FROM {table} l WHERE l.{email} = $1 LIMIT 2",
+            id = lookup.id,
+            table = lookup.table.name,
+            email = lookup.email
+        );
+        as_role(lookup.table.owner, || {
+            execute_text(
+                client,
+                &sql,
+                &[PgBuiltInOids::TEXTOID],
+                &[identifier.into()],
+            )
+            .into_iter()
+            .filter_map(|row| column::<String>(&row, "id"))
+            .collect()
         })
     }
 
@@ -280,8 +353,10 @@ impl Directory {
         // Update, else insert: adopted Nile tables need not carry the
         // unique index an ON CONFLICT would infer. The token's row lock
         // serializes resets of one user.
+        // The time is a parameter: Citus refuses some functions in
+        // statements on distributed tables, so they name none.
         let update = format!(
-            "UPDATE {table} c SET payload = $2::pg_catalog.jsonb, updated = pg_catalog.now()
+            "UPDATE {table} c SET payload = $2::pg_catalog.jsonb, updated = $3
               WHERE c.user_id = CAST($1 AS pg_catalog.uuid) AND c.method = 'EMAIL_PASSWORD'
                 AND c.provider = 'nile' AND c.deleted IS NULL",
             table = credentials.name
@@ -292,9 +367,15 @@ impl Directory {
             table = credentials.name
         );
         let types = [PgBuiltInOids::TEXTOID, PgBuiltInOids::TEXTOID];
+        let update_types = [
+            PgBuiltInOids::TEXTOID,
+            PgBuiltInOids::TEXTOID,
+            PgBuiltInOids::TIMESTAMPTZOID,
+        ];
+        let now = pgrx::datum::transaction_timestamp();
         let written = as_role(credentials.owner, || {
-            let args = [user.id.as_str().into(), payload.into()];
-            if execute_text(client, &update, &types, &args).is_empty() {
+            let args = [user.id.as_str().into(), payload.into(), now.into()];
+            if execute_text(client, &update, &update_types, &args).is_empty() {
                 let args = [user.id.as_str().into(), payload.into()];
                 execute_text(client, &insert, &types, &args);
             }
@@ -325,6 +406,13 @@ struct ColumnInfo {
 }
 
 fn column_info(client: &SpiClient<'_>, table: pg_sys::Oid, name: &str, role: &str) -> ColumnInfo {
+    // The lookup table's columns are named "lookup ..." (see
+    // configure_email_lookup); every other column is the user table's.
+    let where_ = if role.starts_with("lookup ") {
+        "lookup table"
+    } else {
+        "user table"
+    };
     let row = client
         .select(
             "SELECT pg_catalog.format_type(t.oid, NULL) AS type_name,
@@ -341,7 +429,7 @@ fn column_info(client: &SpiClient<'_>, table: pg_sys::Oid, name: &str, role: &st
     let Some(row) = first_row(row) else {
         raise(
             PgSqlErrorCode::ERRCODE_UNDEFINED_COLUMN,
-            format!("{role} column \"{name}\" does not exist in the user table"),
+            format!("{role} column \"{name}\" does not exist in the {where_}"),
         );
     };
     ColumnInfo {
@@ -361,7 +449,7 @@ fn wrong_type(role: &str, name: &str, found: &str, wanted: &str) -> ! {
 /// the system schemas, that the caller owns (or the caller is a superuser):
 /// the directory decides whose password a reset writes, so nobody may point
 /// it at a table they could not write themselves.
-fn check_table(client: &SpiClient<'_>, table: pg_sys::Oid) -> pg_sys::Oid {
+fn check_table(client: &SpiClient<'_>, table: pg_sys::Oid, what: &str) -> pg_sys::Oid {
     let row = client
         .select(
             "SELECT c.relkind::pg_catalog.text AS relkind, c.relpersistence::pg_catalog.text AS persistence,
@@ -376,7 +464,7 @@ fn check_table(client: &SpiClient<'_>, table: pg_sys::Oid) -> pg_sys::Oid {
     let Some(row) = first_row(row) else {
         raise(
             PgSqlErrorCode::ERRCODE_UNDEFINED_TABLE,
-            "user_table does not exist".to_owned(),
+            format!("{what} does not exist"),
         );
     };
     let relkind: String = not_null(&row, "relkind");
@@ -385,7 +473,7 @@ fn check_table(client: &SpiClient<'_>, table: pg_sys::Oid) -> pg_sys::Oid {
     if !matches!(relkind.as_str(), "r" | "p") || persistence == "t" {
         raise(
             PgSqlErrorCode::ERRCODE_WRONG_OBJECT_TYPE,
-            "user_table must be a permanent table".to_owned(),
+            format!("{what} must be a permanent table"),
         );
     }
     if matches!(
@@ -394,15 +482,14 @@ fn check_table(client: &SpiClient<'_>, table: pg_sys::Oid) -> pg_sys::Oid {
     ) {
         raise(
             PgSqlErrorCode::ERRCODE_WRONG_OBJECT_TYPE,
-            format!("user_table must not be in schema {schema}"),
+            format!("{what} must not be in schema {schema}"),
         );
     }
     // SAFETY: a plain lookup of the current user's rights.
     if !unsafe { pg_sys::superuser() } && !not_null::<bool>(&row, "caller_owns") {
         raise(
             PgSqlErrorCode::ERRCODE_INSUFFICIENT_PRIVILEGE,
-            "only the owner of user_table (or a superuser) may make it the user directory"
-                .to_owned(),
+            format!("only the owner of {what} (or a superuser) may use it for the user directory"),
         );
     }
     not_null(&row, "owner")
@@ -452,7 +539,8 @@ fn store(config: Config<'_>) {
                  disabled_column = excluded.disabled_column, disabled_type = excluded.disabled_type,
                  credentials_table = excluded.credentials_table,
                  sessions_table = excluded.sessions_table, configured = excluded.configured,
-                 locale_column = excluded.locale_column",
+                 locale_column = excluded.locale_column,
+                 lookup_table = NULL, lookup_email_column = NULL, lookup_id_column = NULL",
             &[
                 config.shape.into(),
                 config.table.into(),
@@ -468,6 +556,21 @@ fn store(config: Config<'_>) {
                 config.sessions.into(),
                 config.locale.into(),
             ],
+        )
+        .unwrap_or_else(|e| crate::spi::spi_failed(e));
+    });
+}
+
+/// Sets (or, with None, removes) the email lookup of the configured
+/// directory, as the extension owner.
+fn write_lookup(table: Option<pg_sys::Oid>, email: Option<&str>, id: Option<&str>) {
+    let owner = extension_owner();
+    as_role(owner, || {
+        Spi::run_with_args(
+            "UPDATE nile_reset.user_directory
+                SET lookup_table = $1::pg_catalog.oid::pg_catalog.regclass,
+                    lookup_email_column = $2, lookup_id_column = $3",
+            &[table.into(), email.into(), id.into()],
         )
         .unwrap_or_else(|e| crate::spi::spi_failed(e));
     });
@@ -592,7 +695,8 @@ pub mod nile_reset {
             .raise(),
         };
         let (id_type, disabled) = Spi::connect(|client| {
-            check_table(client, table);
+            crate::citus::refuse_on_worker(client);
+            check_table(client, table, "user_table");
             let id_type = id_type_of(&column_info(client, table, id, "id"), id);
             check_text(&column_info(client, table, email, "email"), "email", email);
             check_text(
@@ -634,6 +738,57 @@ pub mod nile_reset {
         });
     }
 
+    /// Names the application's email lookup table: `email_column` holds
+    /// each user's lower-cased email (as `auth.normalize_identifier` gives
+    /// it), `user_id_column` the user's id in the user table (same type).
+    /// NULL as the table removes the lookup. The caller must own the lookup
+    /// table, or be a superuser. `auth.use_user_table` and
+    /// `auth.use_nile_users` remove it, so it is named after them.
+    #[pg_extern]
+    #[search_path(pg_catalog, pg_temp)]
+    fn configure_email_lookup(
+        lookup_table: Option<pg_sys::Oid>,
+        email_column: Option<&str>,
+        user_id_column: Option<&str>,
+    ) {
+        Spi::connect(|client| crate::citus::refuse_on_worker(client));
+        let Some(table) = lookup_table else {
+            write_lookup(None, None, None);
+            return;
+        };
+        let email = required(email_column, "email_column");
+        let id = required(user_id_column, "user_id_column");
+        Spi::connect(|client| {
+            let Some(row) = first_row(
+                client
+                    .select(
+                        "SELECT id_type, user_table::pg_catalog.oid AS user_table
+                           FROM nile_reset.user_directory",
+                        None,
+                        &[],
+                    )
+                    .unwrap_or_else(|e| crate::spi::spi_failed(e)),
+            ) else {
+                not_configured("nile_reset has no user directory configured");
+            };
+            if not_null::<pg_sys::Oid>(&row, "user_table") == table {
+                ArgError::Invalid("lookup_table must not be the user table itself".into()).raise();
+            }
+            let directory_id_type: String = not_null(&row, "id_type");
+            check_table(client, table, "lookup_table");
+            check_text(
+                &column_info(client, table, email, "lookup email"),
+                "lookup email",
+                email,
+            );
+            let id_type = id_type_of(&column_info(client, table, id, "lookup user id"), id);
+            if id_type != directory_id_type {
+                wrong_type("lookup user id", id, id_type, &directory_id_type);
+            }
+        });
+        write_lookup(Some(table), Some(email), Some(id));
+    }
+
     /// Selects Nile's shape: users in `users.users` (deleted = timestamp),
     /// passwords in `auth.credentials`, sessions in `auth.sessions` (ended by a
     /// reset). Adopts the tables that exist, creates the missing ones (owned by
@@ -641,6 +796,7 @@ pub mod nile_reset {
     #[pg_extern]
     #[search_path(pg_catalog, pg_temp)]
     fn configure_nile_users() {
+        Spi::connect(|client| crate::citus::refuse_on_worker(client));
         Spi::run(NILE_TABLES).unwrap_or_else(|e| crate::spi::spi_failed(e));
         let (users, credentials, sessions) = Spi::connect(|client| {
             let oid = |name: &str| -> Option<pg_sys::Oid> {
@@ -662,8 +818,8 @@ pub mod nile_reset {
                 crate::error::internal_error("auth.credentials is missing after its creation")
             });
             let sessions = oid("auth.sessions");
-            check_table(client, users);
-            check_table(client, credentials);
+            check_table(client, users, "users.users");
+            check_table(client, credentials, "auth.credentials");
             id_type_of(&column_info(client, users, "id", "id"), "id");
             check_text(
                 &column_info(client, users, "email", "email"),
@@ -680,7 +836,7 @@ pub mod nile_reset {
                 column_info(client, credentials, col, "credentials");
             }
             let sessions = sessions.filter(|&table| {
-                check_table(client, table);
+                check_table(client, table, "auth.sessions");
                 column_info(client, table, "user_id", "sessions").type_name == "uuid"
             });
             (users, credentials, sessions)

@@ -10,7 +10,10 @@
 //! - `reset`      `auth.verify_password_token`, `auth.reset_password`.
 //! - `directory`  the user directory: `auth.use_user_table`,
 //!   `auth.use_nile_users`, and the statements that read users and write
-//!   passwords in the application's table (run as that table's owner).
+//!   passwords in the application's table (run as that table's owner);
+//!   `auth.use_email_lookup`, the app's email-keyed lookup table.
+//! - `citus`      `auth.use_citus()`: the supported Citus layout, checked;
+//!   refusals on Citus workers.
 //! - `password`   the new-password policy and the hash formats.
 //! - `token`      token generation, hashing, comparison; OS randomness.
 //! - `status`     token status spellings (SQL domain `nile_reset.token_status`).
@@ -32,6 +35,7 @@
 
 use pgrx::prelude::*;
 
+mod citus;
 mod directory;
 mod email;
 mod error;
@@ -58,7 +62,8 @@ extension_sql_file!(
     requires = [
         "schema",
         directory::nile_reset::configure_user_table,
-        directory::nile_reset::configure_nile_users
+        directory::nile_reset::configure_nile_users,
+        directory::nile_reset::configure_email_lookup
     ]
 );
 extension_sql_file!("../sql/privileges.sql", name = "privileges", finalize);
