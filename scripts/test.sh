@@ -3,18 +3,19 @@
 # for each tested PostgreSQL major (15 and 18) the Rust unit tests and
 # #[pg_test]s and the pg_regress and isolation suites against a real server;
 # against 15 the companion crate's integration tests (real PostgreSQL, HTTP
-# and SMTP) and a schema-driven fuzz run of the HTTP API. Installs what is
-# missing first. Ends with one line counting every test:
+# and SMTP) and a schema-driven fuzz run of the HTTP API; the release
+# tests (upgrade, dump and restore, packages); and the whole flow on a
+# three-node Citus cluster (PostgreSQL 18). Installs what is missing first. Ends with one line counting every test:
 # "tests: N passed, M failed".
 #
-#   scripts/test.sh [GROUP...]   groups: lint extension shim fuzz release (default: all)
+#   scripts/test.sh [GROUP...]   groups: lint extension shim fuzz release citus (default: all)
 #   NILE_RESET_PG_MAJORS="15 18" the majors the extension group covers
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/common.sh
 
 groups=("$@")
-[ "${#groups[@]}" -gt 0 ] || groups=(lint extension shim fuzz release)
+[ "${#groups[@]}" -gt 0 ] || groups=(lint extension shim fuzz release citus)
 read -r -a majors <<<"${NILE_RESET_PG_MAJORS:-${PG_MAJORS[*]}}"
 wanted() { [[ " ${groups[*]} " == *" $1 "* ]]; }
 
@@ -27,14 +28,20 @@ failed=0
 failures=()
 
 # Adds a suite's own counts (read from its output) to the totals. A suite
-# that prints no count is one test: it passed or failed as a whole.
+# that prints no count is one test: it passed or failed as a whole; one
+# that says "NAME: skipped: why" counts nothing.
+skipped=()
 count() { # log exit_status
-  local log=$1 status=$2 p=0 f=0
+  local log=$1 status=$2 p=0 f=0 skip
+  if skip=$(grep -m1 -E '^[a-z_]+: skipped: ' "$log"); then
+    skipped+=("$skip")
+    [ "$status" -eq 0 ] && return 0
+  fi
   read -r p f < <(awk '
     /^test result:/ { for (i = 1; i <= NF; i++) { if ($(i) ~ /^passed;?$/) p += $(i-1); if ($(i) ~ /^failed;?$/) f += $(i-1) } }
     /All [0-9]+ tests passed/ { for (i = 1; i <= NF; i++) if ($(i) == "All") p += $(i+1) }
     /[0-9]+ of [0-9]+ tests failed/ { for (i = 1; i <= NF; i++) if ($(i) == "of") { f += $(i-1); p += $(i+1) - $(i-1) } }
-    /^(schemathesis|sdk|schema_check|upgrade|dump_restore|package): [0-9]+ passed, [0-9]+ failed/ { p += $2; f += $4 }
+    /^(schemathesis|sdk|schema_check|upgrade|dump_restore|package|citus): [0-9]+ passed, [0-9]+ failed/ { p += $2; f += $4 }
     END { print p + 0, f + 0 }' "$log")
   if [ "$status" -ne 0 ] && [ "$f" -eq 0 ]; then f=1; fi
   if [ "$status" -eq 0 ] && [ "$p" -eq 0 ] && [ "$f" -eq 0 ]; then p=1; fi
@@ -100,8 +107,12 @@ if wanted release; then
   suite "dump and restore" bash tests/dump_restore.sh
   suite "Debian packages" bash tests/package.sh
 fi
+if wanted citus; then
+  suite "Citus: coordinator and two workers (PostgreSQL 18)" bash tests/citus.sh
+fi
 
 echo
+for line in "${skipped[@]}"; do echo "SKIPPED $line"; done
 for name in "${failures[@]}"; do echo "FAILED suite: $name (log: $logs)"; done
 echo "tests: $passed passed, $failed failed"
 [ "$failed" -eq 0 ] && [ "${#failures[@]}" -eq 0 ]

@@ -120,9 +120,10 @@ fn id_cast(id_type: &str) -> &'static str {
 /// Reads the configuration; raises 55000 when there is none or its table
 /// no longer exists.
 pub fn load(client: &mut SpiClient<'_>) -> Directory {
+    // A Citus worker may hold a configuration (an upgrade from 0.1.0
+    // writes one on every node) but none of the state: refuse there first.
+    crate::citus::refuse_on_worker(client);
     let Some(row) = first_row(execute(client, &LOAD, &[])) else {
-        // On a Citus worker the configuration is never there: say why.
-        crate::citus::refuse_on_worker(client);
         not_configured("nile_reset has no user directory configured");
     };
     let text = |name: &str| column::<String>(&row, name);

@@ -93,6 +93,8 @@ fn trusted_urls(
     .unwrap_or_else(|| internal_error("SELECT without FROM returned no row"));
     for name in ["callback", "redirect"] {
         if !not_null::<bool>(&trusted, name) {
+            // A Citus worker has no origins at all: say that instead.
+            crate::citus::refuse_on_worker(client);
             ArgError::Invalid(format!(
                 "{name}_url origin is not in nile_reset.trusted_origins"
             ))
