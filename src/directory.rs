@@ -279,7 +279,6 @@ impl Directory {
                 &[PgBuiltInOids::TEXTOID],
                 &[identifier.into()],
             )
-            .into_iter()
             .filter_map(|row| column::<String>(&row, "id"))
             .collect()
         })
@@ -752,7 +751,7 @@ pub mod nile_reset {
         email_column: Option<&str>,
         user_id_column: Option<&str>,
     ) {
-        Spi::connect(|client| crate::citus::refuse_on_worker(client));
+        Spi::connect(crate::citus::refuse_on_worker);
         let Some(table) = lookup_table else {
             write_lookup(None, None, None);
             return;
@@ -797,7 +796,7 @@ pub mod nile_reset {
     #[pg_extern]
     #[search_path(pg_catalog, pg_temp)]
     fn configure_nile_users() {
-        Spi::connect(|client| crate::citus::refuse_on_worker(client));
+        Spi::connect(crate::citus::refuse_on_worker);
         Spi::run(NILE_TABLES).unwrap_or_else(|e| crate::spi::spi_failed(e));
         let (users, credentials, sessions) = Spi::connect(|client| {
             let oid = |name: &str| -> Option<pg_sys::Oid> {
