@@ -226,3 +226,8 @@ python3 bench/report.py "$results" "$latency" "$smtp_rate" "$wrk_rps" "$direct_t
 log "timing: can a client tell known emails from unknown ones?"
 BENCH_PROFILE=release bash bench/enumeration.sh | tail -n 1 | sed 's/^/with the latency floor (default 50ms): /'
 BENCH_PROFILE=release bash bench/enumeration.sh --min-response-time 0 | tail -n 1 | sed 's/^/without it (--min-response-time 0):   /'
+
+# Scaling out (README "Scaling out with Citus"): the users table distributed
+# over a coordinator and two workers, against single-node PostgreSQL 18.
+log "Citus: generate_password_token with the users table distributed, against one node"
+bash bench/citus.sh | tail -n 5
