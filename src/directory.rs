@@ -7,6 +7,7 @@
 //! catalog names, kept like static ones (keyed by their text), and run as
 //! the owner of the table they touch (see `spi::as_role`).
 
+use pgrx::datum::DatumWithOid;
 use pgrx::prelude::*;
 use pgrx::spi::SpiClient;
 
@@ -284,6 +285,32 @@ impl Directory {
         })
     }
 
+    /// The id as the statements' first parameter: of the id column's own
+    /// type where it is an integer or text, so that the comparison is
+    /// `id = $1` (which Citus routes to one shard from a kept plan);
+    /// otherwise text cast in the statement.
+    fn id_param<'a>(&self, id: &'a str) -> (String, PgBuiltInOids, DatumWithOid<'a>) {
+        match self.id_type {
+            "pg_catalog.int8" => {
+                if let Ok(value) = id.parse::<i64>() {
+                    return ("$1".into(), PgBuiltInOids::INT8OID, value.into());
+                }
+            }
+            "pg_catalog.int4" => {
+                if let Ok(value) = id.parse::<i32>() {
+                    return ("$1".into(), PgBuiltInOids::INT4OID, value.into());
+                }
+            }
+            "pg_catalog.text" => return ("$1".into(), PgBuiltInOids::TEXTOID, id.into()),
+            _ => {}
+        }
+        (
+            format!("CAST($1 AS {})", self.id_type),
+            PgBuiltInOids::TEXTOID,
+            id.into(),
+        )
+    }
+
     /// The user a token was issued to, if that id is still live and still
     /// has the token's identifier (lower-cased email) as its email.
     pub fn find_holder(
@@ -292,14 +319,14 @@ impl Directory {
         user_id: &str,
         identifier: &str,
     ) -> Option<User> {
+        let (placeholder, id_oid, id_arg) = self.id_param(user_id);
         let sql = format!(
             "SELECT {list} FROM {users} u
-              WHERE u.{id} = CAST($1 AS {id_type})
+              WHERE u.{id} = {placeholder}
                 AND pg_catalog.lower(u.{email}::pg_catalog.text) = $2 AND {live}",
             list = self.select_list(),
             users = self.users.name,
             id = self.id,
-            id_type = self.id_type,
             email = self.email,
             live = self.live
         );
@@ -307,8 +334,8 @@ impl Directory {
             let table = execute_text(
                 client,
                 &sql,
-                &[PgBuiltInOids::TEXTOID, PgBuiltInOids::TEXTOID],
-                &[user_id.into(), identifier.into()],
+                &[id_oid, PgBuiltInOids::TEXTOID],
+                &[id_arg, identifier.into()],
             );
             first_row(table).map(|row| user_from(&row))
         })
@@ -323,18 +350,18 @@ impl Directory {
                 let password = self.password.as_deref().unwrap_or_else(|| {
                     crate::error::internal_error("user directory without a password column")
                 });
+                let (placeholder, id_oid, id_arg) = self.id_param(&user.id);
                 let sql = format!(
-                    "UPDATE {users} u SET {password} = $2 WHERE u.{id} = CAST($1 AS {id_type})",
+                    "UPDATE {users} u SET {password} = $2 WHERE u.{id} = {placeholder}",
                     users = self.users.name,
                     id = self.id,
-                    id_type = self.id_type,
                 );
                 as_role(self.users.owner, || {
                     execute_text(
                         client,
                         &sql,
-                        &[PgBuiltInOids::TEXTOID, PgBuiltInOids::TEXTOID],
-                        &[user.id.as_str().into(), stored.into()],
+                        &[id_oid, PgBuiltInOids::TEXTOID],
+                        &[id_arg, stored.into()],
                     )
                     .len()
                         == 1
