@@ -87,6 +87,20 @@ check_eq "the token verifies before the upgrade" valid "$(sql upgraded "SELECT s
 
 log "installing $new_version over $old_version and running ALTER EXTENSION nile_reset UPDATE"
 install_files "$new_files" "$pg_config"
+# The update creates nile_reset_admin: one made in the meantime by a role
+# that can grant it is refused, as a fresh install refuses it.
+sql postgres "CREATE ROLE upgrade_squatter CREATEROLE"
+sql postgres "SET ROLE upgrade_squatter; CREATE ROLE nile_reset_admin"
+sql postgres "GRANT nile_reset_admin TO upgrade_squatter WITH ADMIN OPTION" 2>/dev/null
+if squat=$(sql upgraded "ALTER EXTENSION nile_reset UPDATE" 2>&1); then
+  fail "the update refuses a nile_reset_admin that another role can grant" "the update succeeded"
+else
+  check_eq "the update refuses a nile_reset_admin that another role can grant" \
+    "ERROR:  nile_reset cannot be installed: role nile_reset_admin already exists and upgrade_squatter can grant it" "$squat"
+fi
+check_eq "and leaves $old_version in place" "$old_version" "$(sql upgraded "SELECT extversion FROM pg_extension WHERE extname = 'nile_reset'")"
+sql postgres "DROP ROLE nile_reset_admin"
+sql postgres "DROP ROLE upgrade_squatter"
 check "ALTER EXTENSION nile_reset UPDATE" sql upgraded "ALTER EXTENSION nile_reset UPDATE"
 check_eq "the extension is at $new_version" "$new_version" "$(sql upgraded "SELECT extversion FROM pg_extension WHERE extname = 'nile_reset'")"
 
