@@ -91,6 +91,11 @@ sqlstate() { # node statement
   "$bin/psql" -X -q -At -v ON_ERROR_STOP=1 -v VERBOSITY=sqlstate -h 127.0.0.1 -p $((port + $1)) \
     -U postgres -d "$CITUS_DB" -c "$2" 2>&1 >/dev/null | sed -n 's/^ERROR: *\([0-9A-Z]\{5\}\).*/\1/p' | head -n 1
 }
+# The message a statement fails with on the coordinator (empty when it succeeds).
+error_of() { # statement
+  "$bin/psql" -X -q -At -v ON_ERROR_STOP=1 -v VERBOSITY=terse -h 127.0.0.1 -p "$port" \
+    -U postgres -d "$CITUS_DB" -c "$1" 2>&1 >/dev/null | sed -n 's/^ERROR: *//p' | head -n 1
+}
 versions() { # the extension's version on each node, in node order
   on 0 "SELECT string_agg(v, ' ' ORDER BY n) FROM (
           SELECT 0 AS n, (SELECT extversion FROM pg_extension WHERE extname = 'nile_reset') AS v
@@ -232,6 +237,19 @@ check_eq "a token check on a worker is refused (0A000)" 0A000 \
   "$(sqlstate 2 "SELECT status FROM auth.verify_password_token('user1@example.com', repeat('a', 64))")"
 check_eq "auth.use_citus() on a worker is refused (0A000)" 0A000 \
   "$(sqlstate 1 "SELECT * FROM auth.use_citus()")"
+worker_url="postgresql://postgres@127.0.0.1:$((port + 1))/$CITUS_DB"
+if out=$(timeout 30 "$sender_bin" send --database-url "$worker_url" --transport file \
+  --outbox-dir "$outbox" 2>&1); then
+  fail "the sender refuses to start on a worker" "it exited 0"
+else
+  check "the sender refuses to start on a worker" grep -q "is a Citus worker" <<<"$out"
+fi
+if out=$(NILE_RESET_SECRET=citus-test-secret-citus-test-secret timeout 30 "$sender_bin" serve \
+  --listen 127.0.0.1:0 --database "$CITUS_DB=$worker_url" 2>&1); then
+  fail "the HTTP shim refuses to serve a worker" "it exited 0"
+else
+  check "the HTTP shim refuses to serve a worker" grep -q "is a Citus worker" <<<"$out"
+fi
 check_eq "configuring the directory on a worker is refused (0A000)" 0A000 \
   "$(sqlstate 2 "SELECT auth.use_user_table('public.users', 'id', 'email', 'encrypted_password', 'bcrypt')")"
 
@@ -244,9 +262,20 @@ check_eq "a users table distributed by another column than the id is refused (0A
 on 0 "SELECT auth.use_user_table('public.users', 'id', 'email', 'encrypted_password', 'bcrypt')" >/dev/null
 on 0 "SELECT auth.use_email_lookup('public.user_emails', 'email', 'user_id')" >/dev/null
 check_eq "the supported layout is accepted again" 4 "$(on 0 "SELECT count(*) FROM auth.use_citus()")"
-# Last: Citus cannot take an extension's table out of its metadata again.
-on 0 "SELECT create_reference_table('nile_reset.trusted_origins')" >/dev/null
+# Last, since neither can be undone: one of nile_reset's functions made a
+# distributed function (Citus would run it on a worker), and one of its
+# tables put in Citus's metadata.
+on 0 "SELECT create_distributed_function('auth.verify_password_token(text, text)', '\$1')" >/dev/null
+check_eq "a distributed nile_reset function is refused (0A000)" 0A000 \
+  "$(sqlstate 0 "SELECT * FROM auth.use_citus()")"
+check_eq "naming it" \
+  "auth.verify_password_token(text,text) is a distributed function: Citus would run it on a worker, which has none of nile_reset's state" \
+  "$(error_of "SELECT * FROM auth.use_citus()")"
+on 0 "SET client_min_messages = warning; SELECT create_reference_table('nile_reset.trusted_origins')" >/dev/null
 check_eq "an extension table in Citus's metadata is refused (0A000)" 0A000 \
   "$(sqlstate 0 "SELECT * FROM auth.use_citus()")"
+check_eq "naming it" \
+  "nile_reset.trusted_origins is in Citus's metadata: nile_reset's tables must stay ordinary tables on the coordinator" \
+  "$(error_of "SELECT * FROM auth.use_citus()")"
 
 finish citus

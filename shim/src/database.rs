@@ -167,6 +167,11 @@ pub enum ExtensionError {
          the nile-reset of version {found}"
     )]
     OtherVersion { found: String },
+    #[error(
+        "this database is a Citus worker: nile_reset's tokens and outbox live on the coordinator, \
+         connect to the coordinator"
+    )]
+    CitusWorker,
     #[error("cannot read the installed extension version: {0}")]
     Unreadable(String),
 }
@@ -187,7 +192,34 @@ pub async fn check_extension(client: &Client) -> Result<String, ExtensionError> 
     if found != EXTENSION_VERSION {
         return Err(ExtensionError::OtherVersion { found });
     }
+    if is_citus_worker(client)
+        .await
+        .map_err(|error| ExtensionError::Unreadable(describe(&error)))?
+    {
+        return Err(ExtensionError::CitusWorker);
+    }
     Ok(found)
+}
+
+/// Citus creates the extension on its workers too, but none of its state
+/// lives there (README "Scaling out with Citus"): a sender connected to a
+/// worker would find an empty outbox forever. Group 0 is the coordinator's.
+async fn is_citus_worker(client: &Client) -> Result<bool, tokio_postgres::Error> {
+    let citus: bool = client
+        .query_one(
+            "SELECT pg_catalog.to_regclass('pg_catalog.pg_dist_local_group') IS NOT NULL",
+            &[],
+        )
+        .await?
+        .get(0);
+    if !citus {
+        return Ok(false);
+    }
+    let group: Option<i32> = client
+        .query_opt("SELECT groupid FROM pg_catalog.pg_dist_local_group", &[])
+        .await?
+        .map(|row| row.get(0));
+    Ok(group.is_some_and(|group| group != 0))
 }
 
 /// A database error for logs and messages: the SQLSTATE and primary message only (DETAIL and
