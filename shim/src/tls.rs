@@ -9,7 +9,10 @@
 //! | `verify-full` | always | signed by `sslrootcert` and issued for the host connected to |
 //!
 //! `verify-ca` and `verify-full` need `sslrootcert` (a PEM file of CA certificates), or
-//! `sslrootcert=system` for the operating system's trust store. tokio-postgres itself only
+//! `sslrootcert=system` for the operating system's trust store. As with libpq, `prefer` and
+//! `require` with `sslrootcert` naming a file check the certificate as `verify-ca` does, and
+//! `sslrootcert=system` means `verify-full` (a weaker mode with it is refused). (libpq also
+//! reads `~/.postgresql/root.crt` when no `sslrootcert` is given; this does not.) tokio-postgres itself only
 //! knows disable/prefer/require, so both parameters are taken out of the connection string
 //! here.
 
@@ -51,6 +54,16 @@ impl SslMode {
                 "sslmode {other:?} is not supported (disable, prefer, require, verify-ca, verify-full)"
             ),
         })
+    }
+
+    fn name(self) -> &'static str {
+        match self {
+            SslMode::Disable => "disable",
+            SslMode::Prefer => "prefer",
+            SslMode::Require => "require",
+            SslMode::VerifyCa => "verify-ca",
+            SslMode::VerifyFull => "verify-full",
+        }
     }
 
     /// What tokio-postgres is told: whether TLS is tried, and whether it is required.
@@ -122,8 +135,18 @@ pub fn split_settings(dsn: &str) -> anyhow::Result<(String, TlsSettings)> {
         }
         kept.join(" ")
     };
+    // The system's trust store is for public CAs, which sign certificates
+    // for any name: only verify-full means anything with it (libpq 16+).
+    let mode = match (mode, &root) {
+        (None, Some(RootCerts::System)) => SslMode::VerifyFull,
+        (Some(weak), Some(RootCerts::System)) if weak != SslMode::VerifyFull => bail!(
+            "sslmode {} may not be used with sslrootcert=system (use verify-full)",
+            weak.name()
+        ),
+        (mode, _) => mode.unwrap_or(SslMode::Prefer),
+    };
     let settings = TlsSettings {
-        mode: mode.unwrap_or(SslMode::Prefer),
+        mode,
         root_certs: root,
     };
     if matches!(settings.mode, SslMode::VerifyCa | SslMode::VerifyFull)
@@ -140,9 +163,17 @@ pub fn connector(settings: &TlsSettings) -> anyhow::Result<MakeRustlsConnect> {
     let builder = ClientConfig::builder_with_provider(provider.clone())
         .with_safe_default_protocol_versions()
         .context("TLS set-up failed")?;
-    let verifier: Arc<dyn ServerCertVerifier> = match settings.mode {
-        SslMode::Disable | SslMode::Prefer | SslMode::Require => Arc::new(Unverified(provider)),
-        SslMode::VerifyCa | SslMode::VerifyFull => {
+    // libpq checks the CA in prefer and require too when it has a root file.
+    let checks_ca = match settings.mode {
+        SslMode::Disable => false,
+        SslMode::Prefer | SslMode::Require => {
+            matches!(settings.root_certs, Some(RootCerts::File(_)))
+        }
+        SslMode::VerifyCa | SslMode::VerifyFull => true,
+    };
+    let verifier: Arc<dyn ServerCertVerifier> = match checks_ca {
+        false => Arc::new(Unverified(provider)),
+        true => {
             let roots = match &settings.root_certs {
                 Some(RootCerts::File(path)) => roots_from_file(path)?,
                 Some(RootCerts::System) | None => system_roots()?,
@@ -320,7 +351,21 @@ mod tests {
         assert!(split_settings("postgres://db/app?sslmode=verify-ca").is_err());
         assert!(split_settings("postgres://db/app?sslmode=allow").is_err());
         let (_, tls) =
-            split_settings("postgres://db/app?sslmode=verify-ca&sslrootcert=system").unwrap();
+            split_settings("postgres://db/app?sslmode=verify-full&sslrootcert=system").unwrap();
         assert_eq!(tls.root_certs, Some(RootCerts::System));
+    }
+
+    #[test]
+    fn the_system_trust_store_means_verify_full() {
+        let (_, tls) = split_settings("postgres://db/app?sslrootcert=system").unwrap();
+        assert_eq!(tls.mode, SslMode::VerifyFull);
+        for weak in ["prefer", "require", "verify-ca"] {
+            let error = split_settings(&format!(
+                "postgres://db/app?sslmode={weak}&sslrootcert=system"
+            ))
+            .unwrap_err()
+            .to_string();
+            assert!(error.contains("use verify-full"), "{error}");
+        }
     }
 }

@@ -174,8 +174,27 @@ async fn sslmodes_mean_what_they_mean_to_libpq() {
     ))
     .await
     .is_err());
-    // require: encrypted, whatever the certificate.
+    // require: encrypted, whatever the certificate...
     connect(&url("127.0.0.1", "sslmode=require")).await.unwrap();
+    // ...unless sslrootcert names a file: then, as with libpq, require and
+    // prefer check the certificate against it as verify-ca does.
+    connect(&url(
+        "127.0.0.1",
+        &format!("sslmode=require&sslrootcert={ca}"),
+    ))
+    .await
+    .unwrap();
+    for mode in ["require", "prefer"] {
+        assert!(
+            connect(&url(
+                "127.0.0.1",
+                &format!("sslmode={mode}&sslrootcert={other_ca}")
+            ))
+            .await
+            .is_err(),
+            "sslmode={mode} with another CA's certificate connected"
+        );
+    }
     // verify-* without a CA is a configuration error, said before connecting.
     let error = connect(&url("localhost", "sslmode=verify-full"))
         .await
