@@ -230,4 +230,4 @@ BENCH_PROFILE=release bash bench/enumeration.sh --min-response-time 0 | tail -n 
 # Scaling out (README "Scaling out with Citus"): the users table distributed
 # over a coordinator and two workers, against single-node PostgreSQL 18.
 log "Citus: generate_password_token with the users table distributed, against one node"
-bash bench/citus.sh | tail -n 5
+bash bench/citus.sh | tail -n 6
