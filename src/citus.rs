@@ -285,6 +285,35 @@ fn check_key(name: &str, placement: &Placement, column: &str, why: &str) {
     }
 }
 
+/// nile_reset reads and writes the application's tables as their owner
+/// (`spi::as_role`), and Citus connects to the workers as the current role:
+/// the owner of a table in Citus's metadata must be able to log in.
+fn check_owner(client: &SpiClient<'_>, table: pg_sys::Oid, name: &str, placement: &Placement) {
+    if matches!(placement, Placement::Local) {
+        return;
+    }
+    let rows = client
+        .select(
+            "SELECT r.rolname::pg_catalog.text AS owner, r.rolcanlogin AS can_log_in
+               FROM pg_catalog.pg_class c JOIN pg_catalog.pg_roles r ON r.oid = c.relowner
+              WHERE c.oid = $1",
+            None,
+            &[table.into()],
+        )
+        .unwrap_or_else(|e| crate::spi::spi_failed(e));
+    let Some(row) = first_row(rows) else {
+        return;
+    };
+    if !not_null::<bool>(&row, "can_log_in") {
+        let owner: String = not_null(&row, "owner");
+        raise(
+            PgSqlErrorCode::ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE,
+            format!("{name} is owned by role {owner}, which cannot log in, and Citus connects to the workers as the role that reads it"),
+            &format!("nile_reset reads and writes the application's tables as their owner: ALTER ROLE {owner} LOGIN, and let it connect to the workers."),
+        );
+    }
+}
+
 /// Checks that this Citus cluster has the layout nile_reset supports (see
 /// the module comment and README "Scaling out with Citus") and describes
 /// it, one row per part. Changes nothing; raises 0A000 for a layout that
@@ -314,6 +343,7 @@ fn use_citus() -> TableIterator<'static, (name!(part, String), name!(layout, Str
             &tables.id_column,
             "reads and writes a user",
         );
+        check_owner(client, tables.users, &tables.users_name, &users);
         let distributed = !matches!(users, Placement::Local);
         let mut rows = vec![
             (
@@ -336,12 +366,14 @@ fn use_citus() -> TableIterator<'static, (name!(part, String), name!(layout, Str
                 );
             }
             check_key(name, &part, "user_id", "writes it");
+            check_owner(client, *oid, name, &part);
             rows.push((name.clone(), describe(&part)));
         }
         match &tables.lookup {
             Some((oid, name, email)) => {
                 let part = placement(client, *oid);
                 check_key(name, &part, email, "finds a user's id");
+                check_owner(client, *oid, name, &part);
                 rows.push((format!("email lookup: {name}"), describe(&part)));
             }
             None if matches!(users, Placement::Distributed(_)) => raise(

@@ -131,7 +131,7 @@ else
 fi
 
 # --- 2. The app's tables, distributed ---------------------------------------
-on 0 "CREATE ROLE rails LOGIN"
+on 0 "CREATE ROLE rails"
 on 0 "CREATE TABLE public.users (
         id                 bigserial PRIMARY KEY,
         email              character varying NOT NULL,
@@ -154,6 +154,9 @@ else
   pass "without the lookup, finding a user by email searches every shard"
 fi
 on 0 "SELECT auth.use_email_lookup('public.user_emails', 'email', 'user_id')" >/dev/null
+check_eq "auth.use_citus() refuses tables whose owner cannot log in (55000)" 55000 \
+  "$(sqlstate 0 "SELECT * FROM auth.use_citus()")"
+on 0 "ALTER ROLE rails LOGIN"
 check_eq "auth.use_citus() describes the supported layout" \
   "nile_reset's state and configuration|ordinary tables on the coordinator
 workers|2 with nile_reset $new_version
