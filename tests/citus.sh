@@ -11,9 +11,12 @@
 #      (citus.multi_task_query_log_level): generate, verify, reset writing
 #      the distributed users table, the `send` binary claiming and
 #      acknowledging, woken by NOTIFY; deleting a user revokes its token;
-#   4. what would break is refused: calls on a worker, a users table
-#      distributed by another column, no email lookup, an extension table
-#      put in Citus's metadata.
+#      then Nile's shape distributed by user id (credentials, sessions,
+#      cascades);
+#   4. what would break is refused: calls on a worker (SQL, serve, send), a
+#      users table distributed by another column, no email lookup, a table
+#      owner that cannot log in, a distributed nile_reset function, an
+#      extension table put in Citus's metadata.
 # When neither a built Citus nor its source is available it says so and
 # passes nothing. Ends with "citus: N passed, M failed". Ports 28890-28892.
 set -euo pipefail
@@ -78,7 +81,7 @@ trap cleanup EXIT
 
 # psql on node N (0 = coordinator); unaligned, tuples only.
 on() { # node statement
-  "$bin/psql" -X -q -At -v ON_ERROR_STOP=1 -v VERBOSITY=terse -h 127.0.0.1 -p $((port + $1)) \
+  PGOPTIONS="${PGOPTIONS:-} -c client_min_messages=warning" "$bin/psql" -X -q -At -v ON_ERROR_STOP=1 -v VERBOSITY=terse -h 127.0.0.1 -p $((port + $1)) \
     -U postgres -d "$CITUS_DB" -c "$2"
 }
 # The coordinator, with every multi-shard statement an error: whatever
@@ -233,6 +236,56 @@ check_eq "the extension's tables stay on the coordinator" 0 \
 check_eq "no queued email was lost" 0 \
   "$(on 0 "SELECT count(*) FROM nile_reset.email_outbox WHERE sent_at IS NULL AND lower(recipient) IN ('user42@example.com', 'user7@example.com', 'user8@example.com')")"
 
+# --- 3b. Nile's shape, distributed -----------------------------------------
+# users.users by id, auth.credentials and auth.sessions by user_id, colocated,
+# so that their foreign keys (and ON DELETE CASCADE) hold across the cluster.
+# Citus needs every unique constraint to include the distribution column:
+# the recipe in README "Scaling out with Citus".
+nina=00000000-0000-0000-0000-0000000000b1
+on 0 "SELECT auth.use_nile_users()" >/dev/null
+on 0 "INSERT INTO users.users (id, email, name) VALUES ('$nina', 'Nina@example.com', 'Nina')"
+on 0 "INSERT INTO auth.sessions (user_id, session_token, expires_at) VALUES ('$nina', 'nina-session', now() + interval '1 day')"
+on 0 "ALTER TABLE auth.credentials DROP CONSTRAINT credentials_user_id_fkey"
+on 0 "ALTER TABLE auth.sessions DROP CONSTRAINT sessions_user_id_fkey"
+on 0 "DROP INDEX users.users_email_live"
+# 0.1.0 created these tables on every node; after the update the workers'
+# (empty) copies are application tables there, in the way of Citus's own.
+on 0 "SELECT run_command_on_workers('DROP TABLE IF EXISTS auth.sessions, auth.credentials, users.users')" >/dev/null
+on 0 "SELECT create_distributed_table('users.users', 'id')" >/dev/null
+on 0 "CREATE TABLE public.nile_emails (email text PRIMARY KEY, user_id uuid NOT NULL)"
+on 0 "SELECT create_distributed_table('public.nile_emails', 'email')" >/dev/null
+on 0 "INSERT INTO public.nile_emails SELECT lower(email), id FROM users.users WHERE deleted IS NULL"
+on 0 "SELECT auth.use_email_lookup('public.nile_emails', 'email', 'user_id')" >/dev/null
+check_eq "credentials left local next to distributed users are refused (0A000)" 0A000 \
+  "$(sqlstate 0 "SELECT * FROM auth.use_citus()")"
+on 0 "ALTER TABLE auth.credentials DROP CONSTRAINT credentials_pkey, ADD PRIMARY KEY (user_id, id)"
+on 0 "ALTER TABLE auth.sessions DROP CONSTRAINT sessions_pkey, ADD PRIMARY KEY (user_id, id)"
+on 0 "ALTER TABLE auth.sessions DROP CONSTRAINT sessions_session_token_key, ADD UNIQUE (user_id, session_token)"
+on 0 "SELECT create_distributed_table('auth.credentials', 'user_id', colocate_with => 'users.users')" >/dev/null
+on 0 "SELECT create_distributed_table('auth.sessions', 'user_id', colocate_with => 'users.users')" >/dev/null
+on 0 "ALTER TABLE auth.credentials ADD FOREIGN KEY (user_id) REFERENCES users.users (id) ON DELETE CASCADE"
+on 0 "ALTER TABLE auth.sessions ADD FOREIGN KEY (user_id) REFERENCES users.users (id) ON DELETE CASCADE"
+check_eq "auth.use_citus() accepts Nile's tables distributed by user id" \
+  "users: users.users|distributed by id
+auth.credentials|distributed by user_id
+auth.sessions|distributed by user_id
+email lookup: public.nile_emails|distributed by email" \
+  "$(on 0 "SELECT part, layout FROM auth.use_citus() OFFSET 2")"
+check_eq "a token for a user of Nile's distributed table" t \
+  "$(one_shard "SELECT created FROM auth.generate_password_token('nina@example.com', $generate)")"
+nina_token=$(on 0 "SELECT substring(body FROM 'token=([0-9a-f]{64})') FROM nile_reset.email_outbox WHERE lower(recipient) = 'nina@example.com'")
+check_eq "the token resets Nina's password" "$nina" \
+  "$(PGOPTIONS='-c citus.multi_task_query_log_level=error -c nile_reset.bcrypt_cost=4' on 0 \
+      "SELECT auth.reset_password('nina@example.com', '$nina_token', 'correct horse battery')")"
+check "the distributed credential holds a bcrypt hash that accepts it" bcrypt_accepts 'correct horse battery' \
+  "$(on 0 "SELECT payload->>'hash' FROM auth.credentials WHERE user_id = '$nina' AND deleted IS NULL")"
+check_eq "and her sessions ended" 0 "$(on 0 "SELECT count(*) FROM auth.sessions WHERE user_id = '$nina'")"
+on 0 "DELETE FROM users.users WHERE id = '$nina'"
+check_eq "deleting her cascades to her distributed credentials" 0 \
+  "$(on 0 "SELECT count(*) FROM auth.credentials WHERE user_id = '$nina'")"
+on 0 "SELECT auth.use_user_table('public.users', 'id', 'email', 'encrypted_password', 'bcrypt')" >/dev/null
+on 0 "SELECT auth.use_email_lookup('public.user_emails', 'email', 'user_id')" >/dev/null
+
 # --- 4. What would break is refused -----------------------------------------
 check_eq "a request on a worker is refused (0A000)" 0A000 \
   "$(sqlstate 1 "SELECT created FROM auth.generate_password_token('user1@example.com', $generate)")"
@@ -265,6 +318,9 @@ check_eq "a users table distributed by another column than the id is refused (0A
 on 0 "SELECT auth.use_user_table('public.users', 'id', 'email', 'encrypted_password', 'bcrypt')" >/dev/null
 on 0 "SELECT auth.use_email_lookup('public.user_emails', 'email', 'user_id')" >/dev/null
 check_eq "the supported layout is accepted again" 4 "$(on 0 "SELECT count(*) FROM auth.use_citus()")"
+check_eq "Citus itself refuses to make nile_reset a distributed schema" \
+  "schema nile_reset, which is owned by an extension, cannot be distributed" \
+  "$(error_of "SELECT citus_schema_distribute('nile_reset')")"
 # Last, since neither can be undone: one of nile_reset's functions made a
 # distributed function (Citus would run it on a worker), and one of its
 # tables put in Citus's metadata.
@@ -274,7 +330,7 @@ check_eq "a distributed nile_reset function is refused (0A000)" 0A000 \
 check_eq "naming it" \
   "auth.verify_password_token(text,text) is a distributed function: Citus would run it on a worker, which has none of nile_reset's state" \
   "$(error_of "SELECT * FROM auth.use_citus()")"
-on 0 "SET client_min_messages = warning; SELECT create_reference_table('nile_reset.trusted_origins')" >/dev/null
+on 0 "SELECT create_reference_table('nile_reset.trusted_origins')" >/dev/null
 check_eq "an extension table in Citus's metadata is refused (0A000)" 0A000 \
   "$(sqlstate 0 "SELECT * FROM auth.use_citus()")"
 check_eq "naming it" \
