@@ -26,7 +26,8 @@ SET ROLE regress_squatter;
 GRANT nile_reset_admin TO regress_squatter;
 SELECT pg_catalog.to_regprocedure('auth.add_trusted_origin(text)') IS NULL AS nothing_to_administer;
 RESET ROLE;
-REVOKE nile_reset_admin FROM regress_squatter;
+-- CASCADE: PostgreSQL 16+ also revokes the grant the squatter made with it.
+REVOKE nile_reset_admin FROM regress_squatter CASCADE;
 
 -- A nile_reset_admin that can log in is refused too (42501).
 ALTER ROLE nile_reset_admin LOGIN;
