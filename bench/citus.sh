@@ -44,9 +44,8 @@ if [ -x "$bin/pg_ctl" ]; then
   citus_stop "$bin" "$work/citus"
   stop_cluster "$bin" "$work/single"
 fi
-rm -rf "$prefix" "$work/citus" "$work/single"
-cp -a "$PG_PREFIX" "$prefix"
-ensure_reachable "$prefix"
+rm -rf "$work/citus" "$work/single"
+private_installation "$prefix"
 install_citus "$pg_config"
 install_files "$work/files" "$pg_config"
 

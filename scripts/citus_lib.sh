@@ -75,34 +75,24 @@ install_citus() { # pg_config
 
 # A coordinator (port) and two workers (port+1, port+2) in dir/node{0,1,2},
 # each with database $CITUS_DB and the citus extension, the workers added to
-# the coordinator's metadata.
+# the coordinator's metadata. Uses start_cluster (tests/release_lib.sh).
 CITUS_DB=app
 citus_start() { # bindir dir port
-  local bin=$1 dir=$2 port=$3 i node
+  local bin=$1 dir=$2 port=$3 i node fresh
   for i in 0 1 2; do
     node=$dir/node$i
-    mkdir -p "$node"
-    ensure_reachable "$node"
-    if [ ! -s "$node/PG_VERSION" ]; then
-      if [ "$(id -u)" -eq 0 ]; then chown "$PG_OS_USER" "$node"; fi
-      chmod 700 "$node"
-      as_pg "$bin/initdb" -D "$node" -U postgres --auth=trust -E UTF8 --locale=C.UTF-8 >/dev/null
-      cat >>"$node/postgresql.conf" <<CONF
-listen_addresses = '127.0.0.1'
-unix_socket_directories = '$node'
-port = $((port + i))
-shared_preload_libraries = 'citus'
+    fresh=false
+    [ -s "$node/PG_VERSION" ] || fresh=true
+    if ! as_pg "$bin/pg_ctl" -D "$node" status >/dev/null 2>&1; then
+      start_cluster "$bin" "$node" $((port + i)) "shared_preload_libraries = 'citus'
 max_connections = 300
-max_prepared_transactions = 200
-log_min_messages = warning
-CONF
-      as_pg "$bin/pg_ctl" -D "$node" -l "$node/server.log" -w -t 60 start >/dev/null
+max_prepared_transactions = 200"
+    fi
+    if $fresh; then
       "$bin/psql" -X -q -v ON_ERROR_STOP=1 -h 127.0.0.1 -p $((port + i)) -U postgres -d postgres \
         -c "CREATE DATABASE $CITUS_DB" >/dev/null
       "$bin/psql" -X -q -v ON_ERROR_STOP=1 -h 127.0.0.1 -p $((port + i)) -U postgres -d "$CITUS_DB" \
         -c "CREATE EXTENSION citus" >/dev/null
-    elif ! as_pg "$bin/pg_ctl" -D "$node" status >/dev/null 2>&1; then
-      as_pg "$bin/pg_ctl" -D "$node" -l "$node/server.log" -w -t 60 start >/dev/null
     fi
   done
   "$bin/psql" -X -q -At -v ON_ERROR_STOP=1 -h 127.0.0.1 -p "$port" -U postgres -d "$CITUS_DB" >/dev/null <<SQL

@@ -58,11 +58,8 @@ fi
 # A private installation: Citus and nile_reset are laid into a copy, so the
 # checkout's own PostgreSQL 18 stays as installed.
 if [ -x "$bin/pg_ctl" ]; then citus_stop "$bin" "$cluster"; fi
-rm -rf "$prefix" "$cluster"
-mkdir -p "$work"
-cp -a "$PG_PREFIX" "$prefix"
-rm -f "$("$pg_config" --pkglibdir)"/nile_reset.* "$("$pg_config" --sharedir)"/extension/nile_reset[.-]*
-ensure_reachable "$prefix"
+rm -rf "$cluster"
+private_installation "$prefix"
 install_citus "$pg_config"
 if [ -n "$old_version" ]; then
   install_files "$old_files" "$pg_config"

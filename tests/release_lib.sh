@@ -49,8 +49,8 @@ PY
 # --- Clusters of a given PostgreSQL installation --------------------------
 # scripts/cluster.sh runs the checkout's copy of PostgreSQL; these tests also
 # run a private copy (upgrade.sh) and the system's binaries (package.sh).
-start_cluster() { # bindir datadir port
-  local bin=$1 dir=$2 port=$3
+start_cluster() { # bindir datadir port [extra postgresql.conf lines]
+  local bin=$1 dir=$2 port=$3 extra=${4:-}
   mkdir -p "$dir"
   ensure_reachable "$dir"
   if [ ! -s "$dir/PG_VERSION" ]; then
@@ -62,6 +62,7 @@ listen_addresses = '127.0.0.1'
 unix_socket_directories = '$dir'
 port = $port
 log_min_messages = warning
+$extra
 CONF
   fi
   as_pg "$bin/pg_ctl" -D "$dir" -l "$dir/server.log" -w -t 60 start >/dev/null
@@ -71,6 +72,18 @@ stop_cluster() { # bindir datadir
   if [ -s "$2/PG_VERSION" ] && as_pg "$1/pg_ctl" -D "$2" status >/dev/null 2>&1; then
     as_pg "$1/pg_ctl" -D "$2" -m fast -w stop >/dev/null
   fi
+}
+
+# A private copy of the checkout's PostgreSQL installation at prefix,
+# without nile_reset, so that a test can lay other files into it while the
+# checkout's own stays as installed.
+private_installation() { # prefix
+  local config=$1${PG_CONFIG#"$PG_PREFIX"}
+  rm -rf "$1"
+  mkdir -p "$(dirname "$1")"
+  cp -a "$PG_PREFIX" "$1"
+  rm -f "$("$config" --pkglibdir)"/nile_reset.* "$("$config" --sharedir)"/extension/nile_reset[.-]*
+  ensure_reachable "$1"
 }
 
 # --- Versions -------------------------------------------------------------

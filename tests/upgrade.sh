@@ -46,11 +46,8 @@ new_files=$work/current-files
 
 # A private installation, so that the checkout's own stays as installed.
 if [ -x "$bin/pg_ctl" ]; then stop_cluster "$bin" "$datadir"; fi
-rm -rf "$prefix" "$datadir"
-mkdir -p "$work"
-cp -a "$PG_PREFIX" "$prefix"
-rm -f "$("$pg_config" --pkglibdir)"/nile_reset.* "$("$pg_config" --sharedir)"/extension/nile_reset[.-]*
-ensure_reachable "$prefix"
+rm -rf "$datadir"
+private_installation "$prefix"
 install_files "$old_files" "$pg_config"
 
 start_cluster "$bin" "$datadir" "$port"
