@@ -1,7 +1,8 @@
 # Citus for the tests and the benchmark (sourced after scripts/common.sh):
 # built once per user from the vendored source tarball against PostgreSQL
 # 18 (Citus 14 supports 16-18), laid into a PostgreSQL installation, and run
-# as a coordinator with two workers on loopback.
+# as a coordinator with two workers on loopback. Needs tests/release_lib.sh
+# (start_cluster, stop_cluster) sourced first.
 # shellcheck shell=bash
 
 CITUS_VERSION=14.0.1
@@ -104,9 +105,5 @@ SQL
 
 citus_stop() { # bindir dir
   local node
-  for node in "$2"/node0 "$2"/node1 "$2"/node2; do
-    if [ -s "$node/PG_VERSION" ] && as_pg "$1/pg_ctl" -D "$node" status >/dev/null 2>&1; then
-      as_pg "$1/pg_ctl" -D "$node" -m fast -w stop >/dev/null
-    fi
-  done
+  for node in "$2"/node0 "$2"/node1 "$2"/node2; do stop_cluster "$1" "$node"; done
 }

@@ -46,7 +46,7 @@ pub struct Directory {
     shape: Shape,
     users: Relation,
     id: String,
-    id_type: &'static str,
+    id_type: IdType,
     email: String,
     name: Option<String>,
     locale: Option<String>,
@@ -108,14 +108,49 @@ const LOAD: Statement = Statement {
     args: &[],
 };
 
-fn id_cast(id_type: &str) -> &'static str {
-    match id_type {
-        "uuid" => "pg_catalog.uuid",
-        "bigint" => "pg_catalog.int8",
-        "integer" => "pg_catalog.int4",
-        "text" => "pg_catalog.text",
-        _ => crate::error::internal_error("nile_reset.user_directory holds an unknown id_type"),
+/// The type of the user table's id column, as `nile_reset.user_directory.id_type` spells it.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum IdType {
+    Uuid,
+    Bigint,
+    Integer,
+    Text,
+}
+
+impl IdType {
+    fn parse(name: &str) -> Option<IdType> {
+        Some(match name {
+            "uuid" => IdType::Uuid,
+            "bigint" => IdType::Bigint,
+            "integer" => IdType::Integer,
+            "text" => IdType::Text,
+            _ => return None,
+        })
     }
+
+    fn name(self) -> &'static str {
+        match self {
+            IdType::Uuid => "uuid",
+            IdType::Bigint => "bigint",
+            IdType::Integer => "integer",
+            IdType::Text => "text",
+        }
+    }
+
+    fn cast(self) -> &'static str {
+        match self {
+            IdType::Uuid => "pg_catalog.uuid",
+            IdType::Bigint => "pg_catalog.int8",
+            IdType::Integer => "pg_catalog.int4",
+            IdType::Text => "pg_catalog.text",
+        }
+    }
+}
+
+fn stored_id_type(name: &str) -> IdType {
+    IdType::parse(name).unwrap_or_else(|| {
+        crate::error::internal_error("nile_reset.user_directory holds an unknown id_type")
+    })
 }
 
 /// Reads the configuration; raises 55000 when there is none or its table
@@ -172,7 +207,7 @@ pub fn load(client: &mut SpiClient<'_>) -> Directory {
             owner: not_null(&row, "users_owner"),
         },
         id: not_null(&row, "id_column"),
-        id_type: id_cast(&id_type),
+        id_type: stored_id_type(&id_type),
         email: not_null(&row, "email_column"),
         name: text("name_column"),
         locale: text("locale_column"),
@@ -291,21 +326,21 @@ impl Directory {
     /// otherwise text cast in the statement.
     fn id_param<'a>(&self, id: &'a str) -> (String, PgBuiltInOids, DatumWithOid<'a>) {
         match self.id_type {
-            "pg_catalog.int8" => {
+            IdType::Bigint => {
                 if let Ok(value) = id.parse::<i64>() {
                     return ("$1".into(), PgBuiltInOids::INT8OID, value.into());
                 }
             }
-            "pg_catalog.int4" => {
+            IdType::Integer => {
                 if let Ok(value) = id.parse::<i32>() {
                     return ("$1".into(), PgBuiltInOids::INT4OID, value.into());
                 }
             }
-            "pg_catalog.text" => return ("$1".into(), PgBuiltInOids::TEXTOID, id.into()),
-            _ => {}
+            IdType::Text => return ("$1".into(), PgBuiltInOids::TEXTOID, id.into()),
+            IdType::Uuid => {}
         }
         (
-            format!("CAST($1 AS {})", self.id_type),
+            format!("CAST($1 AS {})", self.id_type.cast()),
             PgBuiltInOids::TEXTOID,
             id.into(),
         )
@@ -433,13 +468,17 @@ struct ColumnInfo {
 }
 
 fn column_info(client: &SpiClient<'_>, table: pg_sys::Oid, name: &str, role: &str) -> ColumnInfo {
-    // The lookup table's columns are named "lookup ..." (see
-    // configure_email_lookup); every other column is the user table's.
-    let where_ = if role.starts_with("lookup ") {
-        "lookup table"
-    } else {
-        "user table"
-    };
+    column_info_in(client, table, name, role, "user table")
+}
+
+/// `column_info`, saying `where_` (e.g. "lookup table") when the column is missing.
+fn column_info_in(
+    client: &SpiClient<'_>,
+    table: pg_sys::Oid,
+    name: &str,
+    role: &str,
+    where_: &str,
+) -> ColumnInfo {
     let row = client
         .select(
             "SELECT pg_catalog.format_type(t.oid, NULL) AS type_name,
@@ -528,7 +567,7 @@ struct Config<'a> {
     shape: &'a str,
     table: pg_sys::Oid,
     id: &'a str,
-    id_type: &'a str,
+    id_type: IdType,
     email: &'a str,
     password: Option<&'a str>,
     format: PasswordFormat,
@@ -572,7 +611,7 @@ fn store(config: Config<'_>) {
                 config.shape.into(),
                 config.table.into(),
                 config.id.into(),
-                config.id_type.into(),
+                config.id_type.name().into(),
                 config.email.into(),
                 config.password.into(),
                 config.format.as_str().into(),
@@ -603,12 +642,12 @@ fn write_lookup(table: Option<pg_sys::Oid>, email: Option<&str>, id: Option<&str
     });
 }
 
-fn id_type_of(info: &ColumnInfo, name: &str) -> &'static str {
+fn id_type_of(info: &ColumnInfo, name: &str) -> IdType {
     match info.type_name.as_str() {
-        "uuid" => "uuid",
-        "bigint" => "bigint",
-        "integer" => "integer",
-        "text" | "character varying" => "text",
+        "uuid" => IdType::Uuid,
+        "bigint" => IdType::Bigint,
+        "integer" => IdType::Integer,
+        "text" | "character varying" => IdType::Text,
         other => wrong_type("id", name, other, "uuid, bigint, integer or text"),
     }
 }
@@ -801,16 +840,24 @@ pub mod nile_reset {
             if not_null::<pg_sys::Oid>(&row, "user_table") == table {
                 ArgError::Invalid("lookup_table must not be the user table itself".into()).raise();
             }
-            let directory_id_type: String = not_null(&row, "id_type");
+            let directory_id_type = stored_id_type(&not_null::<String>(&row, "id_type"));
             check_table(client, table, "lookup_table");
             check_text(
-                &column_info(client, table, email, "lookup email"),
+                &column_info_in(client, table, email, "lookup email", "lookup table"),
                 "lookup email",
                 email,
             );
-            let id_type = id_type_of(&column_info(client, table, id, "lookup user id"), id);
+            let id_type = id_type_of(
+                &column_info_in(client, table, id, "lookup user id", "lookup table"),
+                id,
+            );
             if id_type != directory_id_type {
-                wrong_type("lookup user id", id, id_type, &directory_id_type);
+                wrong_type(
+                    "lookup user id",
+                    id,
+                    id_type.name(),
+                    directory_id_type.name(),
+                );
             }
         });
         write_lookup(Some(table), Some(email), Some(id));
@@ -872,7 +919,7 @@ pub mod nile_reset {
             shape: "nile",
             table: users,
             id: "id",
-            id_type: "uuid",
+            id_type: IdType::Uuid,
             email: "email",
             password: None,
             format: PasswordFormat::Nile,

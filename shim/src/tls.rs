@@ -225,7 +225,8 @@ fn system_roots() -> anyhow::Result<RootCertStore> {
     Ok(roots)
 }
 
-/// `require` and `prefer`: encrypted, the certificate not checked (libpq's meaning). The
+/// `require` and `prefer` without an `sslrootcert` file: encrypted, the certificate not checked
+/// (libpq's meaning). The
 /// handshake signatures are still verified, so the session key belongs to whoever holds the
 /// certificate's key.
 #[derive(Debug)]
