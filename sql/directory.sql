@@ -1,5 +1,5 @@
 -- The user directory's public functions (their checks are in
--- src/directory.rs). SECURITY INVOKER on purpose: the caller's own rights
+-- src/directory/configure.rs and catalog.rs). SECURITY INVOKER on purpose: the caller's own rights
 -- decide which table it may point nile_reset at. EXECUTE is granted to
 -- superusers and nile_reset_admin only (sql/privileges.sql).
 

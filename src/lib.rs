@@ -8,10 +8,11 @@
 //! Where things live:
 //! - `generate`   `auth.generate_password_token` / `_link`: the request.
 //! - `reset`      `auth.verify_password_token`, `auth.reset_password`.
-//! - `directory`  the user directory: `auth.use_user_table`,
-//!   `auth.use_nile_users`, and the statements that read users and write
-//!   passwords in the application's table (run as that table's owner);
-//!   `auth.use_email_lookup`, the app's email-keyed lookup table.
+//! - `directory`  the user directory: its stored configuration, read by
+//!   `load`; `configure`: `auth.use_user_table`, `auth.use_nile_users`,
+//!   `auth.use_email_lookup` (the app's email-keyed lookup table) and Nile's
+//!   tables; `catalog`: their checks; `statements`: reading users and
+//!   writing passwords in the application's table (run as its owner).
 //! - `citus`      `auth.use_citus()`: the supported Citus layout, checked;
 //!   refusals on Citus workers.
 //! - `password`   the new-password policy and the hash formats.
@@ -61,9 +62,9 @@ extension_sql_file!(
     name = "directory",
     requires = [
         "schema",
-        directory::nile_reset::configure_user_table,
-        directory::nile_reset::configure_nile_users,
-        directory::nile_reset::configure_email_lookup
+        directory::configure::nile_reset::configure_user_table,
+        directory::configure::nile_reset::configure_nile_users,
+        directory::configure::nile_reset::configure_email_lookup
     ]
 );
 extension_sql_file!("../sql/privileges.sql", name = "privileges", finalize);
