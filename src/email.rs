@@ -5,7 +5,7 @@ use pgrx::prelude::*;
 use pgrx::spi::SpiClient;
 
 use crate::error::ArgError;
-use crate::spi::{execute, first_row, not_null, Statement};
+use crate::spi::{first_row, not_null, query, Statement};
 
 const NORMALIZE: Statement = Statement {
     sql: "SELECT nile_reset.normalize_identifier($1) AS identifier",
@@ -15,7 +15,7 @@ const NORMALIZE: Statement = Statement {
 /// The identifier an email is stored and compared as: the database's one
 /// normalization, so callers that use `auth.normalize_identifier` agree.
 pub fn normalize(client: &mut SpiClient<'_>, email: &str) -> String {
-    first_row(execute(client, &NORMALIZE, &[email.into()]))
+    first_row(query(client, &NORMALIZE, &[email.into()]))
         .map(|row| not_null(&row, "identifier"))
         .unwrap_or_else(|| crate::error::internal_error("SELECT without FROM returned no row"))
 }

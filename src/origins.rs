@@ -42,10 +42,17 @@ fn is_trusted_url(url: &str) -> bool {
     let Ok(parsed) = parse_http_url("url", url) else {
         return false;
     };
-    Spi::get_one_with_args::<bool>(
-        "SELECT EXISTS (SELECT 1 FROM nile_reset.trusted_origins WHERE origin = $1)",
-        &[origin_of(&parsed).into()],
-    )
+    // A read (`select`), so that the check gives the transaction no id.
+    Spi::connect(|client| {
+        client
+            .select(
+                "SELECT EXISTS (SELECT 1 FROM nile_reset.trusted_origins WHERE origin = $1)",
+                Some(1),
+                &[origin_of(&parsed).into()],
+            )?
+            .first()
+            .get_one::<bool>()
+    })
     .unwrap_or_else(|e| crate::spi::spi_failed(e))
     .unwrap_or(false)
 }

@@ -31,17 +31,18 @@ fn prepared(
     client: &SpiClient<'_>,
     sql: &str,
     types: &[PgBuiltInOids],
+    writes: bool,
 ) -> Rc<OwnedPreparedStatement> {
     if let Some(plan) = KEPT.with(|kept| kept.borrow().get(sql).cloned()) {
         return plan;
     }
     let oids: Vec<PgOid> = types.iter().map(|oid| PgOid::BuiltIn(*oid)).collect();
-    let plan = Rc::new(
-        client
-            .prepare_mut(sql, &oids)
-            .unwrap_or_else(|e| spi_failed(e))
-            .keep(),
-    );
+    let plan = if writes {
+        client.prepare_mut(sql, &oids)
+    } else {
+        client.prepare(sql, &oids)
+    };
+    let plan = Rc::new(plan.unwrap_or_else(|e| spi_failed(e)).keep());
     KEPT.with(|kept| {
         let mut kept = kept.borrow_mut();
         if kept.len() >= MAX_KEPT {
@@ -68,9 +69,37 @@ pub fn execute_text<'conn>(
     types: &[PgBuiltInOids],
     args: &[DatumWithOid<'_>],
 ) -> SpiTupleTable<'conn> {
-    let plan = prepared(client, sql, types);
+    let plan = prepared(client, sql, types, true);
     client
         .update(&*plan, None, args)
+        .unwrap_or_else(|e| spi_failed(e))
+}
+
+/// Runs a kept statement that only reads (no DML, no row locks). Unlike
+/// `execute` it does not give the transaction an id (pgrx's `update` does,
+/// so that later statements see earlier writes): a call that writes
+/// nothing then commits nothing, with no WAL flush, and a wrong-token
+/// check costs the same as a check for an identifier without a token.
+/// Until the transaction writes, the statement reads the calling query's
+/// snapshot, as a read-only SPI statement does.
+pub fn query<'conn>(
+    client: &SpiClient<'conn>,
+    statement: &Statement,
+    args: &[DatumWithOid<'_>],
+) -> SpiTupleTable<'conn> {
+    query_text(client, statement.sql, statement.args, args)
+}
+
+/// `query` for a statement built at run time (the user directory's).
+pub fn query_text<'conn>(
+    client: &SpiClient<'conn>,
+    sql: &str,
+    types: &[PgBuiltInOids],
+    args: &[DatumWithOid<'_>],
+) -> SpiTupleTable<'conn> {
+    let plan = prepared(client, sql, types, false);
+    client
+        .select(&*plan, None, args)
         .unwrap_or_else(|e| spi_failed(e))
 }
 

@@ -12,7 +12,7 @@ use pgrx::prelude::*;
 use pgrx::spi::SpiClient;
 use pgrx::JsonB;
 
-use crate::spi::{execute, first_row, not_null, Statement};
+use crate::spi::{first_row, not_null, query, Statement};
 
 /// A row of `nile_reset.email_templates` with the stored template variables.
 pub struct Template {
@@ -61,7 +61,7 @@ pub fn load_template(
 ) -> Template {
     let default_locale = crate::settings::default_locale();
     let args = [name.into(), locale.into(), default_locale.as_str().into()];
-    let Some(row) = first_row(execute(client, &LOAD_TEMPLATE, &args)) else {
+    let Some(row) = first_row(query(client, &LOAD_TEMPLATE, &args)) else {
         ereport!(
             ERROR,
             PgSqlErrorCode::ERRCODE_UNDEFINED_OBJECT,
@@ -179,6 +179,18 @@ pub fn user_value(value: &str) -> String {
         .collect()
 }
 
+/// How an email greets the user: their name, made harmless by
+/// `user_value`, or their email when the name is missing or blank (a
+/// Django user with an empty first_name is not greeted "Hello ,").
+pub fn username_for(name: Option<&str>, email: &str) -> String {
+    let name = user_value(name.unwrap_or(""));
+    if name.trim().is_empty() {
+        user_value(email)
+    } else {
+        name
+    }
+}
+
 /// A header value (subject, sender) on one line: control characters, CR and
 /// LF above all, become spaces.
 pub fn one_line(value: &str) -> String {
@@ -265,5 +277,15 @@ mod tests {
     #[test]
     fn one_line_removes_line_breaks() {
         assert_eq!(one_line("Hi\r\nBcc: x@y\t!"), "Hi  Bcc: x@y !");
+    }
+
+    #[test]
+    fn a_missing_or_blank_name_greets_by_email() {
+        assert_eq!(username_for(Some("Jane"), "jane@example.com"), "Jane");
+        assert_eq!(username_for(None, "jane@example.com"), "jane@example.com");
+        assert_eq!(username_for(Some(""), "jane@example.com"), "jane@example.com");
+        assert_eq!(username_for(Some(" \t "), "jane@example.com"), "jane@example.com");
+        // Only format characters: nothing left to show once made harmless.
+        assert_eq!(username_for(Some("\u{202E}\u{200B}"), "jane@example.com"), "jane@example.com");
     }
 }
