@@ -14,9 +14,10 @@ fn has_control(value: &str) -> bool {
     value.chars().any(char::is_control)
 }
 
-/// Parses an absolute http(s) URL without userinfo. The WHATWG parser
-/// silently drops tabs and newlines and accepts `http:host`, so those are
-/// rejected on the raw text first.
+/// Parses an absolute http(s) URL without userinfo whose authority every
+/// parser reads alike (`nile_reset_urls`, the rule the HTTP shim applies
+/// too). The WHATWG parser silently drops tabs and newlines and accepts
+/// `http:host`, so those are rejected on the raw text first.
 pub fn parse_http_url(name: &str, raw: &str) -> Result<Url, ArgError> {
     if raw.chars().count() > MAX_URL_CHARS {
         return Err(ArgError::TooLong(format!(
@@ -42,6 +43,12 @@ pub fn parse_http_url(name: &str, raw: &str) -> Result<Url, ArgError> {
     if !url.username().is_empty() || url.password().is_some() {
         return Err(ArgError::Invalid(format!(
             "{name} must not contain a user name or password"
+        )));
+    }
+    if !nile_reset_urls::is_unambiguous(raw) {
+        return Err(ArgError::Invalid(format!(
+            "{name} must name its host as every URL parser reads it: no backslash, no encoded, \
+             full-width or numeric-shorthand host, no default-port or empty-authority tricks"
         )));
     }
     Ok(url)
@@ -114,6 +121,12 @@ mod tests {
             "https://example.com/\r\n",
             "https://example.com/a b",
             "https://",
+            // Read differently by WHATWG and other parsers (nile_reset_urls).
+            "http://localhost:3000\\@evil.example.net/",
+            "http:///localhost:3000/",
+            "http://local%68ost:3000/",
+            "http://0x7f.1:3000/",
+            "http://2130706433:3000/",
         ] {
             assert!(
                 matches!(parse_http_url("u", bad), Err(ArgError::Invalid(_))),

@@ -91,4 +91,10 @@ SELECT url, auth.is_trusted_url(url)
   FROM (VALUES ('http://localhost:3000/done?x=1'), ('HTTP://LOCALHOST:3000'), ('http://localhost:3001/'),
                ('https://evil.example/'), ('javascript:alert(1)'), (E'http://localhost:3000/\r\nX: y'),
                ('http://user@localhost:3000/'), ('not a url'), ('')) AS t(url);
+-- Authorities other URL parsers read differently are refused, as the HTTP
+-- shim refuses them (one rule: nile_reset_urls): to WHATWG the first is
+-- localhost, to RFC 3986 parsers it is evil.example.net.
+SELECT url, auth.is_trusted_url(url)
+  FROM (VALUES (E'http://localhost:3000\\@evil.example.net/'), ('http:///localhost:3000/'),
+               ('http://local%68ost:3000/')) AS t(url);
 SELECT auth.is_trusted_url(NULL) IS NULL AS null_in_null_out;
