@@ -31,11 +31,11 @@ BEGIN
         RETURN;
     END IF;
     v_token := encode(bench.gen_random_bytes(32), 'hex');
-    INSERT INTO nile_reset.verification_tokens AS t (identifier, user_id, token, expires, created, failed_attempts)
-    VALUES (lower(v_email), v_user_id, encode(bench.digest(v_token, 'sha256'), 'hex'), now() + interval '1 hour', now(), 0)
+    INSERT INTO nile_reset.verification_tokens AS t (identifier, user_id, token, expires, created)
+    VALUES (lower(v_email), v_user_id, encode(bench.digest(v_token, 'sha256'), 'hex'), now() + interval '1 hour', now())
     ON CONFLICT (identifier) DO UPDATE
        SET user_id = excluded.user_id, token = excluded.token, expires = excluded.expires,
-           created = excluded.created, failed_attempts = 0
+           created = excluded.created
     RETURNING t.expires INTO v_expires;
     v_link := p_redirect || '?token=' || v_token || '&identifier=' || replace(lower(v_email), '@', '%40')
               || '&callbackUrl=' || replace(replace(p_callback, ':', '%3A'), '/', '%2F');

@@ -20,16 +20,34 @@ DECLARE
     auth_schema record;
 BEGIN
     SELECT n.oid, n.nspowner::regrole AS owner, r.rolsuper,
-           n.xmin = pg_catalog.pg_current_xact_id()::pg_catalog.xid AS created_now
+           n.xmin = pg_catalog.pg_current_xact_id()::pg_catalog.xid
+             AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_class WHERE relnamespace = n.oid)
+             AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_proc WHERE pronamespace = n.oid)
+             AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_type WHERE typnamespace = n.oid) AS created_now,
+           (SELECT pg_catalog.string_agg(CASE WHEN a.grantee = 0 THEN 'PUBLIC' ELSE pg_catalog.quote_ident(g.rolname) END,
+                                         ', ' ORDER BY g.rolname NULLS FIRST)
+              FROM pg_catalog.aclexplode(n.nspacl) a
+              LEFT JOIN pg_catalog.pg_roles g ON g.oid = a.grantee
+             WHERE a.privilege_type = 'CREATE' AND a.grantee <> n.nspowner
+               AND NOT COALESCE(g.rolsuper, false)) AS creators
       INTO auth_schema
       FROM pg_catalog.pg_namespace n
       JOIN pg_catalog.pg_roles r ON r.oid = n.nspowner
      WHERE n.nspname = 'auth';
+    -- A role that may create in `auth` can add an overload of a public
+    -- function, e.g. auth.reset_password(varchar, varchar, varchar), that a
+    -- client binding varchar parameters (JDBC's setString) calls instead of
+    -- ours, with the new password. Supabase grants CREATE on its `auth` to
+    -- supabase_auth_admin and dashboard_user. An `auth` this very statement
+    -- created is exempt: default privileges on it are removed at the end.
+    IF FOUND AND auth_schema.creators IS NOT NULL AND NOT auth_schema.created_now
+       AND pg_catalog.current_setting('nile_reset.allow_auth_schema_creators', true) IS DISTINCT FROM 'on' THEN
+        RAISE EXCEPTION 'nile_reset cannot be installed: roles other than the owner of schema "auth" can create objects in it: %', auth_schema.creators
+            USING ERRCODE = 'insufficient_privilege',
+                  HINT = pg_catalog.format('They could shadow nile_reset''s functions for callers that pass varchar or unknown-typed arguments. REVOKE CREATE ON SCHEMA auth FROM %s, or, if they must keep it, SET nile_reset.allow_auth_schema_creators = on before CREATE EXTENSION and have every caller pass text-typed arguments (docs/security.md).', auth_schema.creators);
+    END IF;
     IF FOUND AND NOT auth_schema.rolsuper THEN
-        IF auth_schema.created_now
-           AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_class WHERE relnamespace = auth_schema.oid)
-           AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_proc WHERE pronamespace = auth_schema.oid)
-           AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_type WHERE typnamespace = auth_schema.oid) THEN
+        IF auth_schema.created_now THEN
             EXECUTE pg_catalog.format('ALTER SCHEMA auth OWNER TO %I', current_user);
         ELSE
             RAISE EXCEPTION 'nile_reset cannot be installed: schema "auth" is owned by role %, which is not a superuser', auth_schema.owner
@@ -128,13 +146,11 @@ CREATE TABLE nile_reset.user_directory (
 -- when that id no longer has that email or is disabled. `token` holds the
 -- hex SHA-256 of the secret, never the secret itself.
 CREATE TABLE nile_reset.verification_tokens (
-    identifier      text        PRIMARY KEY,
-    user_id         text        NOT NULL,
-    token           text        NOT NULL CHECK (token ~ '^[0-9a-f]{64}$'),
-    expires         timestamptz NOT NULL,
-    created         timestamptz NOT NULL DEFAULT now(),
-    failed_attempts integer     NOT NULL DEFAULT 0,
-    last_failure    timestamptz
+    identifier text        PRIMARY KEY,
+    user_id    text        NOT NULL,
+    token      text        NOT NULL CHECK (token ~ '^[0-9a-f]{64}$'),
+    expires    timestamptz NOT NULL,
+    created    timestamptz NOT NULL DEFAULT now()
 );
 
 -- The one normalization of identifiers: every function compares emails

@@ -14,7 +14,7 @@ use std::collections::HashMap;
 
 use crate::outbox::{enqueue, wake};
 use crate::settings::{MIN_RESEND_INTERVAL_SECONDS, TOKEN_TTL_SECONDS};
-use crate::spi::{execute, first_row, not_null, Statement};
+use crate::spi::{execute, first_row, not_null, query, Statement};
 use crate::templates::{load_template, Template};
 use crate::token;
 
@@ -30,11 +30,11 @@ const TRUSTED: Statement = Statement {
 /// Two sessions racing for one identifier serialize on its primary key.
 const ISSUE: Statement = Statement {
     sql: "INSERT INTO nile_reset.verification_tokens AS t
-                 (identifier, user_id, token, expires, created, failed_attempts)
-          VALUES ($1, $5, $2, now() + $3 * interval '1 second', now(), 0)
+                 (identifier, user_id, token, expires, created)
+          VALUES ($1, $5, $2, now() + $3 * interval '1 second', now())
           ON CONFLICT (identifier) DO UPDATE
              SET user_id = excluded.user_id, token = excluded.token, expires = excluded.expires,
-                 created = excluded.created, failed_attempts = 0, last_failure = NULL
+                 created = excluded.created
            WHERE t.created <= now() - $4 * interval '1 second' OR t.user_id <> excluded.user_id
           RETURNING t.identifier, t.expires",
     args: &[
@@ -85,7 +85,7 @@ fn trusted_urls(
     let callback = or_raise(parse_http_url("callback_url", callback_raw));
     let redirect = or_raise(parse_http_url("redirect_url", redirect_raw));
 
-    let trusted = first_row(execute(
+    let trusted = first_row(query(
         client,
         &TRUSTED,
         &[origin_of(&callback).into(), origin_of(&redirect).into()],
@@ -144,7 +144,7 @@ fn issue_for(
         .unwrap_or_else(|_| internal_error("the operating system random number generator failed"));
     let digest = token::digest(&secret);
     let user_id = user.as_ref().map_or("", |u| u.id.as_str());
-    let recent = first_row(execute(
+    let recent = first_row(query(
         client,
         &RECENT,
         &[
@@ -176,7 +176,7 @@ fn issue_for(
     Some(Issued {
         expires,
         link: reset_link(&urls.redirect, &secret, &identifier, urls.callback.as_str()),
-        username: crate::templates::user_value(user.name.as_deref().unwrap_or(&user.email)),
+        username: crate::templates::username_for(user.name.as_deref(), &user.email),
         email: user.email,
         locale: user.locale,
     })

@@ -10,47 +10,32 @@ use crate::directory::{self, Directory, User};
 use crate::error::{bad_token, internal_error, or_raise, required};
 use crate::outbox::enqueue;
 use crate::password::{check_password, HashCost, PasswordFormat};
-use crate::settings::{
-    BCRYPT_COST, FAILURE_BLOCK_MS, MAX_FAILED_ATTEMPTS, MAX_FAILURE_BLOCK_SECONDS,
-    PBKDF2_ITERATIONS,
-};
-use crate::spi::{execute, first_row, not_null, Statement};
+use crate::settings::{BCRYPT_COST, PBKDF2_ITERATIONS};
+use crate::spi::{execute, first_row, not_null, query, Statement};
 use crate::status::TokenStatus;
 use crate::templates::load_template;
 use crate::token;
 
-/// The identifier's token row, locked: concurrent verifies and resets of one
-/// identifier take turns, and a reset that waited finds the row gone.
-/// `blocked`: the brute-force throttle. After $2 (max_failed_attempts)
-/// wrong tokens, each further check waits until last_failure + $3 ms
-/// (failure_block) x 2^(failures - $2), at most $4 s (max_failure_block).
-/// `revoked` only for rows revoked by 0.1.0, which revoked on failures.
-const LOCK_TOKEN: Statement = Statement {
+/// The identifier's token row, read without a lock: a check with a wrong
+/// token must write nothing (no row lock, no transaction id, no WAL flush at
+/// commit), so that it costs the same whether or not the identifier has a
+/// token. `revoked` only for rows revoked by 0.1.0, which revoked on failures.
+const FIND_TOKEN: Statement = Statement {
     sql: "SELECT t.identifier, t.user_id, t.token, t.expires,
-                 t.expires > now() AS live, t.expires = '-infinity' AS revoked,
-                 t.failed_attempts >= $2 AND t.last_failure IS NOT NULL
-                   AND now() < t.last_failure + LEAST(
-                         $3 * interval '1 millisecond'
-                           * pg_catalog.power(2, LEAST(t.failed_attempts - $2, 30)),
-                         $4 * interval '1 second') AS blocked
+                 t.expires > now() AS live, t.expires = '-infinity' AS revoked
             FROM nile_reset.verification_tokens t
-           WHERE t.identifier = $1
-             FOR UPDATE",
-    args: &[
-        PgBuiltInOids::TEXTOID,
-        PgBuiltInOids::INT4OID,
-        PgBuiltInOids::INT4OID,
-        PgBuiltInOids::INT4OID,
-    ],
+           WHERE t.identifier = $1",
+    args: &[PgBuiltInOids::TEXTOID],
 };
 
-/// Counts a wrong token and when it came. The token itself stays valid:
-/// wrong guesses by a stranger must never stop the user's own link.
-const COUNT_FAILURE: Statement = Statement {
-    sql: "UPDATE nile_reset.verification_tokens
-             SET failed_attempts = failed_attempts + 1, last_failure = now()
-           WHERE identifier = $1",
-    args: &[PgBuiltInOids::TEXTOID],
+/// Locks the token a reset is about to consume, once it is known to be the
+/// right one: concurrent resets with it take turns, and one that waited
+/// finds the row gone.
+const LOCK_TOKEN: Statement = Statement {
+    sql: "SELECT 1 FROM nile_reset.verification_tokens
+           WHERE identifier = $1 AND token = $2
+             FOR UPDATE",
+    args: &[PgBuiltInOids::TEXTOID, PgBuiltInOids::TEXTOID],
 };
 
 /// Consumes the token (after a reset), or drops one whose user is gone.
@@ -65,26 +50,32 @@ enum TokenState {
     Invalid,
 }
 
-/// Checks `candidate` against the identifier's token, counting a wrong one.
-/// A right token is still invalid when the user it was issued to no longer
-/// has that email, or is deleted or disabled: the token is then dropped.
-/// While the identifier is throttled nothing is compared nor counted: the
-/// answer is invalid, and an attacker's guesses during a block neither
-/// lengthen it nor learn anything; the user's link works again when it ends.
+/// Whether the check may consume the token: a reset locks it first.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Purpose {
+    Verify,
+    Reset,
+}
+
+/// Checks `candidate` against the identifier's token. A right token is
+/// still invalid when the user it was issued to no longer has that email,
+/// or is deleted or disabled: the token is then dropped. A wrong token
+/// changes nothing: no state a stranger can set delays the owner's link
+/// (guessing 256 bits is hopeless; the shim's per-client rate limits bound
+/// the traffic), and known and unknown identifiers run the same statement.
 fn check_token(
     client: &mut SpiClient<'_>,
     directory: &Directory,
     identifier: &str,
     candidate: &str,
+    purpose: Purpose,
 ) -> TokenState {
     let identifier = crate::email::normalize(client, identifier);
-    let args = [
-        identifier.as_str().into(),
-        MAX_FAILED_ATTEMPTS.get().into(),
-        FAILURE_BLOCK_MS.get().into(),
-        MAX_FAILURE_BLOCK_SECONDS.get().into(),
-    ];
-    let Some(row) = first_row(execute(client, &LOCK_TOKEN, &args)) else {
+    let Some(row) = first_row(query(
+        client,
+        &FIND_TOKEN,
+        &[identifier.as_str().into()],
+    )) else {
         // Hash even when there is nothing to compare with, so an unknown
         // identifier costs the same as a wrong token.
         let _ = token::digest(candidate);
@@ -96,15 +87,15 @@ fn check_token(
     let expires: TimestampWithTimeZone = not_null(&row, "expires");
     let live: bool = not_null(&row, "live");
     let revoked: bool = not_null(&row, "revoked");
-    if not_null::<bool>(&row, "blocked") {
+    if !token::matches(candidate, &digest) || revoked {
         return TokenState::Invalid;
     }
-    if !token::matches(candidate, &digest) {
-        execute(client, &COUNT_FAILURE, &[stored_identifier.as_str().into()]);
-        return TokenState::Invalid;
-    }
-    if revoked {
-        return TokenState::Invalid;
+    if purpose == Purpose::Reset {
+        let args = [stored_identifier.as_str().into(), digest.as_str().into()];
+        if first_row(execute(client, &LOCK_TOKEN, &args)).is_none() {
+            // Consumed (or replaced) by a concurrent call that committed first.
+            return TokenState::Invalid;
+        }
     }
     let Some(user) = directory.find_holder(client, &user_id, &stored_identifier) else {
         execute(client, &DELETE_TOKEN, &[stored_identifier.as_str().into()]);
@@ -128,8 +119,8 @@ fn status_of(state: &TokenState) -> (TokenStatus, Option<TimestampWithTimeZone>)
 /// Is `token` the identifier's live token? `status` is `valid`, `invalid`
 /// (wrong, unknown, or its user deleted, disabled or with another email
 /// now: indistinguishable) or `expired` (only said to a caller who holds
-/// the right token). Wrong tokens count towards
-/// `nile_reset.max_failed_attempts`. The token is not consumed.
+/// the right token). A wrong token changes nothing. The token is not
+/// consumed.
 #[pg_extern(security_definer)]
 #[search_path(pg_catalog, pg_temp)]
 fn verify_password_token(
@@ -146,7 +137,13 @@ fn verify_password_token(
     let candidate = required(token, "token");
     let (status, expires) = Spi::connect_mut(|client| {
         let directory = directory::load(client);
-        status_of(&check_token(client, &directory, identifier, candidate))
+        status_of(&check_token(
+            client,
+            &directory,
+            identifier,
+            candidate,
+            Purpose::Verify,
+        ))
     });
     TableIterator::once((status.as_str().to_owned(), expires))
 }
@@ -200,8 +197,7 @@ fn reset_password(
 
     Spi::connect_mut(|client| {
         let directory = directory::load(client);
-        let (user, stored_identifier) = match check_token(client, &directory, identifier, candidate)
-        {
+        let (user, stored_identifier) = match check_token(client, &directory, identifier, candidate, Purpose::Reset) {
             TokenState::Valid(_, user, stored_identifier) => (user, stored_identifier),
             TokenState::Expired(_) => bad_token("reset token has expired"),
             TokenState::Invalid => bad_token("reset token is invalid or has already been used"),
@@ -212,7 +208,7 @@ fn reset_password(
         }
         execute(client, &DELETE_TOKEN, &[stored_identifier.as_str().into()]);
         let template = load_template(client, "password_alert", user.locale.as_deref());
-        let username = crate::templates::user_value(user.name.as_deref().unwrap_or(&user.email));
+        let username = crate::templates::username_for(user.name.as_deref(), &user.email);
         let alert_id = enqueue(
             client,
             &template,

@@ -11,7 +11,7 @@ SELECT created, expires > now() + interval '59 minutes' AND expires <= now() + i
                                     'http://localhost:3000/reset-password');
 
 -- One token per identifier (the lower-cased email), stored as a SHA-256 hex digest.
-SELECT identifier, length(token) AS digest_length, token ~ '^[0-9a-f]{64}$' AS is_hex, failed_attempts
+SELECT identifier, length(token) AS digest_length, token ~ '^[0-9a-f]{64}$' AS is_hex
   FROM nile_reset.verification_tokens;
 
 -- The queued email: recipient, sender and subject from the template.
