@@ -13,7 +13,8 @@ use crate::spi::{as_role, column, execute_text, first_row, not_null, query_text}
 fn live_condition(disabled: Option<&(String, DisabledType)>) -> String {
     match disabled {
         None => "true".to_owned(),
-        Some((col, DisabledType::Boolean)) => format!("NOT pg_catalog.coalesce(u.{col}, false)"),
+        // COALESCE is syntax, not a function: `pg_catalog.coalesce` does not exist.
+        Some((col, DisabledType::Boolean)) => format!("u.{col} IS NOT TRUE"),
         Some((col, DisabledType::Timestamp)) => format!("u.{col} IS NULL"),
     }
 }
@@ -328,7 +329,7 @@ mod tests {
         assert_eq!(live_condition(None), "true");
         assert_eq!(
             live_condition(Some(&("off".into(), DisabledType::Boolean))),
-            "NOT pg_catalog.coalesce(u.off, false)"
+            "u.off IS NOT TRUE"
         );
         assert_eq!(
             live_condition(Some(&("deleted".into(), DisabledType::Timestamp))),
@@ -371,7 +372,7 @@ mod tests {
              u.name::pg_catalog.text AS name, NULL::pg_catalog.text AS locale \
              FROM app.\"People\" u
               WHERE pg_catalog.lower(u.\"E-mail\"::pg_catalog.text) = $1 \
-             AND NOT pg_catalog.coalesce(u.off, false)
+             AND u.off IS NOT TRUE
               LIMIT 2"
         );
         let dir = directory(IdType::Uuid, None);
