@@ -9,6 +9,9 @@
 --   (ALTER DEFAULT PRIVILEGES) gave on nile_reset's tables, sequences, types
 --   and schema are revoked, each with a warning; objects this update creates
 --   get the install's treatment. Existing functions keep their grants.
+-- * The new hash keeps the user's scheme and strength; new password format
+--   django_argon2; auth.check_new_password applies the directory format's
+--   length limit (72 bytes for bcrypt, 4096 otherwise).
 -- Each change to the surface adds its statements below and its line here,
 -- so that a database updated from 0.2.0 ends as a fresh install of 0.3.0.
 
@@ -24,6 +27,15 @@ SELECT pg_catalog.set_config('nile_reset_update.members_before', pg_catalog.arra
 
 -- No lockout (src/reset.rs): nothing counts wrong tokens any more.
 ALTER TABLE nile_reset.verification_tokens DROP COLUMN failed_attempts, DROP COLUMN last_failure;
+
+-- The new hash keeps the user's scheme and strength (src/password.rs); new
+-- format django_argon2 (Django's Argon2PasswordHasher).
+ALTER TABLE nile_reset.user_directory DROP CONSTRAINT user_directory_password_format_check;
+ALTER TABLE nile_reset.user_directory ADD CONSTRAINT user_directory_password_format_check
+    CHECK (password_format IN ('bcrypt', 'django_pbkdf2_sha256', 'argon2id', 'django_argon2', 'nile'));
+-- auth.check_new_password applies the directory's format's length limit,
+-- so it reads the directory as the extension owner.
+ALTER FUNCTION auth.check_new_password(text) SECURITY DEFINER;
 
 -- Statements of later changes go above this line; the privilege pass stays last.
 -- Exactly the grants nile_reset means (docs/security.md), as an install now

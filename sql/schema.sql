@@ -122,7 +122,7 @@ CREATE TABLE nile_reset.user_directory (
     email_column      name     NOT NULL,
     password_column   name,
     password_format   text     NOT NULL
-        CHECK (password_format IN ('bcrypt', 'django_pbkdf2_sha256', 'argon2id', 'nile')),
+        CHECK (password_format IN ('bcrypt', 'django_pbkdf2_sha256', 'argon2id', 'django_argon2', 'nile')),
     name_column       name,
     disabled_column   name,
     disabled_type     text     CHECK (disabled_type IN ('boolean', 'timestamp')),

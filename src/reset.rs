@@ -9,8 +9,7 @@ use pgrx::spi::SpiClient;
 use crate::directory::{self, Directory, User};
 use crate::error::{bad_token, internal_error, or_raise, required};
 use crate::outbox::enqueue;
-use crate::password::{check_password, HashCost, PasswordFormat};
-use crate::settings::{BCRYPT_COST, PBKDF2_ITERATIONS};
+use crate::password::{bcrypt_cost_of, check_password_for, hash_replacing, PasswordFormat};
 use crate::spi::{execute, first_row, not_null, query, Statement};
 use crate::status::TokenStatus;
 use crate::templates::load_template;
@@ -149,19 +148,22 @@ fn verify_password_token(
 }
 
 /// The text the directory stores: the hash itself, or for Nile's shape the
-/// credential payload around it.
-fn stored_password(format: PasswordFormat, password: &str, email: &str) -> String {
-    let cost = HashCost {
-        bcrypt_cost: BCRYPT_COST.get() as u32,
-        pbkdf2_iterations: PBKDF2_ITERATIONS.get() as u32,
-    };
-    let hash =
-        crate::password::hash(format, password, &cost).unwrap_or_else(|e| internal_error(&e));
+/// credential payload around it. The hash keeps the scheme of the user's
+/// current one (`$2y$` stays `$2y$` for Laravel) and never gets weaker
+/// than it or than the settings.
+fn stored_password(format: PasswordFormat, password: &str, user: &User) -> String {
+    let hash = hash_replacing(
+        format,
+        password,
+        user.password_hash.as_deref(),
+        &crate::settings::hash_floor(),
+    )
+    .unwrap_or_else(|e| internal_error(&e));
     match format {
         PasswordFormat::Nile => serde_json::json!({
-            "crypt": format!("crypt-bf/{}", cost.bcrypt_cost),
+            "crypt": format!("crypt-bf/{}", bcrypt_cost_of(&hash).unwrap_or_else(|| internal_error("a bcrypt hash without its cost"))),
             "hash": hash,
-            "email": email,
+            "email": user.email,
         })
         .to_string(),
         _ => hash,
@@ -169,12 +171,16 @@ fn stored_password(format: PasswordFormat, password: &str, email: &str) -> Strin
 }
 
 /// Checks a new password against the policy without using a token: raises
-/// the same errors as `auth.reset_password` would (22004, 22001, 22023), so a
-/// client can refuse a password before it asks for a reset link.
-#[pg_extern]
+/// the same errors as `auth.reset_password` would (22004, 22001, 22023; the
+/// length limit is the directory's format's), so a client can refuse a
+/// password before it asks for a reset link. SECURITY DEFINER to read the
+/// directory's format, and nothing else.
+#[pg_extern(security_definer)]
 #[search_path(pg_catalog, pg_temp)]
 fn check_new_password(new_password: Option<&str>) {
-    or_raise(check_password(required(new_password, "new_password")));
+    let password = required(new_password, "new_password");
+    let format = Spi::connect_mut(|client| directory::load(client).format);
+    or_raise(check_password_for(format, password));
 }
 
 /// Consumes the identifier's token and sets `new_password` in the user
@@ -193,16 +199,16 @@ fn reset_password(
     let identifier = required(identifier, "identifier");
     let candidate = required(token, "token");
     let password = required(new_password, "new_password");
-    or_raise(check_password(password));
 
     Spi::connect_mut(|client| {
         let directory = directory::load(client);
+        or_raise(check_password_for(directory.format, password));
         let (user, stored_identifier) = match check_token(client, &directory, identifier, candidate, Purpose::Reset) {
             TokenState::Valid(_, user, stored_identifier) => (user, stored_identifier),
             TokenState::Expired(_) => bad_token("reset token has expired"),
             TokenState::Invalid => bad_token("reset token is invalid or has already been used"),
         };
-        let stored = stored_password(directory.format, password, &user.email);
+        let stored = stored_password(directory.format, password, &user);
         if !directory.set_password(client, &user, &stored) {
             bad_token("reset token is invalid or has already been used");
         }

@@ -9,6 +9,11 @@ use std::ffi::CString;
 
 use pgrx::{GucContext, GucFlags, GucRegistry, GucSetting};
 
+use crate::password::{
+    Argon2Cost, HashFloor, ARGON2_MAX_ITERATIONS, ARGON2_MAX_MEMORY_KIB, ARGON2_MAX_PARALLELISM,
+    BCRYPT_MAX_COST, PBKDF2_MAX_ITERATIONS,
+};
+
 pub static TOKEN_TTL_SECONDS: GucSetting<i32> = GucSetting::<i32>::new(3600);
 pub static MIN_RESEND_INTERVAL_SECONDS: GucSetting<i32> = GucSetting::<i32>::new(60);
 /// The default NOTIFY channel; `auth.sender_limits()` says the same (a
@@ -20,9 +25,18 @@ pub static MIN_PASSWORD_LENGTH: GucSetting<i32> = GucSetting::<i32>::new(8);
 pub static BCRYPT_COST: GucSetting<i32> = GucSetting::<i32>::new(10);
 /// Django's default for PBKDF2-SHA256 since Django 5.2.
 pub static PBKDF2_ITERATIONS: GucSetting<i32> = GucSetting::<i32>::new(1_000_000);
+/// argon2-cffi's defaults, RFC 9106's second recommended option (64 MiB,
+/// 3 passes, 4 lanes): what Python applications hash with unless they chose.
+pub static ARGON2_MEMORY_KIB: GucSetting<i32> = GucSetting::<i32>::new(65536);
+pub static ARGON2_ITERATIONS: GucSetting<i32> = GucSetting::<i32>::new(3);
+pub static ARGON2_PARALLELISM: GucSetting<i32> = GucSetting::<i32>::new(4);
+/// No effect since 0.3.0 (wrong tokens no longer throttle): kept so that
+/// configurations that set them still load without a warning.
 pub static MAX_FAILED_ATTEMPTS: GucSetting<i32> = GucSetting::<i32>::new(5);
 pub static FAILURE_BLOCK_MS: GucSetting<i32> = GucSetting::<i32>::new(1000);
 pub static MAX_FAILURE_BLOCK_SECONDS: GucSetting<i32> = GucSetting::<i32>::new(900);
+/// Read by the install guard (sql/schema.sql) only.
+pub static ALLOW_AUTH_SCHEMA_CREATORS: GucSetting<bool> = GucSetting::<bool>::new(false);
 pub static WAKEUPS: GucSetting<bool> = GucSetting::<bool>::new(true);
 pub static DEFAULT_LOCALE: GucSetting<Option<CString>> =
     GucSetting::<Option<CString>>::new(Some(c"en"));
@@ -91,7 +105,7 @@ pub fn register() {
         c"Each step doubles the hashing time.",
         &BCRYPT_COST,
         4,
-        31,
+        BCRYPT_MAX_COST as i32,
         GucContext::Suset,
         GucFlags::default(),
     );
@@ -101,14 +115,44 @@ pub fn register() {
         c"Django checks any count it finds in the hash; match your Django version's default.",
         &PBKDF2_ITERATIONS,
         1000,
-        100_000_000,
+        PBKDF2_MAX_ITERATIONS as i32,
+        GucContext::Suset,
+        GucFlags::default(),
+    );
+    GucRegistry::define_int_guc(
+        c"nile_reset.argon2_memory_kib",
+        c"Argon2 memory of new argon2id and django_argon2 password hashes.",
+        c"Up to 4GB; accepts units, e.g. '64MB'. Raised to 8kB per lane.",
+        &ARGON2_MEMORY_KIB,
+        8,
+        ARGON2_MAX_MEMORY_KIB as i32,
+        GucContext::Suset,
+        GucFlags::UNIT_KB,
+    );
+    GucRegistry::define_int_guc(
+        c"nile_reset.argon2_iterations",
+        c"Argon2 passes over the memory of new argon2id and django_argon2 password hashes.",
+        c"",
+        &ARGON2_ITERATIONS,
+        1,
+        ARGON2_MAX_ITERATIONS as i32,
+        GucContext::Suset,
+        GucFlags::default(),
+    );
+    GucRegistry::define_int_guc(
+        c"nile_reset.argon2_parallelism",
+        c"Argon2 lanes of new argon2id and django_argon2 password hashes.",
+        c"Lanes are computed one after another: time grows with them.",
+        &ARGON2_PARALLELISM,
+        1,
+        ARGON2_MAX_PARALLELISM as i32,
         GucContext::Suset,
         GucFlags::default(),
     );
     GucRegistry::define_int_guc(
         c"nile_reset.max_failed_attempts",
-        c"Wrong tokens for one identifier before its checks are throttled.",
-        c"Tokens are never revoked by wrong guesses; see nile_reset.failure_block.",
+        c"No effect since 0.3.0: wrong tokens are not counted.",
+        c"Wrong tokens never delay the right one; per-client rate limits in front bound guessing.",
         &MAX_FAILED_ATTEMPTS,
         1,
         1000,
@@ -117,8 +161,8 @@ pub fn register() {
     );
     GucRegistry::define_int_guc(
         c"nile_reset.failure_block",
-        c"First throttling block after nile_reset.max_failed_attempts wrong tokens.",
-        c"Each further wrong token doubles it; while blocked, tokens for the identifier are answered invalid unchecked.",
+        c"No effect since 0.3.0: wrong tokens do not block an identifier.",
+        c"",
         &FAILURE_BLOCK_MS,
         1,
         3_600_000,
@@ -127,7 +171,7 @@ pub fn register() {
     );
     GucRegistry::define_int_guc(
         c"nile_reset.max_failure_block",
-        c"Longest throttling block for one identifier.",
+        c"No effect since 0.3.0: wrong tokens do not block an identifier.",
         c"",
         &MAX_FAILURE_BLOCK_SECONDS,
         1,
@@ -135,6 +179,29 @@ pub fn register() {
         GucContext::Suset,
         GucFlags::UNIT_S,
     );
+    GucRegistry::define_bool_guc(
+        c"nile_reset.allow_auth_schema_creators",
+        c"Install into an auth schema that roles other than its owner can create objects in.",
+        c"Such a role can shadow nile_reset's functions for callers that pass varchar or unknown-typed arguments; callers must then pass text.",
+        &ALLOW_AUTH_SCHEMA_CREATORS,
+        GucContext::Suset,
+        GucFlags::default(),
+    );
+}
+
+/// The hash settings, the floor of a reset's new hash: the user's current
+/// hash may raise each of them, never lower it. PostgreSQL keeps each within
+/// its range, all positive.
+pub fn hash_floor() -> HashFloor {
+    HashFloor {
+        bcrypt_cost: BCRYPT_COST.get() as u32,
+        pbkdf2_iterations: PBKDF2_ITERATIONS.get() as u32,
+        argon2: Argon2Cost {
+            memory_kib: ARGON2_MEMORY_KIB.get() as u32,
+            iterations: ARGON2_ITERATIONS.get() as u32,
+            parallelism: ARGON2_PARALLELISM.get() as u32,
+        },
+    }
 }
 
 /// The NOTIFY channel, checked at use: string GUCs have no range to enforce.

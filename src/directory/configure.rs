@@ -151,7 +151,7 @@ pub mod nile_reset {
     /// a uuid, bigint, integer or text; `email_column` text-like (matched
     /// lower-cased: create an index on `lower(email)`); `password_column`
     /// receives the new hash in `password_format` (`bcrypt`,
-    /// `django_pbkdf2_sha256` or `argon2id`); `disabled_column`, when given, is
+    /// `django_pbkdf2_sha256`, `argon2id` or `django_argon2`); `disabled_column`, when given, is
     /// a boolean (true = disabled) or a timestamp (set = deleted);
     /// `locale_column`, when given, is text-like and picks the template
     /// locale of the user's emails. The caller must own the table, or be a
@@ -182,7 +182,7 @@ pub mod nile_reset {
             .raise(),
             Some(format) => format,
             None => ArgError::Invalid(
-                "password_format must be bcrypt, django_pbkdf2_sha256 or argon2id".into(),
+                "password_format must be bcrypt, django_pbkdf2_sha256, argon2id or django_argon2".into(),
             )
             .raise(),
         };

@@ -169,6 +169,10 @@ pub struct User {
     pub name: Option<String>,
     /// The user's locale for emails, when the directory has a locale column.
     pub locale: Option<String>,
+    /// The hash the application stores now (the users table's password
+    /// column; None for Nile's shape): a reset writes the new one in its
+    /// scheme and at least its strength.
+    pub password_hash: Option<String>,
 }
 
 const LOAD: Statement = Statement {

@@ -62,6 +62,7 @@ fn user_from(row: &pgrx::spi::SpiHeapTupleData<'_>) -> User {
         email: not_null(row, "email"),
         name: column(row, "name"),
         locale: column(row, "locale"),
+        password_hash: column(row, "password_hash"),
     }
 }
 
@@ -75,9 +76,13 @@ impl Directory {
             Some(col) => format!("u.{col}::pg_catalog.text"),
             None => "NULL::pg_catalog.text".to_owned(),
         };
+        let password_hash = match &self.password {
+            Some(col) => format!("u.{col}::pg_catalog.text"),
+            None => "NULL::pg_catalog.text".to_owned(),
+        };
         format!(
             "u.{id}::pg_catalog.text AS id, u.{email}::pg_catalog.text AS email, {name} AS name, \
-             {locale} AS locale",
+             {locale} AS locale, {password_hash} AS password_hash",
             id = self.id,
             email = self.email
         )
@@ -369,7 +374,8 @@ mod tests {
         assert_eq!(
             dir.by_email_sql(),
             "SELECT u.id::pg_catalog.text AS id, u.\"E-mail\"::pg_catalog.text AS email, \
-             u.name::pg_catalog.text AS name, NULL::pg_catalog.text AS locale \
+             u.name::pg_catalog.text AS name, NULL::pg_catalog.text AS locale, \
+             u.pw::pg_catalog.text AS password_hash \
              FROM app.\"People\" u
               WHERE pg_catalog.lower(u.\"E-mail\"::pg_catalog.text) = $1 \
              AND u.off IS NOT TRUE
@@ -379,7 +385,8 @@ mod tests {
         assert_eq!(
             dir.holder_sql("CAST($1 AS pg_catalog.uuid)"),
             "SELECT u.id::pg_catalog.text AS id, u.\"E-mail\"::pg_catalog.text AS email, \
-             u.name::pg_catalog.text AS name, NULL::pg_catalog.text AS locale \
+             u.name::pg_catalog.text AS name, NULL::pg_catalog.text AS locale, \
+             u.pw::pg_catalog.text AS password_hash \
              FROM app.\"People\" u
               WHERE u.id = CAST($1 AS pg_catalog.uuid)
                 AND pg_catalog.lower(u.\"E-mail\"::pg_catalog.text) = $2 AND true"

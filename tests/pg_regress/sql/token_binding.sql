@@ -17,11 +17,12 @@ SELECT auth.add_trusted_origin('http://localhost:3000');
 SELECT auth.use_user_table('accounts', 'id', 'email', 'password_hash', 'argon2id', NULL, 'deleted_at');
 SET nile_reset.min_resend_interval = 0;
 
--- A reset writes an argon2id PHC string.
+-- A reset writes an argon2id PHC string, at least as strong as argon2-cffi's
+-- defaults (the nile_reset.argon2_* settings).
 SELECT created FROM auth.generate_password_token('ann@example.com', 'http://localhost:3000/', 'http://localhost:3000/r');
 SELECT substring(body FROM 'token=([0-9a-f]{64})') AS token FROM nile_reset.email_outbox ORDER BY id DESC LIMIT 1 \gset
 SELECT auth.reset_password('ann@example.com', :'token', 'correct horse battery') AS user_id;
-SELECT id, password_hash ~ '^\$argon2id\$v=19\$m=19456,t=2,p=1\$[A-Za-z0-9+/]{22}\$[A-Za-z0-9+/]{43}$' AS is_argon2id_phc
+SELECT id, password_hash ~ '^\$argon2id\$v=19\$m=65536,t=3,p=4\$[A-Za-z0-9+/]{22}\$[A-Za-z0-9+/]{43}$' AS is_argon2id_phc
   FROM public.accounts WHERE id = 'acct-1';
 
 -- Deleted (soft): the token is invalid, and it is dropped.
