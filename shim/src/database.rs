@@ -5,7 +5,6 @@
 //! Pools open connections lazily and replace the ones the server closed (a restart) on the
 //! next checkout, so callers survive a database outage without restarting.
 
-use std::ffi::OsString;
 use std::ops::{Deref, DerefMut};
 use std::time::Duration;
 
@@ -14,8 +13,8 @@ use deadpool_postgres::{
     Manager, ManagerConfig, Object, Pool, PoolError, RecyclingMethod, Runtime,
 };
 use tokio_postgres::Client;
-use tokio_postgres_rustls::MakeRustlsConnect;
 
+use crate::backoff::Backoff;
 use crate::tls;
 
 /// The extension version this binary speaks to: both crates share the workspace version, so
@@ -31,12 +30,12 @@ const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 #[derive(Clone)]
 pub struct ConnectionSettings {
     config: tokio_postgres::Config,
-    tls: MakeRustlsConnect,
+    tls: tls::Connector,
 }
 
 impl ConnectionSettings {
     /// The TLS connector for `connect` (it is only used when sslmode is not `disable`).
-    pub fn tls(&self) -> MakeRustlsConnect {
+    pub fn tls(&self) -> tls::Connector {
         self.tls.clone()
     }
 }
@@ -55,15 +54,47 @@ impl DerefMut for ConnectionSettings {
     }
 }
 
-/// Connection settings from a PostgreSQL URL or key=value string. A URL without a password
-/// takes PGPASSWORD's (libpq's convention, so passwords can stay out of argv and `ps`);
-/// `application_name` names our sessions in pg_stat_activity unless the URL names them;
-/// `sslmode` and `sslrootcert` mean what they mean to libpq.
+/// Where libpq looks when neither the connection string nor PGHOST names a host: Debian's
+/// socket directory (the one its PostgreSQL packages listen on).
+const DEFAULT_SOCKET_DIRECTORY: &str = "/var/run/postgresql";
+
+/// Connection settings from a PostgreSQL URL or key=value string, as libpq reads them: what
+/// the string leaves out comes from libpq's environment (PGHOST, PGPORT, PGUSER, PGDATABASE,
+/// PGPASSWORD, PGSSLMODE, PGSSLROOTCERT), so passwords can stay out of argv and `ps`;
+/// `application_name` names our sessions in pg_stat_activity unless the string names them;
+/// `sslmode` and `sslrootcert` mean what they mean to libpq, and like libpq nothing is
+/// encrypted over a Unix-domain socket (a directory as the host, `%2F...` in a URL or
+/// `?host=/...`), whatever the sslmode.
 /// Errors never quote the URL: it may hold a password.
 pub fn connection_config(url: &str, application_name: &str) -> anyhow::Result<ConnectionSettings> {
-    let (rest, tls_settings) = tls::split_settings(url)?;
-    let mut config = configure(&rest, application_name, std::env::var_os("PGPASSWORD"))?;
-    config.ssl_mode(tls_settings.mode.wire());
+    connection_config_with_env(url, application_name, |name| std::env::var(name).ok())
+}
+
+fn connection_config_with_env(
+    url: &str,
+    application_name: &str,
+    env: impl Fn(&str) -> Option<String>,
+) -> anyhow::Result<ConnectionSettings> {
+    let (rest, tls_settings) = tls::split_settings(url, &env)?;
+    let mut config = configure(&rest, application_name, &env)?;
+    let hosts = config.get_hosts();
+    let sockets = hosts
+        .iter()
+        .filter(|host| matches!(host, tokio_postgres::config::Host::Unix(_)))
+        .count();
+    if sockets == hosts.len() {
+        config.ssl_mode(tls::SslMode::Disable.wire());
+    } else if sockets == 0 || tls_settings.mode == tls::SslMode::Prefer {
+        // prefer over a socket: the server declines TLS there, and the socket is used plain.
+        config.ssl_mode(tls_settings.mode.wire());
+    } else {
+        bail!(
+            "a connection string that lists both Unix-domain sockets and TCP hosts cannot use \
+             sslmode {}: tokio-postgres has one sslmode for every host (list them in separate \
+             connection strings, or use sslmode=prefer)",
+            tls_settings.mode.name()
+        );
+    }
     Ok(ConnectionSettings {
         config,
         tls: tls::connector(&tls_settings)?,
@@ -73,14 +104,38 @@ pub fn connection_config(url: &str, application_name: &str) -> anyhow::Result<Co
 fn configure(
     url: &str,
     application_name: &str,
-    pgpassword: Option<OsString>,
+    env: impl Fn(&str) -> Option<String>,
 ) -> anyhow::Result<tokio_postgres::Config> {
     let mut config: tokio_postgres::Config = url
         .parse()
         .map_err(|e| anyhow::anyhow!("the database URL is not valid ({e})"))?;
+    let env = |name: &str| env(name).filter(|value| !value.is_empty());
     if config.get_password().is_none() {
-        if let Some(password) = pgpassword.filter(|password| !password.is_empty()) {
-            config.password(password.into_encoded_bytes());
+        if let Some(password) = env("PGPASSWORD") {
+            config.password(password);
+        }
+    }
+    if config.get_hosts().is_empty() {
+        let hosts = env("PGHOST").unwrap_or_else(|| DEFAULT_SOCKET_DIRECTORY.to_owned());
+        for host in hosts.split(',') {
+            config.host(host);
+        }
+    }
+    if config.get_ports().is_empty() {
+        if let Some(port) = env("PGPORT") {
+            let port = port.parse().context("PGPORT is not a port number")?;
+            config.port(port);
+        }
+    }
+    if config.get_user().is_none() {
+        // libpq's default is the operating system user's name.
+        if let Some(user) = env("PGUSER").or_else(|| env("USER")) {
+            config.user(user);
+        }
+    }
+    if config.get_dbname().is_none() {
+        if let Some(dbname) = env("PGDATABASE") {
+            config.dbname(dbname);
         }
     }
     if config.get_application_name().is_none() {
@@ -118,14 +173,13 @@ pub fn pool(settings: ConnectionSettings, size: usize, timeout: Duration) -> any
 /// a growing pause. Every other failure (a wrong password, no such database) is final. Logs
 /// each failed attempt.
 pub async fn wait_for_connection(pool: &Pool) -> anyhow::Result<Object> {
-    let mut pause = Duration::from_millis(200);
+    let mut pause = Backoff::new(Duration::from_millis(200), Duration::from_secs(10));
     loop {
         match pool.get().await {
             Ok(client) => return Ok(client),
             Err(error) if is_unreachable(&error) => {
                 tracing::warn!(error = %describe_pool_error(&error), "the database is unreachable; trying again");
-                tokio::time::sleep(pause).await;
-                pause = (pause * 2).min(Duration::from_secs(10));
+                tokio::time::sleep(pause.next_delay()).await;
             }
             Err(error) => bail!(
                 "cannot connect to the database: {}",
@@ -250,6 +304,7 @@ pub fn describe_pool_error(error: &PoolError) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use tokio_postgres::config::Host;
 
     #[test]
     fn url_errors_do_not_quote_the_url() {
@@ -274,15 +329,78 @@ mod tests {
         assert_eq!(config.get_connect_timeout(), Some(&DEFAULT_CONNECT_TIMEOUT));
     }
 
+    fn env_of(vars: &'static [(&'static str, &'static str)]) -> impl Fn(&str) -> Option<String> {
+        move |name| {
+            vars.iter()
+                .find(|(key, _)| *key == name)
+                .map(|(_, value)| (*value).to_owned())
+        }
+    }
+
     #[test]
     fn pgpassword_fills_in_a_missing_password_only() {
-        let from_env = Some(OsString::from("env-secret"));
-        let config = configure("postgres://u@h/db", "test", from_env.clone()).unwrap();
+        let from_env = env_of(&[("PGPASSWORD", "env-secret")]);
+        let config = configure("postgres://u@h/db", "test", &from_env).unwrap();
         assert_eq!(config.get_password(), Some(&b"env-secret"[..]));
-        let config = configure("postgres://u:url-secret@h/db", "test", from_env).unwrap();
+        let config = configure("postgres://u:url-secret@h/db", "test", &from_env).unwrap();
         assert_eq!(config.get_password(), Some(&b"url-secret"[..]));
-        let config = configure("postgres://u@h/db", "test", None).unwrap();
+        let config = configure("postgres://u@h/db", "test", env_of(&[])).unwrap();
         assert_eq!(config.get_password(), None);
+    }
+
+    #[test]
+    fn libpq_environment_fills_in_what_the_string_leaves_out() {
+        let env = env_of(&[
+            ("PGHOST", "/run/pg"),
+            ("PGPORT", "5433"),
+            ("PGUSER", "mailer"),
+            ("PGDATABASE", "app"),
+        ]);
+        let config = configure("", "test", &env).unwrap();
+        assert_eq!(
+            config.get_hosts(),
+            [Host::Unix(std::path::PathBuf::from("/run/pg"))]
+        );
+        assert_eq!(config.get_ports(), [5433]);
+        assert_eq!(config.get_user(), Some("mailer"));
+        assert_eq!(config.get_dbname(), Some("app"));
+        // What the string says wins.
+        let config = configure("host=db port=6000 user=u dbname=d", "test", &env).unwrap();
+        assert_eq!(config.get_hosts(), [Host::Tcp("db".into())]);
+        assert_eq!(config.get_ports(), [6000]);
+        assert_eq!(config.get_user(), Some("u"));
+        // No host anywhere: Debian's socket directory, as libpq there.
+        let config = configure("dbname=app", "test", env_of(&[])).unwrap();
+        assert_eq!(
+            config.get_hosts(),
+            [Host::Unix(std::path::PathBuf::from(
+                DEFAULT_SOCKET_DIRECTORY
+            ))]
+        );
+    }
+
+    #[test]
+    fn a_unix_socket_is_never_encrypted_whatever_the_sslmode() {
+        use tokio_postgres::config::SslMode as Wire;
+        for dsn in [
+            "postgres://app@%2Fvar%2Frun%2Fpostgresql/app?sslmode=require",
+            "postgresql:///app?host=/var/run/postgresql&sslmode=require",
+            "host=/var/run/postgresql dbname=app sslmode=require",
+        ] {
+            let settings = connection_config_with_env(dsn, "test", env_of(&[])).unwrap();
+            assert_eq!(settings.get_ssl_mode(), Wire::Disable, "{dsn}");
+        }
+        let settings =
+            connection_config_with_env("host=db dbname=app sslmode=require", "test", env_of(&[]))
+                .unwrap();
+        assert_eq!(settings.get_ssl_mode(), Wire::Require);
+        // One sslmode for a socket and a TCP host cannot mean what libpq means: refused.
+        assert!(connection_config_with_env(
+            "host=/var/run/postgresql,db dbname=app sslmode=require",
+            "test",
+            env_of(&[])
+        )
+        .is_err());
     }
 
     #[test]

@@ -1,4 +1,5 @@
-//! Logs on stderr (stdout is reserved for the one line `serve` prints once it listens).
+//! Logs on stderr (stdout is reserved for the lines that say where the servers listen, printed
+//! once they do: `listening on ...` and `admin listening on ...`).
 
 use std::io::IsTerminal as _;
 

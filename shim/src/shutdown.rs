@@ -1,12 +1,15 @@
 //! The one way both subcommands learn that they should stop: SIGTERM (service managers) or
-//! SIGINT (a terminal).
+//! SIGINT (a terminal) cancels one root token, of which every task that stops on the signal
+//! holds a clone or a child.
 
 use anyhow::Context as _;
 use tokio::signal::unix::{signal, Signal, SignalKind};
+use tokio_util::sync::CancellationToken;
 
 pub struct Shutdown {
     terminate: Signal,
     interrupt: Signal,
+    root: CancellationToken,
 }
 
 impl Shutdown {
@@ -15,14 +18,24 @@ impl Shutdown {
         Ok(Shutdown {
             terminate: signal(SignalKind::terminate()).context("cannot watch SIGTERM")?,
             interrupt: signal(SignalKind::interrupt()).context("cannot watch SIGINT")?,
+            root: CancellationToken::new(),
         })
     }
 
-    /// Resolves on the first SIGTERM or SIGINT, with the signal's name.
+    /// The token the signal cancels: give tasks a clone, or a child when they may also be
+    /// stopped on their own.
+    pub fn token(&self) -> CancellationToken {
+        self.root.clone()
+    }
+
+    /// Resolves on the first SIGTERM or SIGINT, with the signal's name, once the root token is
+    /// cancelled.
     pub async fn requested(&mut self) -> &'static str {
-        tokio::select! {
+        let name = tokio::select! {
             _ = self.terminate.recv() => "SIGTERM",
             _ = self.interrupt.recv() => "SIGINT",
-        }
+        };
+        self.root.cancel();
+        name
     }
 }

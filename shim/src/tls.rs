@@ -29,6 +29,7 @@ use rustls::{
     CertificateError, ClientConfig, DigitallySignedStruct, RootCertStore, SignatureScheme,
 };
 use tokio_postgres::config::SslMode as WireSslMode;
+use tokio_postgres::tls::{MakeTlsConnect, TlsConnect};
 use tokio_postgres_rustls::MakeRustlsConnect;
 
 /// libpq's `sslmode`.
@@ -56,7 +57,7 @@ impl SslMode {
         })
     }
 
-    fn name(self) -> &'static str {
+    pub fn name(self) -> &'static str {
         match self {
             SslMode::Disable => "disable",
             SslMode::Prefer => "prefer",
@@ -91,8 +92,12 @@ pub struct TlsSettings {
 }
 
 /// Takes `sslmode` and `sslrootcert` out of a URL (`postgres://...?sslmode=...`) or a
-/// `key=value` connection string; returns the rest unchanged.
-pub fn split_settings(dsn: &str) -> anyhow::Result<(String, TlsSettings)> {
+/// `key=value` connection string; returns the rest unchanged. What the string does not set
+/// comes from libpq's environment (`PGSSLMODE`, `PGSSLROOTCERT`), read through `env`.
+pub fn split_settings(
+    dsn: &str,
+    env: impl Fn(&str) -> Option<String>,
+) -> anyhow::Result<(String, TlsSettings)> {
     let mut mode = None;
     let mut root = None;
     let mut take = |key: &str, value: &str| -> anyhow::Result<bool> {
@@ -135,6 +140,19 @@ pub fn split_settings(dsn: &str) -> anyhow::Result<(String, TlsSettings)> {
         }
         kept.join(" ")
     };
+    if mode.is_none() {
+        if let Some(value) = env("PGSSLMODE").filter(|v| !v.is_empty()) {
+            mode = Some(SslMode::parse(&value).context("PGSSLMODE")?);
+        }
+    }
+    if root.is_none() {
+        root = env("PGSSLROOTCERT")
+            .filter(|v| !v.is_empty())
+            .map(|value| match value.as_str() {
+                "system" => RootCerts::System,
+                _ => RootCerts::File(PathBuf::from(value)),
+            });
+    }
     // The system's trust store is for public CAs, which sign certificates
     // for any name: only verify-full means anything with it (libpq 16+).
     let mode = match (mode, &root) {
@@ -157,8 +175,68 @@ pub fn split_settings(dsn: &str) -> anyhow::Result<(String, TlsSettings)> {
     Ok((rest, settings))
 }
 
+/// The connector for `settings`: rustls for TCP hosts. libpq never uses TLS over a Unix-domain
+/// socket (the kernel already tells who is at the other end), and tokio-postgres asks for a
+/// TLS connector even for a socket, with an empty host name that rustls refuses: for a socket
+/// this hands out one that is never used (its wire mode is `disable`, see
+/// `database::connection_config`).
+#[derive(Clone)]
+pub struct Connector(MakeRustlsConnect);
+
+/// What [`Connector`] gives one connection.
+pub enum HostConnector<T> {
+    Tcp(T),
+    UnixSocket,
+}
+
+impl<S> MakeTlsConnect<S> for Connector
+where
+    MakeRustlsConnect: MakeTlsConnect<S>,
+    <<MakeRustlsConnect as MakeTlsConnect<S>>::TlsConnect as TlsConnect<S>>::Future: Send + 'static,
+    <<MakeRustlsConnect as MakeTlsConnect<S>>::TlsConnect as TlsConnect<S>>::Error:
+        Into<Box<dyn std::error::Error + Send + Sync>>,
+    S: Send + 'static,
+{
+    type Stream = <MakeRustlsConnect as MakeTlsConnect<S>>::Stream;
+    type TlsConnect = HostConnector<<MakeRustlsConnect as MakeTlsConnect<S>>::TlsConnect>;
+    type Error = <MakeRustlsConnect as MakeTlsConnect<S>>::Error;
+
+    fn make_tls_connect(&mut self, host: &str) -> Result<Self::TlsConnect, Self::Error> {
+        if host.is_empty() {
+            // tokio-postgres passes "" exactly for Unix-domain sockets.
+            return Ok(HostConnector::UnixSocket);
+        }
+        MakeTlsConnect::<S>::make_tls_connect(&mut self.0, host).map(HostConnector::Tcp)
+    }
+}
+
+impl<S, T> TlsConnect<S> for HostConnector<T>
+where
+    T: TlsConnect<S>,
+    T::Future: Send + 'static,
+    T::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+    S: Send + 'static,
+{
+    type Stream = T::Stream;
+    type Error = Box<dyn std::error::Error + Send + Sync>;
+    type Future =
+        std::pin::Pin<Box<dyn std::future::Future<Output = Result<T::Stream, Self::Error>> + Send>>;
+
+    fn connect(self, stream: S) -> Self::Future {
+        match self {
+            HostConnector::Tcp(tls) => {
+                let handshake = tls.connect(stream);
+                Box::pin(async move { handshake.await.map_err(Into::into) })
+            }
+            HostConnector::UnixSocket => {
+                Box::pin(async { Err("TLS is never used over a Unix-domain socket".into()) })
+            }
+        }
+    }
+}
+
 /// The rustls connector for `settings`.
-pub fn connector(settings: &TlsSettings) -> anyhow::Result<MakeRustlsConnect> {
+pub fn connector(settings: &TlsSettings) -> anyhow::Result<Connector> {
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let builder = ClientConfig::builder_with_provider(provider.clone())
         .with_safe_default_protocol_versions()
@@ -192,7 +270,7 @@ pub fn connector(settings: &TlsSettings) -> anyhow::Result<MakeRustlsConnect> {
         .dangerous()
         .with_custom_certificate_verifier(verifier)
         .with_no_client_auth();
-    Ok(MakeRustlsConnect::new(config))
+    Ok(Connector(MakeRustlsConnect::new(config)))
 }
 
 fn roots_from_file(path: &Path) -> anyhow::Result<RootCertStore> {
@@ -328,45 +406,74 @@ impl ServerCertVerifier for AnyName {
 mod tests {
     use super::*;
 
+    fn no_env(_: &str) -> Option<String> {
+        None
+    }
+
     #[test]
     fn tls_parameters_leave_urls_and_keyword_strings() {
         let (rest, tls) = split_settings(
             "postgres://u@db/app?sslmode=verify-full&sslrootcert=%2Fca.pem&application_name=x",
+            no_env,
         )
         .unwrap();
         assert_eq!(rest, "postgres://u@db/app?application_name=x");
         assert_eq!(tls.mode, SslMode::VerifyFull);
         assert_eq!(tls.root_certs, Some(RootCerts::File("/ca.pem".into())));
 
-        let (rest, tls) = split_settings("host=db dbname=app sslmode=require").unwrap();
+        let (rest, tls) = split_settings("host=db dbname=app sslmode=require", no_env).unwrap();
         assert_eq!(rest, "host=db dbname=app");
         assert_eq!((tls.mode, tls.root_certs), (SslMode::Require, None));
 
-        let (rest, tls) = split_settings("postgres://u@db/app").unwrap();
+        let (rest, tls) = split_settings("postgres://u@db/app", no_env).unwrap();
         assert_eq!(rest, "postgres://u@db/app");
         assert_eq!(tls.mode, SslMode::Prefer);
     }
 
     #[test]
     fn verifying_modes_need_a_root_certificate_and_unknown_modes_are_refused() {
-        assert!(split_settings("postgres://db/app?sslmode=verify-ca").is_err());
-        assert!(split_settings("postgres://db/app?sslmode=allow").is_err());
-        let (_, tls) =
-            split_settings("postgres://db/app?sslmode=verify-full&sslrootcert=system").unwrap();
+        assert!(split_settings("postgres://db/app?sslmode=verify-ca", no_env).is_err());
+        assert!(split_settings("postgres://db/app?sslmode=allow", no_env).is_err());
+        let (_, tls) = split_settings(
+            "postgres://db/app?sslmode=verify-full&sslrootcert=system",
+            no_env,
+        )
+        .unwrap();
         assert_eq!(tls.root_certs, Some(RootCerts::System));
     }
 
     #[test]
     fn the_system_trust_store_means_verify_full() {
-        let (_, tls) = split_settings("postgres://db/app?sslrootcert=system").unwrap();
+        let (_, tls) = split_settings("postgres://db/app?sslrootcert=system", no_env).unwrap();
         assert_eq!(tls.mode, SslMode::VerifyFull);
         for weak in ["prefer", "require", "verify-ca"] {
-            let error = split_settings(&format!(
-                "postgres://db/app?sslmode={weak}&sslrootcert=system"
-            ))
+            let error = split_settings(
+                &format!("postgres://db/app?sslmode={weak}&sslrootcert=system"),
+                no_env,
+            )
             .unwrap_err()
             .to_string();
             assert!(error.contains("use verify-full"), "{error}");
         }
+    }
+
+    #[test]
+    fn libpq_environment_fills_what_the_string_leaves_out() {
+        let env = |name: &str| match name {
+            "PGSSLMODE" => Some("require".to_owned()),
+            "PGSSLROOTCERT" => Some("/etc/ssl/db-ca.pem".to_owned()),
+            _ => None,
+        };
+        let (_, tls) = split_settings("postgres://u@db/app", env).unwrap();
+        assert_eq!(tls.mode, SslMode::Require);
+        assert_eq!(
+            tls.root_certs,
+            Some(RootCerts::File(PathBuf::from("/etc/ssl/db-ca.pem")))
+        );
+        // The string wins over the environment.
+        let (_, tls) = split_settings("postgres://u@db/app?sslmode=disable", env).unwrap();
+        assert_eq!(tls.mode, SslMode::Disable);
+        let bad = |name: &str| (name == "PGSSLMODE").then(|| "allow".to_owned());
+        assert!(split_settings("postgres://u@db/app", bad).is_err());
     }
 }

@@ -9,9 +9,11 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use futures_util::{stream, StreamExt};
-use tokio::sync::{watch, Notify};
+use tokio::sync::Notify;
 use tokio_postgres::{AsyncMessage, Client};
+use tokio_util::sync::CancellationToken;
 
+use crate::backoff::Backoff;
 use crate::database;
 
 const FIRST_RETRY: Duration = Duration::from_millis(200);
@@ -34,30 +36,30 @@ impl Session {
     }
 }
 
-/// Listens on `channel` until `close` turns true, reconnecting with exponential backoff
-/// whenever the connection fails or the server goes away.
+/// Listens on `channel` until `close` is cancelled, reconnecting with exponential backoff
+/// whenever the connection fails or the server goes away. The jitter keeps senders cut off
+/// together from reconnecting together.
 pub async fn run(
     config: database::ConnectionSettings,
     channel: String,
     wake: Arc<Notify>,
     session: Session,
-    mut close: watch::Receiver<bool>,
+    close: CancellationToken,
 ) {
-    let mut retry_in = FIRST_RETRY;
+    let mut retry = Backoff::new(FIRST_RETRY, MAX_RETRY).with_jitter();
     loop {
         tokio::select! {
-            result = listen(&config, &channel, &wake, &session, &mut retry_in) => match result {
+            result = listen(&config, &channel, &wake, &session, &mut retry) => match result {
                 Ok(()) => tracing::warn!("the LISTEN connection was closed by the server; reconnecting"),
                 Err(error) => tracing::warn!(error = database::describe(&error), "the LISTEN connection failed; reconnecting"),
             },
-            _ = close.wait_for(|closing| *closing) => return,
+            () = close.cancelled() => return,
         }
         session.set(None);
         tokio::select! {
-            _ = tokio::time::sleep(jittered(retry_in)) => {}
-            _ = close.wait_for(|closing| *closing) => return,
+            () = tokio::time::sleep(retry.next_delay()) => {}
+            () = close.cancelled() => return,
         }
-        retry_in = (retry_in * 2).min(MAX_RETRY);
     }
 }
 
@@ -68,7 +70,7 @@ async fn listen(
     channel: &str,
     wake: &Notify,
     session: &Session,
-    retry_in: &mut Duration,
+    retry: &mut Backoff,
 ) -> Result<(), tokio_postgres::Error> {
     let (client, mut connection) = config.connect(config.tls()).await?;
     let client = Arc::new(client);
@@ -97,7 +99,7 @@ async fn listen(
         }
     };
     tracing::info!(channel, present, "listening for outbox notifications");
-    *retry_in = FIRST_RETRY;
+    retry.reset();
     session.set(Some(client.clone()));
     // Whatever was queued while we were not listening is waiting now.
     wake.notify_one();
@@ -122,11 +124,6 @@ fn quote_identifier(name: &str) -> String {
     format!("\"{}\"", name.replace('"', "\"\""))
 }
 
-/// A delay in [d/2, d], so that senders cut off together do not reconnect together.
-fn jittered(delay: Duration) -> Duration {
-    delay.mul_f64(0.5 + rand::random::<f64>() * 0.5)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -139,16 +136,5 @@ mod tests {
             quote_identifier("a\"; DROP TABLE x; --"),
             "\"a\"\"; DROP TABLE x; --\""
         );
-    }
-
-    #[test]
-    fn jitter_stays_within_half_and_full_delay() {
-        for _ in 0..100 {
-            let delay = jittered(Duration::from_secs(2));
-            assert!(
-                delay >= Duration::from_secs(1) && delay <= Duration::from_secs(2),
-                "{delay:?}"
-            );
-        }
     }
 }

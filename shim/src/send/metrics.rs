@@ -2,25 +2,17 @@
 //! queue looks like (gauges, read from auth.email_outbox_stats on each scrape
 //! so that they describe the whole outbox, whichever sender did the work).
 
-use std::net::SocketAddr;
 use std::sync::atomic::AtomicU64;
-use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
-use axum::extract::State;
-use axum::response::Response;
-use axum::routing::get;
-use axum::Router;
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::{exponential_buckets, Histogram};
 use prometheus_client::registry::{Registry, Unit};
-use tokio::sync::watch;
 
 use super::outbox::Outbox;
-use crate::openmetrics;
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct KindLabel {
@@ -127,7 +119,12 @@ impl Metrics {
         }
     }
 
-    async fn refresh_queue_gauges(&self, outbox: &Outbox) {
+    pub fn registry(&self) -> &Registry {
+        &self.registry
+    }
+
+    /// Reads the queue gauges afresh (each scrape does, before encoding).
+    pub async fn refresh_queue_gauges(&self, outbox: &Outbox) {
         let stats = match tokio::time::timeout(Duration::from_secs(5), outbox.stats()).await {
             Ok(Ok(stats)) => stats,
             Ok(Err(error)) => return tracing::warn!(%error, "cannot read outbox statistics"),
@@ -143,42 +140,4 @@ impl Metrics {
             .unwrap_or_default();
         self.oldest_pending_age.set(age.as_secs_f64());
     }
-}
-
-#[derive(Clone)]
-struct Scrape {
-    metrics: Arc<Metrics>,
-    outbox: Outbox,
-}
-
-/// Binds first, so that a taken port fails the start rather than a scrape.
-pub async fn bind(addr: SocketAddr) -> anyhow::Result<tokio::net::TcpListener> {
-    tokio::net::TcpListener::bind(addr)
-        .await
-        .map_err(|e| anyhow::anyhow!("cannot listen for metrics on {addr}: {e}"))
-}
-
-pub async fn serve(
-    listener: tokio::net::TcpListener,
-    metrics: Arc<Metrics>,
-    outbox: Outbox,
-    mut shutdown: watch::Receiver<bool>,
-) {
-    let app = Router::new()
-        .route("/metrics", get(scrape))
-        .with_state(Scrape { metrics, outbox });
-    let stopping = async move {
-        let _ = shutdown.wait_for(|stopping| *stopping).await;
-    };
-    if let Err(error) = axum::serve(listener, app)
-        .with_graceful_shutdown(stopping)
-        .await
-    {
-        tracing::error!(%error, "the metrics server failed");
-    }
-}
-
-async fn scrape(State(scrape): State<Scrape>) -> Response {
-    scrape.metrics.refresh_queue_gauges(&scrape.outbox).await;
-    openmetrics::response(&scrape.metrics.registry)
 }

@@ -6,6 +6,7 @@
 //! A NOTIFY wakes the sender at once (wakeup.rs); polling covers lost ones.
 //! Logs name an email by outbox id and kind only: bodies hold reset links.
 
+mod admin;
 mod limits;
 mod listener;
 mod mailer;
@@ -17,13 +18,17 @@ mod smtp;
 mod wakeup;
 mod worker;
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use anyhow::{bail, Context as _};
-use tokio::sync::{watch, Notify};
+use tokio::sync::Notify;
+use tokio_util::sync::CancellationToken;
 
+use crate::admin::AdminListener;
+use crate::backoff::Backoff;
 use crate::database;
+use crate::http_server::ConnectionLimits;
 use crate::logging;
 use crate::shutdown::Shutdown;
 pub use limits::DEFAULT_CHANNEL;
@@ -31,19 +36,22 @@ use mailer::Mailer;
 use metrics::Metrics;
 pub use options::{SendOptions, TransportKind};
 use outbox::{Outbox, RetryPolicy};
-use worker::{Pacing, RelayBackoff, Worker};
+use worker::{Pacing, Worker};
 
 /// Bounds waiting for a pooled connection and opening one.
 const DATABASE_TIMEOUT: Duration = Duration::from_secs(10);
 
 pub async fn run(options: SendOptions) -> anyhow::Result<()> {
     let mut shutdown = Shutdown::install()?;
-    logging::init(options.log_format);
+    logging::init(options.common.log_format);
+    if options.metrics_addr.is_some() {
+        tracing::warn!("--metrics-addr (NILE_RESET_METRICS_ADDR) is deprecated: use --admin-listen (NILE_RESET_ADMIN_LISTEN), which also serves /healthz");
+    }
     let worker_id = options.worker_id.clone().unwrap_or_else(default_worker_id);
     let database = database::connection_config(&options.database_url, "nile-reset send")?;
     let concurrency = usize::from(options.concurrency);
     let mailer = mailer(&options)?;
-    // One connection per concurrent send, plus claims and metrics scrapes.
+    // One connection per concurrent send, plus claims and admin requests.
     let pool = database::pool(database.clone(), concurrency + 2, DATABASE_TIMEOUT)?;
 
     // Nothing is claimed before the extension and its limits have agreed to every option.
@@ -76,28 +84,30 @@ pub async fn run(options: SendOptions) -> anyhow::Result<()> {
     };
     let outbox = Outbox::new(pool, worker_id, retry);
     let metrics = Arc::new(Metrics::new());
-    let (stop, stopping) = watch::channel(false);
+    let stop = shutdown.token();
     let wake = Arc::new(Notify::new());
-
-    if let Some(addr) = options.metrics_addr {
-        let listener = metrics::bind(addr).await?;
-        tokio::spawn(metrics::serve(
-            listener,
-            metrics.clone(),
-            outbox.clone(),
-            stopping.clone(),
-        ));
-        tracing::info!(%addr, "serving metrics at /metrics");
-    }
     let session = listener::Session::default();
-    // The LISTEN session outlives the worker: the stop is announced on it.
-    let (close_session, closing_session) = watch::channel(false);
+
+    let admin_listener = AdminListener::bind(options.admin_listen()).await?;
+    admin_listener.announce()?;
+    let admin_app = admin::router(metrics.clone(), outbox.clone(), session.clone());
+    // send has no flags for these bounds: serve's defaults.
+    let admin = admin_listener.serve(admin_app, ConnectionLimits::default(), stop.clone());
+    tokio::spawn(async move {
+        if let Err(error) = admin.await {
+            tracing::error!(error = %format!("{error:#}"), "the admin server failed");
+        }
+    });
+    // The LISTEN session outlives the worker: the stop is announced on it. So it has a token
+    // of its own, cancelled once the worker is done (or when run returns, whichever way).
+    let close_session = CancellationToken::new();
+    let _close_session_on_return = close_session.clone().drop_guard();
     let listening = tokio::spawn(listener::run(
         database,
         options.channel.clone(),
         wake.clone(),
         session.clone(),
-        closing_session,
+        close_session.clone(),
     ));
     let announcer = wakeup::WakeUps::new(wake.clone(), session.clone(), options.channel.clone());
     let wake_ups = wakeup::WakeUps::new(wake, session, options.channel.clone());
@@ -112,9 +122,9 @@ pub async fn run(options: SendOptions) -> anyhow::Result<()> {
         mailer,
         metrics,
         pacing,
-        relay_backoff: RelayBackoff::new(options.retry_base, options.relay_retry_max),
+        relay_backoff: Mutex::new(Backoff::new(options.retry_base, options.relay_retry_max)),
     };
-    let mut working = tokio::spawn(worker.run(wake_ups, stopping));
+    let mut working = tokio::spawn(worker.run(wake_ups, stop));
     tracing::info!(
         worker = outbox.worker(),
         transport = ?options.transport,
@@ -122,11 +132,11 @@ pub async fn run(options: SendOptions) -> anyhow::Result<()> {
         "sender started"
     );
 
+    // The signal cancels the worker's and the admin server's token.
     tokio::select! {
         signal = shutdown.requested() => tracing::info!(signal, "stopping: finishing the emails in hand"),
         ended = &mut working => bail!("the sender stopped unexpectedly: {}", describe(ended)),
     }
-    let _ = stop.send(true);
     if tokio::time::timeout(options.shutdown_grace, &mut working)
         .await
         .is_err()
@@ -141,7 +151,7 @@ pub async fn run(options: SendOptions) -> anyhow::Result<()> {
         }
     }
     announcer.stop().await;
-    let _ = close_session.send(true);
+    close_session.cancel();
     let _ = listening.await;
     Ok(())
 }

@@ -1,7 +1,7 @@
 //! Command-line options of `nile-reset send`; every one can also come from
-//! the environment, which is where secrets belong. Limits that the SQL
-//! functions enforce are checked against `auth.sender_limits()` at start-up
-//! (limits.rs), not here.
+//! the environment. The SMTP password comes from the environment or a file,
+//! not both (see [`crate::secrets`]). Limits that the SQL functions enforce
+//! are checked against `auth.sender_limits()` at start-up (limits.rs), not here.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -11,7 +11,7 @@ use clap::{Args, ValueEnum};
 
 use super::limits::DEFAULT_CHANNEL;
 use crate::duration;
-use crate::logging::LogFormat;
+use crate::options::CommonOptions;
 
 #[derive(Args)]
 pub struct SendOptions {
@@ -35,7 +35,8 @@ pub struct SendOptions {
     pub smtp_url: Option<String>,
 
     /// SMTP AUTH user name. The password comes from the environment variable
-    /// NILE_RESET_SMTP_PASSWORD or from --smtp-password-file, never from the command line.
+    /// NILE_RESET_SMTP_PASSWORD or from --smtp-password-file (not both), never from the
+    /// command line.
     #[arg(long, env = "NILE_RESET_SMTP_USERNAME")]
     pub smtp_username: Option<String>,
 
@@ -90,10 +91,6 @@ pub struct SendOptions {
     #[arg(long, env = "NILE_RESET_WORKER_ID")]
     pub worker_id: Option<String>,
 
-    /// Serve Prometheus metrics at http://ADDR/metrics (e.g. 127.0.0.1:9187).
-    #[arg(long, env = "NILE_RESET_METRICS_ADDR")]
-    pub metrics_addr: Option<SocketAddr>,
-
     /// NOTIFY channel that wakes the sender up (nile_reset.notify_channel);
     /// must match auth.sender_limits().channel_pattern.
     #[arg(long, env = "NILE_RESET_CHANNEL", default_value = DEFAULT_CHANNEL)]
@@ -104,18 +101,66 @@ pub struct SendOptions {
     #[arg(long, env = "NILE_RESET_SHUTDOWN_GRACE", value_parser = duration::parse, default_value = "10s")]
     pub shutdown_grace: Duration,
 
-    /// Log format on stderr. RUST_LOG filters as usual (default: info).
+    // --admin-listen and --log-format.
+    #[command(flatten)]
+    pub common: CommonOptions,
+
+    /// Deprecated: the former name of --admin-listen, which it means (a warning at start).
     #[arg(
         long,
-        env = "NILE_RESET_LOG_FORMAT",
-        value_enum,
-        default_value = "text"
+        env = "NILE_RESET_METRICS_ADDR",
+        value_name = "ADDRESS",
+        conflicts_with = "admin_listen"
     )]
-    pub log_format: LogFormat,
+    pub metrics_addr: Option<SocketAddr>,
+}
+
+impl SendOptions {
+    /// Where /healthz and /metrics are served: --admin-listen, or the deprecated
+    /// --metrics-addr (the two cannot both be given).
+    pub fn admin_listen(&self) -> Option<SocketAddr> {
+        self.common.admin_listen.or(self.metrics_addr)
+    }
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
 pub enum TransportKind {
     Smtp,
     File,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::logging::LogFormat;
+    use crate::options::parse_without_env;
+
+    const URL: [&str; 2] = ["--database-url", "postgres://localhost/app"];
+
+    fn parse(args: &[&str]) -> Result<SendOptions, clap::Error> {
+        parse_without_env(&[&URL[..], args].concat())
+    }
+
+    #[test]
+    fn metrics_addr_is_a_deprecated_name_of_admin_listen() {
+        let address: SocketAddr = "127.0.0.1:9187".parse().unwrap();
+        let options = parse(&["--admin-listen", "127.0.0.1:9187"]).unwrap();
+        assert_eq!(options.admin_listen(), Some(address));
+        assert_eq!(options.metrics_addr, None);
+        let options = parse(&["--metrics-addr", "127.0.0.1:9187"]).unwrap();
+        assert_eq!(options.admin_listen(), Some(address));
+        assert_eq!(parse(&[]).unwrap().admin_listen(), None);
+        let both = [
+            "--admin-listen",
+            "127.0.0.1:1",
+            "--metrics-addr",
+            "127.0.0.1:2",
+        ];
+        assert!(parse(&both).is_err());
+    }
+
+    #[test]
+    fn logs_are_text_by_default() {
+        assert_eq!(parse(&[]).unwrap().common.log_format, LogFormat::Text);
+    }
 }

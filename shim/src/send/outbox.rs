@@ -9,6 +9,8 @@ use std::time::{Duration, SystemTime};
 use deadpool_postgres::Pool;
 use tokio_postgres::Row;
 
+use crate::database;
+
 /// A claimed email, as auth.claim_emails returns it.
 pub struct OutboxEmail {
     pub id: i64,
@@ -201,6 +203,17 @@ impl Outbox {
             )
             .await?;
         Ok(row.try_get("released")?)
+    }
+
+    /// The installed extension's version, if it is the one this binary was built for (the
+    /// start-up check, again: /healthz).
+    pub async fn extension_version(&self) -> anyhow::Result<String> {
+        let client = self
+            .pool
+            .get()
+            .await
+            .map_err(|error| anyhow::anyhow!(database::describe_pool_error(&error)))?;
+        Ok(database::check_extension(&client).await?)
     }
 
     pub async fn stats(&self) -> anyhow::Result<OutboxStats> {

@@ -21,8 +21,15 @@ use lettre::transport::smtp::extension::ClientId;
 use tokio::net::TcpStream;
 use url::{Host, Url};
 
-/// The environment variable the SMTP password may come from.
-pub const PASSWORD_ENV: &str = "NILE_RESET_SMTP_PASSWORD";
+use crate::secrets::{Loaded, SecretSource};
+
+/// Where the SMTP AUTH password may come from (never the command line).
+pub const SMTP_PASSWORD: SecretSource = SecretSource {
+    what: "the SMTP password",
+    env: "NILE_RESET_SMTP_PASSWORD",
+    file_flag: "--smtp-password-file",
+    file_env: "NILE_RESET_SMTP_PASSWORD_FILE",
+};
 
 #[derive(Debug, PartialEq, Eq)]
 enum Security {
@@ -84,7 +91,7 @@ impl Relay {
         Ok(Relay {
             endpoint,
             tls,
-            credentials: credentials(options.username, options.password_file)?,
+            credentials: credentials(options.username, SMTP_PASSWORD.load(options.password_file)?)?,
             timeout: options.timeout,
             hello: ClientId::default(),
             idle: Mutex::new(Vec::new()),
@@ -235,8 +242,9 @@ fn parse_url(text: &str) -> anyhow::Result<Endpoint> {
         Url::parse(text).map_err(|e| anyhow::anyhow!("the SMTP URL is not a valid URL ({e})"))?;
     if !url.username().is_empty() || url.password().is_some() {
         bail!(
-            "the SMTP URL must not contain credentials: use --smtp-username with \
-             {PASSWORD_ENV} or --smtp-password-file"
+            "the SMTP URL must not contain credentials: use --smtp-username with {} or {}",
+            SMTP_PASSWORD.env,
+            SMTP_PASSWORD.file_flag
         );
     }
     let host = match url.host() {
@@ -271,27 +279,22 @@ fn parse_url(text: &str) -> anyhow::Result<Endpoint> {
     })
 }
 
+/// The password as [`SMTP_PASSWORD`] found it: from the variable as is, from a file without
+/// its final newline.
 fn credentials(
     username: Option<&str>,
-    password_file: Option<&Path>,
+    password: Option<Loaded>,
 ) -> anyhow::Result<Option<Credentials>> {
-    let password = match password_file {
-        Some(path) => {
-            let content = std::fs::read_to_string(path).with_context(|| {
-                format!("cannot read the SMTP password file {}", path.display())
-            })?;
-            Some(content.trim_end_matches(['\r', '\n']).to_owned())
-        }
-        None => std::env::var(PASSWORD_ENV).ok(),
-    };
+    let password = password.map(Loaded::into_text).transpose()?;
     match (username, password) {
         (Some(username), Some(password)) => {
             Ok(Some(Credentials::new(username.to_owned(), password)))
         }
         (None, None) => Ok(None),
-        (Some(_), None) => {
-            bail!("--smtp-username needs a password: set {PASSWORD_ENV} or --smtp-password-file")
-        }
+        (Some(_), None) => bail!(
+            "--smtp-username needs a password: {}",
+            SMTP_PASSWORD.how_to_set()
+        ),
         (None, Some(_)) => bail!("an SMTP password was given without --smtp-username"),
     }
 }
@@ -356,17 +359,19 @@ mod tests {
         let file =
             std::env::temp_dir().join(format!("nile-reset-smtp-password-{}", std::process::id()));
         std::fs::write(&file, "s3cret\n").unwrap();
-        let credentials = credentials(Some("mailer"), Some(&file)).unwrap();
+        let from_file = || SMTP_PASSWORD.resolve(None, Some(&file)).unwrap();
         assert_eq!(
-            credentials,
+            credentials(Some("mailer"), from_file()).unwrap(),
             Some(Credentials::new("mailer".into(), "s3cret".into()))
         );
-        assert!(credentials_error(None, Some(&file)).contains("without --smtp-username"));
+        assert!(credentials_error(None, from_file()).contains("without --smtp-username"));
         std::fs::remove_file(&file).unwrap();
+        assert!(credentials_error(Some("mailer"), None).contains("NILE_RESET_SMTP_PASSWORD"));
+        assert_eq!(credentials(None, None).unwrap(), None);
     }
 
-    fn credentials_error(username: Option<&str>, file: Option<&Path>) -> String {
-        credentials(username, file)
+    fn credentials_error(username: Option<&str>, password: Option<Loaded>) -> String {
+        credentials(username, password)
             .expect_err("credentials were accepted")
             .to_string()
     }

@@ -8,14 +8,16 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
 
 use futures_util::{stream, StreamExt};
-use tokio::sync::{mpsc, watch};
+use tokio::sync::mpsc;
 use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
 
 use super::mailer::{DeliveryError, Mailer};
 use super::message;
 use super::metrics::Metrics;
 use super::outbox::{FailureOutcome, Outbox, OutboxEmail};
 use super::wakeup::WakeUps;
+use crate::backoff::Backoff;
 
 pub struct Pacing {
     pub poll_interval: Duration,
@@ -29,7 +31,10 @@ pub struct Worker {
     pub mailer: Mailer,
     pub metrics: Arc<Metrics>,
     pub pacing: Pacing,
-    pub relay_backoff: RelayBackoff,
+    /// How long emails wait while the relay cannot be reached: --retry-base, doubling up to
+    /// --relay-retry-max, back to the base after any successful send. Shared by the
+    /// concurrent sends.
+    pub relay_backoff: Mutex<Backoff>,
 }
 
 /// When the sends of one claimed batch must have started, and when recording
@@ -50,38 +55,36 @@ struct Deadlines {
 const FIRST_NAP: Duration = Duration::from_millis(10);
 
 impl Worker {
-    /// Runs until `shutdown` turns true; the batch in progress is finished
+    /// Runs until `shutdown` is cancelled; the batch in progress is finished
     /// (the caller bounds how long that may take).
     ///
     /// Between drains the worker sleeps as sql/wakeup.sql asks: take the
     /// sleep lock, drain once more (rows committed before the lock was ours
     /// sent no NOTIFY), then wait for a notification or the poll interval.
     /// Without the lock no NOTIFY is promised, so it looks again soon.
-    pub async fn run(self, wake_ups: WakeUps, mut shutdown: watch::Receiver<bool>) {
-        let mut nap_when_awake = FIRST_NAP;
-        while !*shutdown.borrow() {
+    pub async fn run(self, wake_ups: WakeUps, shutdown: CancellationToken) {
+        let mut nap_when_awake = Backoff::new(FIRST_NAP, self.pacing.poll_interval);
+        while !shutdown.is_cancelled() {
             // Emails found mean more are probably committing right now: stay
             // awake and look again shortly. Asleep, each of them would NOTIFY,
             // and notifying commits are serialized cluster-wide.
             if self.drain(&shutdown).await > 0 {
-                nap_when_awake = FIRST_NAP;
-                nap(&wake_ups, FIRST_NAP, &mut shutdown).await;
+                nap_when_awake.reset();
+                nap(&wake_ups, FIRST_NAP, &shutdown).await;
                 continue;
             }
             let asleep = wake_ups.fall_asleep().await;
             let duration = if asleep.is_some() {
                 self.drain(&shutdown).await;
-                nap_when_awake = FIRST_NAP;
+                nap_when_awake.reset();
                 tracing::debug!("asleep until notified");
                 self.pacing.poll_interval
             } else {
                 // The lock is held by transactions still committing their
                 // emails, or by another sleeping sender.
-                let duration = nap_when_awake;
-                nap_when_awake = (nap_when_awake * 2).min(self.pacing.poll_interval);
-                duration
+                nap_when_awake.next_delay()
             };
-            nap(&wake_ups, duration, &mut shutdown).await;
+            nap(&wake_ups, duration, &shutdown).await;
             if let Some(asleep) = asleep {
                 asleep.wake_up().await;
             }
@@ -90,9 +93,9 @@ impl Worker {
 
     /// Claims and sends until the outbox has nothing due; returns how many
     /// emails it claimed.
-    async fn drain(&self, shutdown: &watch::Receiver<bool>) -> usize {
+    async fn drain(&self, shutdown: &CancellationToken) -> usize {
         let mut claimed = 0;
-        while !*shutdown.borrow() {
+        while !shutdown.is_cancelled() {
             let claimed_at = Instant::now();
             let batch = match self
                 .outbox
@@ -200,7 +203,7 @@ impl Worker {
         };
         let failure = match delivery {
             Ok(()) => {
-                self.relay_backoff.reset();
+                self.relay_backoff.lock().expect("never poisoned").reset();
                 self.metrics.sent.get_or_create(&label).inc();
                 let latency = SystemTime::now()
                     .duration_since(email.created)
@@ -269,7 +272,11 @@ impl Worker {
     /// Puts back, with a delay that grows while the outage lasts, the
     /// emails the relay could not take; no attempt is spent.
     async fn defer(&self, unreachable: Vec<(i64, DeliveryError)>, deadlines: Deadlines) {
-        let delay = self.relay_backoff.next();
+        let delay = self
+            .relay_backoff
+            .lock()
+            .expect("never poisoned")
+            .next_delay();
         let ids: Vec<i64> = unreachable.iter().map(|(id, _)| *id).collect();
         let last = &unreachable[unreachable.len() - 1].1;
         let error = last.summary.as_str();
@@ -300,38 +307,6 @@ enum Delivered {
     Recorded,
 }
 
-/// How long emails wait while the relay cannot be reached: `first`, then
-/// doubling up to `max`, back to `first` after any successful send.
-pub struct RelayBackoff {
-    pub first: Duration,
-    pub max: Duration,
-    current: Mutex<Option<Duration>>,
-}
-
-impl RelayBackoff {
-    pub fn new(first: Duration, max: Duration) -> Self {
-        Self {
-            first: first.min(max),
-            max,
-            current: Mutex::new(None),
-        }
-    }
-
-    fn next(&self) -> Duration {
-        let mut current = self.current.lock().expect("never poisoned");
-        let delay = match *current {
-            None => self.first,
-            Some(previous) => (previous * 2).min(self.max),
-        };
-        *current = Some(delay);
-        delay
-    }
-
-    fn reset(&self) {
-        *self.current.lock().expect("never poisoned") = None;
-    }
-}
-
 /// Runs a database update until it succeeds or the lease ends (after which
 /// another sender may hold the row). A sent email whose delivery is not
 /// recorded would be sent again, so a short database outage is worth riding out.
@@ -340,48 +315,27 @@ where
     F: FnMut() -> Fut,
     Fut: Future<Output = anyhow::Result<T>>,
 {
-    let mut pause = Duration::from_millis(100);
+    let mut pauses = Backoff::new(Duration::from_millis(100), Duration::from_secs(2));
     loop {
-        match update().await {
+        let error = match update().await {
             Ok(value) => return Some(value),
-            Err(error) if Instant::now() + pause < deadlines.lease_end => {
-                tracing::warn!(error = %format!("{error:#}"), "cannot record an outcome; retrying");
-                tokio::time::sleep(pause).await;
-                pause = (pause * 2).min(Duration::from_secs(2));
-            }
-            Err(error) => {
-                tracing::warn!(error = %format!("{error:#}"), "cannot record an outcome");
-                return None;
-            }
+            Err(error) => error,
+        };
+        let pause = pauses.next_delay();
+        if Instant::now() + pause >= deadlines.lease_end {
+            tracing::warn!(error = %format!("{error:#}"), "cannot record an outcome");
+            return None;
         }
+        tracing::warn!(error = %format!("{error:#}"), "cannot record an outcome; retrying");
+        tokio::time::sleep(pause).await;
     }
 }
 
 /// Waits for a notification, `duration`, or shutdown, whichever comes first.
-async fn nap(wake_ups: &WakeUps, duration: Duration, shutdown: &mut watch::Receiver<bool>) {
+async fn nap(wake_ups: &WakeUps, duration: Duration, shutdown: &CancellationToken) {
     tokio::select! {
-        _ = wake_ups.bell.notified() => {}
-        _ = tokio::time::sleep(duration) => {}
-        _ = shutdown.wait_for(|stopping| *stopping) => {}
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn the_relay_backoff_doubles_up_to_its_cap_and_resets_after_a_send() {
-        let backoff = RelayBackoff::new(Duration::from_secs(5), Duration::from_secs(30));
-        let delays: Vec<u64> = (0..5).map(|_| backoff.next().as_secs()).collect();
-        assert_eq!(delays, [5, 10, 20, 30, 30]);
-        backoff.reset();
-        assert_eq!(backoff.next(), Duration::from_secs(5));
-    }
-
-    #[test]
-    fn a_first_delay_above_the_cap_is_the_cap() {
-        let backoff = RelayBackoff::new(Duration::from_secs(600), Duration::from_secs(60));
-        assert_eq!(backoff.next(), Duration::from_secs(60));
+        () = wake_ups.bell.notified() => {}
+        () = tokio::time::sleep(duration) => {}
+        () = shutdown.cancelled() => {}
     }
 }

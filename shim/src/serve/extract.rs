@@ -1,9 +1,10 @@
 //! Request extractors that answer failures the way Nile's clients expect (text/plain 4xx).
 
+use std::net::SocketAddr;
 use std::sync::Arc;
 
 use axum::body::Bytes;
-use axum::extract::{FromRequest, FromRequestParts, Path, Request};
+use axum::extract::{ConnectInfo, FromRequest, FromRequestParts, Path, Request};
 use axum::http::request::Parts;
 use axum::http::StatusCode;
 use serde::de::{self, Deserialize, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
@@ -33,6 +34,30 @@ impl FromRequestParts<Arc<AppState>> for ServedDatabase {
             .cloned()
             .map(ServedDatabase)
             .ok_or(ApiError::UnknownDatabase)
+    }
+}
+
+/// Extracting it spends one token of the client's rate-limit bucket: 429 when there is none.
+pub struct WithinRateLimit;
+
+impl FromRequestParts<Arc<AppState>> for WithinRateLimit {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &Arc<AppState>,
+    ) -> Result<Self, ApiError> {
+        let peer = parts
+            .extensions
+            .get::<ConnectInfo<SocketAddr>>()
+            .map(|info| info.0);
+        state
+            .rate_limiter
+            .admit(&parts.headers, peer)
+            .map(|()| WithinRateLimit)
+            .map_err(|wait| ApiError::TooManyRequests {
+                retry_after_secs: wait.as_secs().max(1),
+            })
     }
 }
 

@@ -7,16 +7,23 @@
 
 use std::path::Path;
 
-use anyhow::{bail, Context};
+use anyhow::bail;
 use axum::http::header::AUTHORIZATION;
 use axum::http::HeaderMap;
 use sha2::{Digest, Sha256};
 use subtle::{Choice, ConstantTimeEq};
 
 use super::cookies;
+use crate::secrets::{Origin, SecretSource};
 
-/// Environment variable with comma-separated keys (there is deliberately no flag for them).
-pub const API_KEYS_ENV: &str = "NILE_RESET_API_KEYS";
+/// Where the keys may come from (there is deliberately no flag carrying them): the variable
+/// holds them comma-separated, the file one per line.
+pub const API_KEYS: SecretSource = SecretSource {
+    what: "the API keys",
+    env: "NILE_RESET_API_KEYS",
+    file_flag: "--api-keys-file",
+    file_env: "NILE_RESET_API_KEYS_FILE",
+};
 
 /// Keys short enough to guess are refused at startup.
 const MIN_KEY_CHARS: usize = 16;
@@ -31,26 +38,16 @@ pub struct ApiKeys {
 }
 
 impl ApiKeys {
-    /// Collects keys from NILE_RESET_API_KEYS and from `file`; both may be used at once (handy
-    /// while rotating keys). No keys at all is valid: `?json=true` is then always refused.
+    /// Reads keys from NILE_RESET_API_KEYS or from `file` (the rule of [`crate::secrets`]; a
+    /// file may list several keys, e.g. while rotating them). No keys at all is valid:
+    /// `?json=true` is then always refused.
     pub fn load(file: Option<&Path>) -> anyhow::Result<ApiKeys> {
-        let mut keys: Vec<String> = std::env::var(API_KEYS_ENV)
-            .map(|value| value.split(',').map(str::to_owned).collect())
-            .unwrap_or_default();
-        if let Some(path) = file {
-            let text = std::fs::read_to_string(path)
-                .with_context(|| format!("cannot read API keys from {}", path.display()))?;
-            keys.extend(
-                text.lines()
-                    .filter(|line| !line.trim_start().starts_with('#'))
-                    .map(str::to_owned),
-            );
-        }
-        ApiKeys::new(
-            keys.iter()
-                .map(|key| key.trim())
-                .filter(|key| !key.is_empty()),
-        )
+        let Some(loaded) = API_KEYS.load(file)? else {
+            return ApiKeys::new([]);
+        };
+        let origin = loaded.origin;
+        let text = loaded.into_text()?;
+        ApiKeys::new(parse(origin, &text))
     }
 
     /// Keys shorter than 16 characters, or with a character a cookie value cannot carry as is,
@@ -90,6 +87,23 @@ impl ApiKeys {
         }
         matched.into()
     }
+}
+
+/// The keys a variable (comma-separated) or a file (one per line; blank lines and lines
+/// starting with # skipped) lists.
+fn parse(origin: Origin, text: &str) -> Vec<&str> {
+    let entries: Vec<&str> = match origin {
+        Origin::Environment => text.split(',').collect(),
+        Origin::File => text
+            .lines()
+            .filter(|line| !line.trim_start().starts_with('#'))
+            .collect(),
+    };
+    entries
+        .into_iter()
+        .map(str::trim)
+        .filter(|key| !key.is_empty())
+        .collect()
 }
 
 /// RFC 6265's cookie-octet: a key made of these travels in a cookie unquoted and unencoded.
@@ -135,6 +149,22 @@ mod tests {
         assert!(!keys.authorize(&with_authorization("Bearer ")));
         let none = ApiKeys::new(std::iter::empty()).unwrap();
         assert!(!none.authorize(&with_authorization(&format!("Bearer {KEY}"))));
+    }
+
+    #[test]
+    fn the_variable_separates_keys_with_commas_the_file_with_lines() {
+        let listed = |origin, text| parse(origin, text);
+        assert_eq!(
+            listed(Origin::Environment, " key-one, ,key-two "),
+            ["key-one", "key-two"]
+        );
+        assert_eq!(
+            listed(
+                Origin::File,
+                "# rotated monthly\n\nkey-one\r\n  # old\nkey-two\n"
+            ),
+            ["key-one", "key-two"]
+        );
     }
 
     #[test]

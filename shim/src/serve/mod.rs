@@ -5,10 +5,10 @@
 //! requests, keeps Nile's cookie-based CSRF and reset-token binding (which Nile also keeps in
 //! its HTTP layer), and maps SQL errors to Nile's status codes.
 //!
-//! [`ServeConfig`] is the whole configuration as plain values; [`router`] turns it into the
-//! axum application (no connection is opened until a request needs one), which tests can drive
-//! in-process. [`run`] adds what a process needs: options, logging, the extension check, a
-//! socket and shutdown.
+//! [`ServeConfig`] is the whole configuration as plain values; [`routers`] turns it into the
+//! axum applications (no connection is opened until a request needs one), which tests can drive
+//! in-process. [`run`] serves exactly those, adding what a process needs: options, logging, the
+//! extension check, sockets and shutdown.
 
 mod callback_url;
 mod cookies;
@@ -23,10 +23,8 @@ mod password_policy;
 mod rate_limit;
 mod routes;
 mod secret;
-mod server;
 mod sql_api;
 mod state;
-mod urls;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -37,6 +35,8 @@ use axum::Router;
 use tokio::net::TcpListener;
 use url::Url;
 
+use crate::admin::AdminListener;
+use crate::http_server;
 use crate::logging;
 use crate::shutdown::Shutdown;
 pub use keys::ApiKeys;
@@ -81,7 +81,11 @@ impl ServeConfig {
     /// Resolves the options: expands --dsn-template, reads the cookie secret and the API keys
     /// from their files or the environment.
     pub fn from_options(options: &ServeOptions) -> anyhow::Result<ServeConfig> {
-        let mut databases = options.databases.clone();
+        let mut databases: Vec<NamedDatabase> = options
+            .databases
+            .iter()
+            .flat_map(|entries| entries.0.iter().cloned())
+            .collect();
         if let Some(template) = &options.dsn_template {
             if !template.contains(NAME_PLACEHOLDER) {
                 bail!("--dsn-template must contain {NAME_PLACEHOLDER}");
@@ -124,6 +128,8 @@ pub struct Routers {
     pub public: Router,
     /// `/healthz` and `/metrics`.
     pub admin: Router,
+    /// What [`run`] needs besides: the start-up check and closing the pools.
+    state: Arc<AppState>,
 }
 
 pub fn routers(config: ServeConfig) -> anyhow::Result<Routers> {
@@ -131,7 +137,8 @@ pub fn routers(config: ServeConfig) -> anyhow::Result<Routers> {
     let state = Arc::new(AppState::new(config)?);
     Ok(Routers {
         public: routes::router(state.clone(), limits),
-        admin: routes::admin_router(state),
+        admin: routes::admin_router(state.clone()),
+        state,
     })
 }
 
@@ -139,54 +146,32 @@ pub fn routers(config: ServeConfig) -> anyhow::Result<Routers> {
 /// then drains in-flight requests and returns.
 pub async fn run(options: ServeOptions) -> anyhow::Result<()> {
     let mut shutdown = Shutdown::install()?;
-    logging::init(options.log_format);
+    logging::init(options.common.log_format);
     let config = ServeConfig::from_options(&options)?;
-    let limits = routes::Limits::of(&config);
-    let state = Arc::new(AppState::new(config)?);
+    let Routers {
+        public,
+        admin,
+        state,
+    } = routers(config)?;
     state.databases.check_extensions(state.db_timeout).await?;
-    let app = routes::router(state.clone(), limits);
 
     let listener = TcpListener::bind(options.listen)
         .await
         .with_context(|| format!("cannot listen on {}", options.listen))?;
     let address = listener.local_addr()?;
-    let admin_listener = match options.admin_listen {
-        Some(admin) => Some(
-            TcpListener::bind(admin)
-                .await
-                .with_context(|| format!("cannot listen on {admin} (--admin-listen)"))?,
-        ),
-        None => None,
-    };
-    // The lines on stdout: let a supervisor (or a test) that asked for port 0 find us.
+    let admin_listener = AdminListener::bind(options.common.admin_listen).await?;
+    // The line on stdout: let a supervisor (or a test) that asked for port 0 find us.
     println!("listening on http://{address}");
-    if let Some(admin) = &admin_listener {
-        println!("admin listening on http://{}", admin.local_addr()?);
-    } else {
-        tracing::info!("no --admin-listen: /healthz and /metrics are not served");
-    }
+    admin_listener.announce()?;
     tracing::info!(%address, databases = state.databases.len(), "serving");
 
-    let (stop, stopped) = tokio::sync::watch::channel(false);
-    let stop_signal = |mut stopped: tokio::sync::watch::Receiver<bool>| async move {
-        // An error means the sender is gone, which also means stop.
-        let _ = stopped.wait_for(|stop| *stop).await;
-    };
+    let stop = shutdown.token();
     let limits = options.connection_limits();
-    let public = server::serve(listener, app, limits, stop_signal(stopped.clone()));
-    let admin = async {
-        match admin_listener {
-            Some(listener) => {
-                let admin_app = routes::admin_router(state.clone());
-                server::serve(listener, admin_app, limits, stop_signal(stopped.clone())).await
-            }
-            None => Ok(()),
-        }
-    };
+    let public = http_server::serve(listener, public, limits, stop.clone());
+    let admin = admin_listener.serve(admin, limits, stop);
     let signal = async {
         let signal = shutdown.requested().await;
         tracing::info!(signal, "shutdown requested; finishing in-flight requests");
-        let _ = stop.send(true);
     };
     let (public, admin, ()) = tokio::join!(public, admin, signal);
     public.context("HTTP server failed")?;

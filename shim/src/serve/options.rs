@@ -1,7 +1,8 @@
 //! Command-line options of `serve`. Every one can also come from the environment.
 //!
 //! Secrets (the cookie secret, the API keys) deliberately have no flag carrying their value:
-//! argv is visible to every local user in `ps`. They come from the environment or from files.
+//! argv is visible to every local user in `ps`. Each comes from the environment or from a file,
+//! not both (see [`crate::secrets`]).
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -12,7 +13,8 @@ use axum::http::HeaderName;
 use clap::Args;
 use url::Url;
 
-use crate::logging::LogFormat;
+use crate::http_server::ConnectionLimits;
+use crate::options::CommonOptions;
 
 // No Debug: --database and --dsn-template values may carry passwords.
 #[derive(Args)]
@@ -21,21 +23,20 @@ pub struct ServeOptions {
     #[arg(long, env = "NILE_RESET_LISTEN", default_value = "127.0.0.1:8080")]
     pub listen: SocketAddr,
 
-    /// Address serving /healthz and /metrics (e.g. 127.0.0.1:9090; port 0 picks one and prints
-    /// it). Without it they are not served at all: never on the public --listen address.
-    #[arg(long, env = "NILE_RESET_ADMIN_LISTEN", value_name = "ADDRESS")]
-    pub admin_listen: Option<SocketAddr>,
+    // --admin-listen and --log-format.
+    #[command(flatten)]
+    pub common: CommonOptions,
 
-    /// A database to serve, as NAME=POSTGRES_URL (repeat the flag; in the environment,
-    /// separate entries with spaces). Requests for other names get 404.
+    /// A database to serve, as NAME=DSN: a postgres:// URL or a libpq key=value string,
+    /// spaces and all (repeat the flag; in the environment, one entry per line, or URL entries
+    /// separated by spaces). Requests for other names get 404.
     #[arg(
         long = "database",
         env = "NILE_RESET_DATABASES",
         hide_env_values = true,
-        value_name = "NAME=DSN",
-        value_delimiter = ' '
+        value_name = "NAME=DSN"
     )]
-    pub databases: Vec<NamedDatabase>,
+    pub databases: Vec<DatabaseEntries>,
 
     /// Connection string for every --allow-database name, with `{database}` where the name goes,
     /// e.g. postgres://nile_reset@db.internal/{database}.
@@ -58,13 +59,13 @@ pub struct ServeOptions {
     pub allowed_databases: Vec<String>,
 
     /// File holding the cookie secret (CSRF and reset cookies are signed with it). The secret can
-    /// instead come from the NILE_RESET_SECRET environment variable.
+    /// instead come from the NILE_RESET_SECRET environment variable (not both).
     #[arg(long, env = "NILE_RESET_SECRET_FILE", value_name = "PATH")]
     pub secret_file: Option<PathBuf>,
 
     /// File with one API key per line (blank lines and lines starting with # are skipped). Keys
-    /// can also come from NILE_RESET_API_KEYS (comma-separated). A key is required for
-    /// `?json=true`, which returns reset links instead of emailing them.
+    /// can instead come from NILE_RESET_API_KEYS (comma-separated; not both). A key is required
+    /// for `?json=true`, which returns reset links instead of emailing them.
     #[arg(long, env = "NILE_RESET_API_KEYS_FILE", value_name = "PATH")]
     pub api_keys_file: Option<PathBuf>,
 
@@ -151,8 +152,9 @@ pub struct ServeOptions {
     #[arg(long, env = "NILE_RESET_UNIFORM_STATUS")]
     pub uniform_status: bool,
 
-    /// Least time a reset request (POST) takes to answer, so that one that queues an email
-    /// and one that does not take the same time; 0 turns it off. At most a minute.
+    /// Least time a reset request (POST) or a link check (GET) takes to answer, so that one
+    /// that queues an email (or finds a token) and one that does not take the same time; 0
+    /// turns it off. At most a minute.
     #[arg(
         long,
         env = "NILE_RESET_MIN_RESPONSE_TIME",
@@ -161,25 +163,59 @@ pub struct ServeOptions {
         value_parser = zero_or_at_most_a_minute
     )]
     pub min_response_time: Duration,
-
-    /// Log format on stderr. RUST_LOG filters as usual (default: info).
-    #[arg(
-        long,
-        env = "NILE_RESET_LOG_FORMAT",
-        value_enum,
-        default_value = "json"
-    )]
-    pub log_format: LogFormat,
 }
 
 impl ServeOptions {
-    pub fn connection_limits(&self) -> super::server::ConnectionLimits {
-        super::server::ConnectionLimits {
+    pub fn connection_limits(&self) -> ConnectionLimits {
+        ConnectionLimits {
             header_read_timeout: self.header_read_timeout,
             idle_timeout: self.idle_timeout,
             max_connections: self.max_connections as usize,
         }
     }
+}
+
+/// The entries of one `--database` value: one, or for the environment's form several, one per
+/// line, or separated by spaces where the next entry is `NAME=postgres://...` (the form that
+/// separated them by spaces before key=value strings were accepted: a space inside a
+/// key=value string is never followed by a URL).
+#[derive(Clone)]
+pub struct DatabaseEntries(pub Vec<NamedDatabase>);
+
+impl FromStr for DatabaseEntries {
+    type Err = String;
+
+    fn from_str(value: &str) -> Result<Self, Self::Err> {
+        let mut entries = Vec::new();
+        for line in value.lines().map(str::trim).filter(|line| !line.is_empty()) {
+            let mut start = 0;
+            let words: Vec<(usize, &str)> = line
+                .split(' ')
+                .scan(0, |offset, word| {
+                    let at = *offset;
+                    *offset += word.len() + 1;
+                    Some((at, word))
+                })
+                .collect();
+            for &(at, word) in &words[1..] {
+                if starts_an_url_entry(word) {
+                    entries.push(line[start..at].trim().parse()?);
+                    start = at;
+                }
+            }
+            entries.push(line[start..].trim().parse()?);
+        }
+        if entries.is_empty() {
+            return Err("expected NAME=DSN".to_owned());
+        }
+        Ok(DatabaseEntries(entries))
+    }
+}
+
+fn starts_an_url_entry(word: &str) -> bool {
+    word.split_once('=').is_some_and(|(name, dsn)| {
+        !name.is_empty() && (dsn.starts_with("postgres://") || dsn.starts_with("postgresql://"))
+    })
 }
 
 /// One `--database NAME=DSN` entry. DSNs may hold passwords, hence `hide_env_values` above:
@@ -232,6 +268,23 @@ fn zero_or_at_most_a_minute(text: &str) -> Result<Duration, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::logging::LogFormat;
+    use crate::options::parse_without_env;
+
+    #[test]
+    fn the_default_connection_limits_are_the_flags_defaults() {
+        // send's admin server has no such flags and uses ConnectionLimits::default().
+        let options: ServeOptions = parse_without_env(&[]).unwrap();
+        assert_eq!(options.connection_limits(), ConnectionLimits::default());
+    }
+
+    #[test]
+    fn logs_are_text_unless_asked_for_json() {
+        let options: ServeOptions = parse_without_env(&[]).unwrap();
+        assert_eq!(options.common.log_format, LogFormat::Text);
+        let options: ServeOptions = parse_without_env(&["--log-format", "json"]).unwrap();
+        assert_eq!(options.common.log_format, LogFormat::Json);
+    }
 
     #[test]
     fn database_arg_splits_at_the_first_equals_sign() {
@@ -240,6 +293,37 @@ mod tests {
         assert_eq!(arg.dsn, "postgres://u@h/app?options=-c%20a=b");
         assert!("no-dsn".parse::<NamedDatabase>().is_err());
         assert!("app=".parse::<NamedDatabase>().is_err());
+    }
+
+    #[test]
+    fn key_value_dsns_keep_their_spaces_and_entries_split_where_they_should() {
+        let names = |value: &str| -> Vec<(String, String)> {
+            let entries: DatabaseEntries = value.parse().unwrap();
+            entries.0.into_iter().map(|e| (e.name, e.dsn)).collect()
+        };
+        assert_eq!(
+            names("app=host=/var/run/postgresql dbname=app user=mailer"),
+            [(
+                "app".into(),
+                "host=/var/run/postgresql dbname=app user=mailer".into()
+            )]
+        );
+        assert_eq!(
+            names("a=postgres://u@h/a b=postgresql://u@h/b"),
+            [
+                ("a".into(), "postgres://u@h/a".into()),
+                ("b".into(), "postgresql://u@h/b".into())
+            ]
+        );
+        assert_eq!(
+            names("a=host=db dbname=a\nb=host=db dbname=b\n"),
+            [
+                ("a".into(), "host=db dbname=a".into()),
+                ("b".into(), "host=db dbname=b".into())
+            ]
+        );
+        assert!("".parse::<DatabaseEntries>().is_err());
+        assert!("a=postgres://h/a b=".parse::<DatabaseEntries>().is_err());
     }
 
     #[test]

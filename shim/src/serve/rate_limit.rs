@@ -4,18 +4,15 @@
 //! The address is the socket's peer, or, only when `--client-ip-header` names one, the last
 //! entry of that header: a trusted proxy appends the address it saw, so entries before it are
 //! whatever the client claimed.
+//!
+//! Routes apply it through the `extract::WithinRateLimit` extractor.
 
 use std::collections::HashMap;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
-use std::sync::{Arc, Mutex};
+use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use axum::extract::{ConnectInfo, FromRequestParts};
-use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderName};
-
-use super::error::ApiError;
-use super::state::AppState;
 
 /// Buckets kept before full ones (addresses quiet for a minute) are dropped.
 const PRUNE_AT: usize = 100_000;
@@ -39,6 +36,12 @@ impl RateLimiter {
             client_ip_header,
             buckets: Mutex::new(HashMap::new()),
         }
+    }
+
+    /// Spends one token of the bucket of the client a request comes from (see [`Self::client`]),
+    /// or says how long until one is back.
+    pub fn admit(&self, headers: &HeaderMap, peer: Option<SocketAddr>) -> Result<(), Duration> {
+        self.take(self.client(headers, peer), Instant::now())
     }
 
     /// Takes one token from `client`'s bucket, or says how long until one is back.
@@ -84,31 +87,6 @@ impl RateLimiter {
         from_header
             .or(peer.map(|peer| peer.ip()))
             .unwrap_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED))
-    }
-}
-
-/// Extracting it spends one token of the client's bucket: 429 when there is none.
-pub struct WithinRateLimit;
-
-impl FromRequestParts<Arc<AppState>> for WithinRateLimit {
-    type Rejection = ApiError;
-
-    async fn from_request_parts(
-        parts: &mut Parts,
-        state: &Arc<AppState>,
-    ) -> Result<Self, ApiError> {
-        let limiter = &state.rate_limiter;
-        let peer = parts
-            .extensions
-            .get::<ConnectInfo<SocketAddr>>()
-            .map(|info| info.0);
-        let client = limiter.client(&parts.headers, peer);
-        limiter
-            .take(client, Instant::now())
-            .map(|()| WithinRateLimit)
-            .map_err(|wait| ApiError::TooManyRequests {
-                retry_after_secs: wait.as_secs().max(1),
-            })
     }
 }
 

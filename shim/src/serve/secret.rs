@@ -6,8 +6,6 @@
 //! `sha256(parts ++ SECRET)`, where the CSRF signature of `T‖I` is the reset signature of
 //! `(T, I)`.)
 
-use std::ffi::OsString;
-use std::os::unix::ffi::OsStringExt;
 use std::path::Path;
 
 use anyhow::{bail, Context};
@@ -15,8 +13,15 @@ use hmac::{Hmac, Mac};
 use rand::TryRng;
 use sha2::Sha256;
 
-/// Environment variable holding the secret itself (there is deliberately no flag for it).
-pub const SECRET_ENV: &str = "NILE_RESET_SECRET";
+use crate::secrets::SecretSource;
+
+/// Where the secret may come from (there is deliberately no flag carrying it).
+pub const COOKIE_SECRET: SecretSource = SecretSource {
+    what: "the cookie secret",
+    env: "NILE_RESET_SECRET",
+    file_flag: "--secret-file",
+    file_env: "NILE_RESET_SECRET_FILE",
+};
 
 /// Shorter secrets can be brute-forced offline from a single signed cookie.
 const MIN_SECRET_BYTES: usize = 32;
@@ -24,29 +29,27 @@ const MIN_SECRET_BYTES: usize = 32;
 pub struct Secret(Vec<u8>);
 
 impl Secret {
-    /// Reads the secret from NILE_RESET_SECRET or from `file` (not both). Without either, production
-    /// refuses to start and development makes up a random secret, which invalidates every cookie
-    /// on restart.
+    /// Reads the secret from NILE_RESET_SECRET or from `file` (the rule of [`crate::secrets`]).
+    /// Without either, production refuses to start and development makes up a random secret,
+    /// which invalidates every cookie on restart.
     pub fn load(file: Option<&Path>, production: bool) -> anyhow::Result<Secret> {
-        let from_env = std::env::var_os(SECRET_ENV).filter(|value| !value.is_empty());
-        let bytes = match (from_env, file) {
-            (Some(_), Some(_)) => {
-                bail!("the cookie secret is set twice: use {SECRET_ENV} or --secret-file, not both")
+        match COOKIE_SECRET.load(file)? {
+            Some(loaded) => Secret::new(loaded.bytes),
+            None if production => {
+                bail!(
+                    "--production needs a cookie secret: {}",
+                    COOKIE_SECRET.how_to_set()
+                )
             }
-            (Some(value), None) => OsString::into_vec(value),
-            (None, Some(path)) => read_secret_file(path)?,
-            (None, None) if production => {
-                bail!("--production needs a cookie secret: set {SECRET_ENV} or --secret-file")
-            }
-            (None, None) => {
+            None => {
                 tracing::warn!(
                     "no cookie secret configured: using a random one; CSRF and reset cookies \
-                     will not survive a restart (set {SECRET_ENV} or --secret-file)"
+                     will not survive a restart ({})",
+                    COOKIE_SECRET.how_to_set()
                 );
-                return Secret::random();
+                Secret::random()
             }
-        };
-        Secret::new(bytes)
+        }
     }
 
     /// A secret from its bytes; shorter than 32 bytes is refused (and never quoted).
@@ -85,19 +88,6 @@ impl Secret {
         }
         mac
     }
-}
-
-fn read_secret_file(path: &Path) -> anyhow::Result<Vec<u8>> {
-    let mut bytes = std::fs::read(path)
-        .with_context(|| format!("cannot read the cookie secret from {}", path.display()))?;
-    // Editors and `echo` add a final newline that is not part of the secret.
-    while bytes
-        .last()
-        .is_some_and(|byte| matches!(byte, b'\n' | b'\r'))
-    {
-        bytes.pop();
-    }
-    Ok(bytes)
 }
 
 /// `N` bytes from the operating system's CSPRNG.
@@ -146,14 +136,5 @@ mod tests {
     fn short_secrets_are_refused() {
         assert!(Secret::new("x".repeat(31)).is_err());
         assert!(Secret::new("x".repeat(32)).is_ok());
-    }
-
-    #[test]
-    fn secret_files_lose_their_final_newline() {
-        let path = std::env::temp_dir().join(format!("nile-reset-secret-{}", std::process::id()));
-        std::fs::write(&path, b"0123456789abcdef0123456789abcdef\r\n").unwrap();
-        let bytes = read_secret_file(&path).unwrap();
-        std::fs::remove_file(&path).unwrap();
-        assert_eq!(bytes, b"0123456789abcdef0123456789abcdef");
     }
 }

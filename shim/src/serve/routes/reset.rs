@@ -15,11 +15,10 @@ use subtle::ConstantTimeEq;
 use crate::serve::cookies::{self, ResetCookie, SentResetCookie};
 use crate::serve::databases::Database;
 use crate::serve::error::ApiError;
-use crate::serve::extract::{query_param, JsonBody, ServedDatabase};
-use crate::serve::rate_limit::WithinRateLimit;
+use crate::serve::extract::{query_param, JsonBody, ServedDatabase, WithinRateLimit};
 use crate::serve::sql_api::{self, TokenStatus};
 use crate::serve::state::AppState;
-use crate::serve::{callback_url, password_policy, urls};
+use crate::serve::{callback_url, password_policy};
 
 /// Appended to the callback URL when a link does not check out (Nile's wording).
 const INVALID_TOKEN_ERROR: &str = "error=Token%20is%20invalid";
@@ -90,7 +89,7 @@ async fn answer_reset_request(
     );
     let callback_url = callback_url.as_deref();
     for (name, url) in [("callbackUrl", callback_url), ("redirectUrl", redirect_url)] {
-        if url.is_some_and(urls::is_ambiguous) {
+        if url.is_some_and(nile_reset_urls::is_ambiguous) {
             return Err(ApiError::bad_request(format!("Invalid {name}")));
         }
     }
@@ -136,12 +135,28 @@ async fn answer_reset_request(
 /// Always 200 (clients use fetch, which would follow a redirect and drop the cookie): with the
 /// reset cookie and `Location: callbackUrl` when the token checks out, otherwise with
 /// `Location: callbackUrl?error=Token%20is%20invalid`.
+/// It answers no earlier than the POST's latency floor, ending on the same precise deadline:
+/// a check for an identifier with a token must not show against one without.
 pub async fn validate_link(
     State(state): State<Arc<AppState>>,
     ServedDatabase(db): ServedDatabase,
     _within_limit: WithinRateLimit,
     uri: Uri,
     headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    let floor = Instant::now() + state.min_response_time;
+    let answer = answer_link(&state, &db, &uri, &headers).await;
+    if !state.min_response_time.is_zero() {
+        sleep_until_precisely(floor).await;
+    }
+    answer
+}
+
+async fn answer_link(
+    state: &AppState,
+    db: &Database,
+    uri: &Uri,
+    headers: &HeaderMap,
 ) -> Result<Response, ApiError> {
     let query = uri.query();
     let required = |name: &str| query_param(query, name).filter(|value| !value.is_empty());
@@ -153,7 +168,7 @@ pub async fn validate_link(
         .ok_or_else(|| ApiError::bad_request("Missing callbackUrl"))?;
     let follow = query_param(query, "redirect").as_deref() != Some("false");
     // Refused before the database is asked anything, so it counts against no token.
-    if urls::is_ambiguous(&callback_url) {
+    if nile_reset_urls::is_ambiguous(&callback_url) {
         return Err(ApiError::bad_request("Invalid callbackUrl"));
     }
     // Both possible Location values are checked before the database is asked anything.
@@ -162,13 +177,13 @@ pub async fn validate_link(
 
     // Everything else about the request is checked before the token: a wrong token counts
     // against the identifier, a request refused for another reason must count for nothing.
-    let (trusted, binding) = sql_api::check_link(&db, &callback_url, &identifier).await?;
+    let (trusted, binding) = sql_api::check_link(db, &callback_url, &identifier).await?;
     // Never a Location (which Nile's SDK follows) to an origin the database does not trust:
     // the link's callbackUrl is attacker-controlled input.
     if !trusted {
         return Err(ApiError::bad_request("callbackUrl origin is not trusted"));
     }
-    let status = match sql_api::verify_password_token(&db, &identifier, &token).await {
+    let status = match sql_api::verify_password_token(db, &identifier, &token).await {
         Ok(status) => status,
         // A malformed identifier or token is just an invalid link to the person clicking it.
         Err(ApiError::BadRequest(_)) => TokenStatus::Invalid,
@@ -178,7 +193,7 @@ pub async fn validate_link(
     let mut response = StatusCode::OK.into_response();
     let response_headers = response.headers_mut();
     if status == TokenStatus::Valid {
-        let secure = cookies::secure(&headers, state.public_url.as_ref());
+        let secure = cookies::secure(headers, state.public_url.as_ref());
         response_headers.insert(
             SET_COOKIE,
             cookies::reset_cookie(&state.secret, db.name(), &token, &binding, secure),

@@ -1,4 +1,5 @@
-//! The accept loop: what the HTTP server itself guards, before any request reaches a handler.
+//! The accept loop of every HTTP server here (serve's API, both subcommands' admin server):
+//! what the server itself guards, before any request reaches a handler.
 //!
 //! - A connection cap (`--max-connections`): past it, new connections wait in the kernel's
 //!   accept queue until one closes, so a flood of idle sockets cannot exhaust memory or file
@@ -12,7 +13,6 @@
 //!
 //! Each request gets the peer address as [`ConnectInfo`].
 
-use std::future::Future;
 use std::io;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -32,23 +32,36 @@ use hyper_util::service::TowerToHyperService;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::Semaphore;
+use tokio_util::sync::CancellationToken;
 use tower::ServiceExt as _;
 
 /// The connection-level bounds.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct ConnectionLimits {
     pub header_read_timeout: Duration,
     pub idle_timeout: Duration,
     pub max_connections: usize,
 }
 
-/// Serves `app` on `listener` until `shutdown` completes, then waits for open connections to
+/// The defaults of serve's --header-read-timeout, --idle-timeout and --max-connections, which
+/// also bound `send`'s admin server.
+impl Default for ConnectionLimits {
+    fn default() -> ConnectionLimits {
+        ConnectionLimits {
+            header_read_timeout: Duration::from_secs(10),
+            idle_timeout: Duration::from_secs(60),
+            max_connections: 1024,
+        }
+    }
+}
+
+/// Serves `app` on `listener` until `stop` is cancelled, then waits for open connections to
 /// finish their requests (idle ones are closed at once).
 pub async fn serve(
     listener: TcpListener,
     app: Router,
     limits: ConnectionLimits,
-    shutdown: impl Future<Output = ()>,
+    stop: CancellationToken,
 ) -> anyhow::Result<()> {
     let slots = Arc::new(Semaphore::new(limits.max_connections));
     let mut builder = auto::Builder::new(TokioExecutor::new());
@@ -57,12 +70,11 @@ pub async fn serve(
         .timer(TokioTimer::new())
         .header_read_timeout(limits.header_read_timeout);
     let graceful = GracefulShutdown::new();
-    tokio::pin!(shutdown);
 
     loop {
         let slot = tokio::select! {
             slot = slots.clone().acquire_owned() => slot.context("connection slots closed")?,
-            () = &mut shutdown => break,
+            () = stop.cancelled() => break,
         };
         let (stream, peer) = tokio::select! {
             accepted = listener.accept() => match accepted {
@@ -74,7 +86,7 @@ pub async fn serve(
                     continue;
                 }
             },
-            () = &mut shutdown => break,
+            () = stop.cancelled() => break,
         };
         if let Err(error) = stream.set_nodelay(true) {
             tracing::debug!(%error, "cannot set TCP_NODELAY");
