@@ -5,14 +5,15 @@
 #   tests/schemathesis.sh
 #
 # Starts its own PostgreSQL cluster (target/it/schemathesis, port $SCHEMATHESIS_PG_PORT, default
-# 28842) and shim, and stops both on exit. Needs the extension installed and schemathesis in
-# $NILE_RESET_VENV (bash scripts/setup.sh). Bounded by $SCHEMATHESIS_MAX_EXAMPLES test cases per
-# operation (default 50) and $SCHEMATHESIS_TIME_LIMIT seconds overall (default 600).
+# $SCHEMATHESIS_PORT of scripts/common.sh) and shim, and stops both on exit. Needs the extension
+# installed and schemathesis in $NILE_RESET_VENV (bash scripts/setup.sh). Bounded by
+# $SCHEMATHESIS_MAX_EXAMPLES test cases per operation (default 50) and $SCHEMATHESIS_TIME_LIMIT
+# seconds overall (default 600).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/common.sh
 
-pg_port=${SCHEMATHESIS_PG_PORT:-28842}
+pg_port=${SCHEMATHESIS_PG_PORT:-$SCHEMATHESIS_PORT}
 max_examples=${SCHEMATHESIS_MAX_EXAMPLES:-50}
 time_limit=${SCHEMATHESIS_TIME_LIMIT:-600}
 datadir=$PROJECT_ROOT/target/it/schemathesis
@@ -35,13 +36,13 @@ cleanup() {
     kill -TERM "$shim_pid"
     wait "$shim_pid" || true
   fi
-  scripts/cluster.sh stop "$datadir" "$pg_port" || true
+  stop_cluster "$PG_BIN" "$datadir" || true
   rm -rf "$work"
 }
 trap cleanup EXIT
 
 log "starting PostgreSQL on port $pg_port"
-scripts/cluster.sh start "$datadir" "$pg_port"
+start_cluster "$PG_BIN" "$datadir" "$pg_port"
 psql_db() { psql -X -q -v ON_ERROR_STOP=1 -h 127.0.0.1 -p "$pg_port" -U postgres "$@"; }
 psql_db -d postgres -c "DROP DATABASE IF EXISTS $database WITH (FORCE)" -c "CREATE DATABASE $database"
 # Where the extension has to be told where users live (auth.use_nile_users), Nile's tables.
@@ -75,7 +76,7 @@ csrf_cookie=$(curl -fsS -D - -o /dev/null "$base/v2/databases/$database/auth/csr
   tr -d '\r' | sed -n 's/^set-cookie: \([^;]*\);.*/\1/Ip')
 
 # Every generated request targets the served database; unknown names are covered by
-# shim/tests/http.rs.
+# shim/tests/it/http/.
 cat >"$work/schemathesis.toml" <<TOML
 [parameters]
 "path.database" = "$database"

@@ -23,10 +23,10 @@
 //! Every rule about tokens, users, origins, passwords and the outbox lives in the extension's
 //! SQL; this crate checks only what HTTP and SMTP need, and asks the SQL for the rest.
 //!
-//! Tests: `tests/router.rs` drives the router in-process; `tests/http.rs`, `sdk_flow.rs`,
-//! `sender.rs`, `wakeup.rs` and `database.rs` run the real binary against real PostgreSQL (and SMTP)
-//! through the one harness in `tests/support/`, whose `tables.rs` holds every direct access to
-//! the extension's tables.
+//! Tests: one integration binary, `tests/it/`: `router.rs` drives the router in-process;
+//! `http/` (one file per route or topic), `sdk_flow.rs`, `sender.rs`, `wakeup.rs`, `tls.rs` and
+//! `database.rs` run the real binary against real PostgreSQL (and SMTP) through the one harness
+//! in `it/support/`, whose `tables.rs` holds every direct access to the extension's tables.
 
 pub mod admin;
 pub mod backoff;

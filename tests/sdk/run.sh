@@ -69,7 +69,7 @@ od -An -N32 -tx1 /dev/urandom | tr -d ' \n' >"$work/secret"
 od -An -N24 -tx1 /dev/urandom | tr -d ' \n' >"$work/api-key"
 dsn="postgres://postgres@127.0.0.1:$pg_port/$db"
 # The suite drives the SDK's flow, not the per-address limit (tested in
-# shim/tests/http.rs): every request comes from 127.0.0.1.
+# shim/tests/it/http/limits.rs): every request comes from 127.0.0.1.
 NILE_RESET_DATABASES="$db=$dsn" "$bin" serve --listen "127.0.0.1:$http_port" \
   --rate-limit-per-minute 0 \
   --secret-file "$work/secret" --api-keys-file "$work/api-key" >"$work/shim.log" 2>&1 </dev/null &

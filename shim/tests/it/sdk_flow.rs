@@ -3,76 +3,36 @@
 //! an Authorization header), relative and cookie callback URLs, and the new-password policy
 //! checked before a `?json=true` link is issued. tests/sdk drives the same with the SDK itself.
 
-mod support;
-
-use std::time::Duration;
-
-use reqwest::{Client, StatusCode};
+use reqwest::StatusCode;
 use serde_json::{json, Value};
-use support::process::API_KEY;
-use support::tables::{self, TOKENS};
-use support::{run_to_exit, Cluster, Shim};
 
-const APP_ORIGIN: &str = "http://localhost:3000";
+use crate::support::fixture::{APP_ORIGIN, RESET};
+use crate::support::ports::REFUSED;
+use crate::support::process::{API_KEY, SECRET};
+use crate::support::{run_to_exit, tables, Fixture};
+
 const REDIRECT_URL: &str = "http://localhost:3000/reset-password";
-/// This file's own cluster (http.rs uses 28840-28842).
-const PORT: u16 = 28843;
-const RESET: &str = "/auth/reset-password";
 const KEY_COOKIE: &str = "nile-reset.api-key";
 
-struct Fixture {
-    db: tokio_postgres::Client,
-    shim: Shim,
-    http: Client,
-    name: String,
+/// POST `?json=true` with `headers`; the status and the body as text.
+async fn post_json(f: &Fixture, headers: &[(&str, &str)], body: Value) -> (StatusCode, String) {
+    let mut request = f
+        .http
+        .post(f.api(&format!("{RESET}?json=true")))
+        .json(&body);
+    for (name, value) in headers {
+        request = request.header(*name, *value);
+    }
+    let response = request.send().await.unwrap();
+    (response.status(), response.text().await.unwrap())
 }
 
-impl Fixture {
-    /// A fresh database (extension, trusted origin, Alice) and a shim serving it.
-    async fn new(name: &str) -> Fixture {
-        let cluster = Cluster::shared("sdk-flow", PORT);
-        let db = cluster.database(name).await;
-        db.batch_execute(&format!("SELECT auth.add_trusted_origin('{APP_ORIGIN}')"))
-            .await
-            .unwrap();
-        tables::add_user(&db, "alice@example.com", Some("Alice")).await;
-        let database = format!("{name}={}", cluster.url(name));
-        let shim = Shim::start(name, &["--database", &database]);
-        let http = Client::builder()
-            .redirect(reqwest::redirect::Policy::none())
-            .timeout(Duration::from_secs(30))
-            .build()
-            .unwrap();
-        Fixture {
-            db,
-            shim,
-            http,
-            name: name.to_owned(),
-        }
-    }
-
-    fn api(&self, query: &str) -> String {
-        self.shim
-            .url(&format!("/v2/databases/{}{RESET}{query}", self.name))
-    }
-
-    /// POST `?json=true` with `headers`; the status and the body as text.
-    async fn post_json(&self, headers: &[(&str, &str)], body: Value) -> (StatusCode, String) {
-        let mut request = self.http.post(self.api("?json=true")).json(&body);
-        for (name, value) in headers {
-            request = request.header(*name, *value);
-        }
-        let response = request.send().await.unwrap();
-        (response.status(), response.text().await.unwrap())
-    }
-
-    async fn tokens(&self) -> i64 {
-        self.db
-            .query_one(&format!("SELECT count(*) FROM {TOKENS}"), &[])
-            .await
-            .unwrap()
-            .get(0)
-    }
+/// How many reset tokens the database holds.
+async fn tokens(f: &Fixture) -> i64 {
+    f.db.query_one(&format!("SELECT count(*) FROM {}", tables::TOKENS), &[])
+        .await
+        .unwrap()
+        .get(0)
 }
 
 fn key_cookie(key: &str) -> String {
@@ -95,14 +55,12 @@ async fn the_key_cookie_authorizes_json_requests_only() {
                       "redirectUrl": REDIRECT_URL});
 
     let wrong = key_cookie(&format!("{API_KEY}x"));
-    let (status, _) = f.post_json(&[("cookie", &wrong)], body.clone()).await;
+    let (status, _) = post_json(&f, &[("cookie", &wrong)], body.clone()).await;
     assert_eq!(status, StatusCode::UNAUTHORIZED);
-    assert_eq!(f.tokens().await, 0);
+    assert_eq!(tokens(&f).await, 0);
 
     // No CSRF cookie needed, as with the bearer key.
-    let (status, text) = f
-        .post_json(&[("cookie", &key_cookie(API_KEY))], body.clone())
-        .await;
+    let (status, text) = post_json(&f, &[("cookie", &key_cookie(API_KEY))], body.clone()).await;
     assert_eq!(status, StatusCode::CREATED, "{text}");
     let link: Value = serde_json::from_str(&text).unwrap();
     assert!(link["url"].as_str().unwrap().starts_with(REDIRECT_URL));
@@ -110,7 +68,7 @@ async fn the_key_cookie_authorizes_json_requests_only() {
     // The cookie is no CSRF exemption for the emailing POST.
     let response = f
         .http
-        .post(f.api(""))
+        .post(f.api(RESET))
         .header("cookie", key_cookie(API_KEY))
         .json(&body)
         .send()
@@ -162,23 +120,23 @@ async fn relative_and_cookie_callback_urls_resolve_then_meet_the_allow_list() {
         };
         let mut headers = vec![("cookie", cookies.as_str())];
         headers.extend(origin.map(|origin| ("nile-origin", origin)));
-        let (status, text) = f.post_json(&headers, body).await;
+        let (status, text) = post_json(&f, &headers, body).await;
         assert_eq!(status, StatusCode::CREATED, "case {index}: {text}");
         let link: Value = serde_json::from_str(&text).unwrap();
         assert_eq!(callback_of(link["url"].as_str().unwrap()), expected);
     }
 
     // A path resolved against an untrusted origin is refused like any untrusted URL.
-    let (status, text) = f
-        .post_json(
-            &[("cookie", &key), ("nile-origin", "https://evil.example")],
-            json!({"email": "alice@example.com", "callbackUrl": "/",
+    let (status, text) = post_json(
+        &f,
+        &[("cookie", &key), ("nile-origin", "https://evil.example")],
+        json!({"email": "alice@example.com", "callbackUrl": "/",
                    "redirectUrl": REDIRECT_URL}),
-        )
-        .await;
+    )
+    .await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
     assert!(text.contains("callback_url"), "{text}");
-    assert_eq!(f.tokens().await, 3);
+    assert_eq!(tokens(&f).await, 3);
 }
 
 #[tokio::test]
@@ -191,18 +149,21 @@ async fn json_requests_check_the_new_password_before_issuing_a_link() {
     };
 
     for refused in ["short", "", "tab\there is a control"] {
-        let (status, text) = f.post_json(&[("cookie", &key)], body(refused)).await;
+        let (status, text) = post_json(&f, &[("cookie", &key)], body(refused)).await;
         assert_eq!(status, StatusCode::BAD_REQUEST, "{refused:?}");
         assert!(text.starts_with("new_password must"), "{refused:?}: {text}");
     }
-    assert_eq!(f.tokens().await, 0, "a refused password issued a token");
+    assert_eq!(tokens(&f).await, 0, "a refused password issued a token");
 
     // The retry is not held back: no token was issued by the refused attempts.
-    let (status, text) = f
-        .post_json(&[("cookie", &key)], body("correct horse battery staple"))
-        .await;
+    let (status, text) = post_json(
+        &f,
+        &[("cookie", &key)],
+        body("correct horse battery staple"),
+    )
+    .await;
     assert_eq!(status, StatusCode::CREATED, "{text}");
-    assert_eq!(f.tokens().await, 1);
+    assert_eq!(tokens(&f).await, 1);
     assert!(!f.shim.log().contains("correct horse"));
 }
 
@@ -214,10 +175,10 @@ fn keys_that_a_cookie_cannot_carry_are_refused_at_startup() {
             "--listen",
             "127.0.0.1:0",
             "--database",
-            "x=postgres://127.0.0.1:1/x",
+            &format!("x=postgres://127.0.0.1:{REFUSED}/x"),
         ],
         &[
-            ("NILE_RESET_SECRET", support::process::SECRET),
+            ("NILE_RESET_SECRET", SECRET),
             ("NILE_RESET_API_KEYS", "0123456789abcdef;injected"),
         ],
     );

@@ -2,12 +2,12 @@
 //! load, no email waits longer than the sender's poll interval, whether the
 //! sender was idle, busy or restarting; and the NOTIFY path itself works.
 //!
-//! Each scenario owns a cluster (ports 28850-28859), queues emails through
+//! Each scenario owns a cluster, queues emails through
 //! `auth.generate_password_token` from several sessions at once, and runs the
 //! real `nile-reset send` with the file transport, so that sending itself
 //! costs next to nothing and what is measured is how soon the sender looks.
-
-mod support;
+//! Each scenario runs alone (support/alone.rs): on a 2-core machine another
+//! test's load, or its initdb, would stretch what it measures.
 
 use std::collections::HashMap;
 use std::ops::Range;
@@ -16,15 +16,16 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
-use tokio::sync::{Mutex, MutexGuard};
 use tokio::time::Instant;
 use tokio_postgres::Client;
 
 use nile_reset_shim::send::DEFAULT_CHANNEL;
-use support::cluster::connect;
-use support::listen::Listener;
-use support::tables::{self, OUTBOX};
-use support::{count, wait_drained, wait_for, Cluster, Sender};
+
+use crate::support::alone::alone;
+use crate::support::cluster::connect;
+use crate::support::listen::Listener;
+use crate::support::tables::{self, OUTBOX};
+use crate::support::{count, scratch_dir, wait_drained, wait_for, Cluster, Sender};
 
 /// Logged (at debug level) once the sender holds the sleep lock and is about
 /// to wait: from then on, queueing an email NOTIFYs it.
@@ -50,19 +51,11 @@ const USERS: usize = 400;
 const GENERATE: &str = "SELECT created, outbox_id FROM auth.generate_password_token(
     $1, 'http://localhost:3000/', 'http://localhost:3000/r')";
 
-/// The scenarios measure latencies on a 2-core machine: they run one at a
-/// time so that one scenario's load (or initdb) does not stretch another's.
-static ONE_AT_A_TIME: Mutex<()> = Mutex::const_new(());
-
-async fn exclusive() -> MutexGuard<'static, ()> {
-    ONE_AT_A_TIME.lock().await
-}
-
 /// A cluster with database `app`: the extension, 400 users, the test origin
 /// trusted, and no resend interval, so that any user may be asked again.
 /// The setting applies to new sessions, which is all the writers use.
-async fn start_app(dir: &Path, port: u16) -> (Cluster, Client) {
-    let cluster = Cluster::start(dir, port);
+async fn start_app(dir: &Path) -> (Cluster, Client) {
+    let cluster = Cluster::start(dir);
     let db = cluster.database("app").await;
     db.batch_execute(
         "ALTER DATABASE app SET nile_reset.min_resend_interval = 0;
@@ -297,9 +290,9 @@ fn assert_within_poll_of_commit(scenario: &str, rows: &[Sent], queued: &[Queued]
 
 #[tokio::test(flavor = "multi_thread")]
 async fn idle_sender_sends_a_burst_within_the_poll_interval() {
-    let _one = exclusive().await;
-    let dir = support::scratch_dir("wakeup-idle");
-    let (cluster, db) = start_app(&dir, 28850).await;
+    let _alone = alone();
+    let dir = scratch_dir("wakeup-idle");
+    let (cluster, db) = start_app(&dir).await;
     let sender = start_sender(&dir, "sender.log", &cluster.url("app"), POLL, &[]);
     settled_asleep(&sender).await;
     // Idle past one poll interval, so the burst finds a sender that has woken
@@ -327,9 +320,9 @@ async fn idle_sender_sends_a_burst_within_the_poll_interval() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn busy_sender_keeps_every_email_within_the_poll_interval() {
-    let _one = exclusive().await;
-    let dir = support::scratch_dir("wakeup-busy");
-    let (cluster, db) = start_app(&dir, 28851).await;
+    let _alone = alone();
+    let dir = scratch_dir("wakeup-busy");
+    let (cluster, db) = start_app(&dir).await;
     let sender = start_sender(&dir, "sender.log", &cluster.url("app"), POLL, &[]);
     settled_asleep(&sender).await;
     let sleeps_before = sender.log_count(ASLEEP);
@@ -368,9 +361,9 @@ async fn busy_sender_keeps_every_email_within_the_poll_interval() {
 #[tokio::test(flavor = "multi_thread")]
 async fn restarted_sender_sends_every_email_within_poll_and_lease() {
     const DOWNTIME: Duration = Duration::from_millis(500);
-    let _one = exclusive().await;
-    let dir = support::scratch_dir("wakeup-restart");
-    let (cluster, db) = start_app(&dir, 28852).await;
+    let _alone = alone();
+    let dir = scratch_dir("wakeup-restart");
+    let (cluster, db) = start_app(&dir).await;
     let url = cluster.url("app");
     // A short lease, so that the rows the killed sender held are not stuck
     // for the default minute.
@@ -462,9 +455,9 @@ async fn restarted_sender_sends_every_email_within_poll_and_lease() {
 #[tokio::test(flavor = "multi_thread")]
 async fn notify_wakes_a_sleeping_sender_and_nothing_else_would() {
     const EMAILS: usize = 5;
-    let _one = exclusive().await;
-    let dir = support::scratch_dir("wakeup-notify");
-    let (cluster, db) = start_app(&dir, 28853).await;
+    let _alone = alone();
+    let dir = scratch_dir("wakeup-notify");
+    let (cluster, db) = start_app(&dir).await;
     // Polling every 30 s cannot deliver within the 1 s asserted below.
     let mut sender = start_sender(&dir, "sender.log", &cluster.url("app"), 30 * SECOND, &[]);
 
@@ -617,9 +610,9 @@ async fn sent(db: &Client, id: i64) -> Option<Sent> {
 /// every commit once the sender has stopped.
 #[tokio::test(flavor = "multi_thread")]
 async fn a_plain_listener_is_notified_while_the_sender_sleeps_and_after_it_stops() {
-    let _one = exclusive().await;
-    let dir = support::scratch_dir("wakeup-plain-listener");
-    let (cluster, db) = start_app(&dir, 28854).await;
+    let _alone = alone();
+    let dir = scratch_dir("wakeup-plain-listener");
+    let (cluster, db) = start_app(&dir).await;
     let url = cluster.url("app");
     let mut sender = start_sender(&dir, "sender.log", &url, 30 * SECOND, &[]);
     let mut listener = Listener::start(&url, DEFAULT_CHANNEL).await;

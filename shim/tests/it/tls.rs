@@ -1,17 +1,14 @@
 //! TLS to a real PostgreSQL started with `ssl = on` and a CA made here with openssl: libpq's
 //! sslmode meanings, through the connection settings both subcommands use.
 
-mod support;
-
+use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::Path;
 use std::process::Command;
 use std::time::Duration;
 
 use nile_reset_shim::database;
-use support::{scratch_dir, Cluster};
 
-const TLS_PORT: u16 = 28846;
-const PLAIN_PORT: u16 = 28847;
+use crate::support::{scratch_dir, Cluster};
 
 fn openssl(dir: &Path, args: &[&str]) {
     let output = Command::new("openssl")
@@ -105,22 +102,20 @@ async fn connect(dsn: &str) -> Result<(), String> {
 async fn sslmodes_mean_what_they_mean_to_libpq() {
     let dir = scratch_dir("tls");
     make_certificates(&dir);
-    let cluster = Cluster::start(&dir, TLS_PORT);
+    let cluster = Cluster::start(&dir);
     let datadir = dir.join("pgdata");
-    // The server reads its key as the postgres user, and only from a private file.
+    // The server reads its key as the cluster's OS user (postgres under root, the user itself
+    // otherwise: whoever owns the data folder), and only from a private file.
+    let cluster_user = std::fs::metadata(&datadir).unwrap().uid();
     for file in ["server.pem", "server.key"] {
         std::fs::copy(dir.join(file), datadir.join(file)).unwrap();
-        let status = Command::new("chown")
-            .args(["postgres", datadir.join(file).to_str().unwrap()])
-            .status()
-            .unwrap();
-        assert!(status.success());
+        std::os::unix::fs::chown(datadir.join(file), Some(cluster_user), None).unwrap();
     }
-    let status = Command::new("chmod")
-        .args(["600", datadir.join("server.key").to_str().unwrap()])
-        .status()
-        .unwrap();
-    assert!(status.success());
+    std::fs::set_permissions(
+        datadir.join("server.key"),
+        std::fs::Permissions::from_mode(0o600),
+    )
+    .unwrap();
     let admin = cluster.connect("postgres").await;
     for statement in [
         "ALTER SYSTEM SET ssl = on",
@@ -134,8 +129,12 @@ async fn sslmodes_mean_what_they_mean_to_libpq() {
     tokio::time::sleep(Duration::from_millis(500)).await;
     let ca = dir.join("ca.pem");
     let other_ca = dir.join("other-ca.pem");
-    let url =
-        |host: &str, query: &str| format!("postgres://postgres@{host}:{TLS_PORT}/postgres?{query}");
+    let url = |host: &str, query: &str| {
+        format!(
+            "postgres://postgres@{host}:{}/postgres?{query}",
+            cluster.port
+        )
+    };
     let ca = ca.to_str().unwrap();
     let other_ca = other_ca.to_str().unwrap();
 
@@ -203,16 +202,18 @@ async fn sslmodes_mean_what_they_mean_to_libpq() {
 
     // require against a server without TLS: a clear refusal.
     let plain_dir = scratch_dir("tls-plain");
-    let _plain = Cluster::start(&plain_dir, PLAIN_PORT);
+    let plain = Cluster::start(&plain_dir);
     let error = connect(&format!(
-        "postgres://postgres@127.0.0.1:{PLAIN_PORT}/postgres?sslmode=require"
+        "postgres://postgres@127.0.0.1:{}/postgres?sslmode=require",
+        plain.port
     ))
     .await
     .unwrap_err();
     assert!(error.contains("server does not support TLS"), "{error}");
     // prefer falls back to plain text there.
     connect(&format!(
-        "postgres://postgres@127.0.0.1:{PLAIN_PORT}/postgres?sslmode=prefer"
+        "postgres://postgres@127.0.0.1:{}/postgres?sslmode=prefer",
+        plain.port
     ))
     .await
     .unwrap();

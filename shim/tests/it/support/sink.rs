@@ -12,7 +12,6 @@ use super::project_root;
 /// One message the SMTP sink accepted.
 #[derive(Debug, Deserialize)]
 pub struct Received {
-    pub mail_from: String,
     pub rcpt_tos: Vec<String>,
     /// The raw message, as sent.
     pub data: String,

@@ -7,6 +7,7 @@ use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
+use super::alone::{self, Running};
 use super::{project_root, wait_for};
 
 /// The cookie secret every test server is started with (tests recompute signatures with it).
@@ -55,10 +56,12 @@ pub fn run_to_exit(subcommand: &str, args: &[&str], env: &[(&str, &str)]) -> (Ex
 pub struct Process {
     child: Child,
     pub log: PathBuf,
+    _running: Running,
 }
 
 impl Process {
     pub fn start(subcommand: &str, log: PathBuf, args: &[&str], env: &[(&str, &str)]) -> Process {
+        let running = alone::running();
         fs::create_dir_all(log.parent().unwrap()).unwrap();
         fs::File::create(&log).unwrap();
         // O_APPEND on both streams, so that neither overwrites the other's lines.
@@ -68,11 +71,11 @@ impl Process {
             .stderr(append())
             .spawn()
             .unwrap_or_else(|e| panic!("cannot start nile-reset {subcommand}: {e}"));
-        Process { child, log }
-    }
-
-    pub fn pid(&self) -> u32 {
-        self.child.id()
+        Process {
+            child,
+            log,
+            _running: running,
+        }
     }
 
     pub fn log_text(&self) -> String {

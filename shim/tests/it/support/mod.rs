@@ -1,13 +1,15 @@
 //! The one harness of the integration tests: real PostgreSQL clusters with the installed
-//! nile_reset extension (cluster.rs), the real `nile-reset` binary (process.rs), the SMTP sink
-//! of tests/smtp_sink.py (sink.rs), a plain LISTEN session (listen.rs), and every direct read
-//! or write of the extension's tables (tables.rs). Each process is stopped when its guard drops, also when a test fails.
+//! nile_reset extension (cluster.rs) on ports from ports.rs, the real `nile-reset` binary
+//! (process.rs), a served database with its HTTP client (fixture.rs), the SMTP sink of
+//! tests/smtp_sink.py (sink.rs), a plain LISTEN session (listen.rs), every direct read or write
+//! of the extension's tables (tables.rs), and the latency measurements' exclusive turn
+//! (alone.rs). Each process is stopped when its guard drops, also when a test fails.
 
-// Each test binary uses its own part of the harness.
-#![allow(dead_code, unused_imports)]
-
+pub mod alone;
 pub mod cluster;
+pub mod fixture;
 pub mod listen;
+pub mod ports;
 pub mod process;
 pub mod sink;
 pub mod tables;
@@ -19,7 +21,8 @@ use std::time::{Duration, Instant};
 use sha2::Sha256;
 
 pub use cluster::Cluster;
-pub use process::{run_to_exit, Process, Sender, Shim};
+pub use fixture::Fixture;
+pub use process::{run_to_exit, Sender, Shim};
 pub use sink::{received_in, Received, Sink};
 pub use tables::{count, queue_email, queue_emails, wait_drained};
 

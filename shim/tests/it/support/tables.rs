@@ -21,22 +21,6 @@ pub const CREDENTIALS: &str = "auth.credentials";
 /// The user directory (id, email, name).
 pub const USERS: &str = "users.users";
 
-/// Points the extension at Nile's user tables (`users.users`, `auth.credentials`) where it
-/// has to be told where users live (its next version); earlier versions have them built in.
-pub async fn use_nile_users(db: &Client) {
-    db.batch_execute(
-        "DO $do$
-         BEGIN
-             IF to_regprocedure('auth.use_nile_users()') IS NOT NULL THEN
-                 PERFORM auth.use_nile_users();
-             END IF;
-         END
-         $do$",
-    )
-    .await
-    .expect("auth.use_nile_users()");
-}
-
 /// Adds a user; `email` is stored as given (mixed case included).
 pub async fn add_user(db: &Client, email: &str, name: Option<&str>) {
     db.execute(
@@ -113,31 +97,4 @@ pub async fn wait_drained(db: &Client, timeout: Duration) {
         (count(db, "sent_at IS NULL AND dead_at IS NULL").await == 0).then_some(())
     })
     .await;
-}
-
-/// Creates `auth.sender_limits()` in this database unless the installed extension has it.
-///
-/// A stand-in until the installed extension ships the function (its next version does): the
-/// same signature and the same values. Once the extension provides the function this does
-/// nothing, and the tests run against the real one.
-/// The tests of the function itself use `Cluster::database_as_installed`, never this.
-pub async fn provide_sender_limits(db: &Client) {
-    db.batch_execute(
-        r#"DO $do$
-        BEGIN
-            IF to_regprocedure('auth.sender_limits()') IS NULL THEN
-                CREATE FUNCTION auth.sender_limits(
-                    OUT default_channel text, OUT channel_pattern text, OUT worker_pattern text,
-                    OUT worker_max_length integer, OUT max_attempts_limit integer,
-                    OUT backoff_base_limit interval, OUT lease_min interval, OUT lease_max interval,
-                    OUT batch_size_limit integer)
-                LANGUAGE sql IMMUTABLE
-                AS $f$ SELECT 'nile_reset_email', '^[A-Za-z0-9_]{1,63}$', '^[[:graph:]]+$', 200, 1000,
-                              interval '1 hour', interval '1 second', interval '1 day', 1000 $f$;
-            END IF;
-        END
-        $do$"#,
-    )
-    .await
-    .expect("provide auth.sender_limits()");
 }

@@ -1,22 +1,19 @@
 //! End-to-end tests of `nile-reset send`: the real binary, a real PostgreSQL
 //! cluster with the installed extension, a real SMTP server
 //! (tests/smtp_sink.py), and faults injected by killing and restarting them.
-//! Each test that stops or restarts PostgreSQL owns a cluster on its own port
-//! (28826, 28830-28839); the others share one (28827).
-//! Fixed ports outside the kernel's ephemeral range (32768-60999), where
-//! no client socket of another test can take them between choice and use.
-
-mod support;
+//! Most tests own a cluster (every one that stops or restarts PostgreSQL);
+//! the others share one.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::os::unix::fs::PermissionsExt as _;
 use std::time::Duration;
 
 use nile_reset_shim::send::DEFAULT_CHANNEL;
-use support::cluster::replace_function;
-use support::tables::{self, OUTBOX, TEMPLATES, TEMPLATE_VARIABLES, USERS};
-use support::{
-    count, queue_email, queue_emails, received_in, run_to_exit, scratch_dir, wait_drained,
+
+use crate::support::cluster::replace_function;
+use crate::support::tables::{self, OUTBOX, TEMPLATES, TEMPLATE_VARIABLES, USERS};
+use crate::support::{
+    count, ports, queue_email, queue_emails, received_in, run_to_exit, scratch_dir, wait_drained,
     wait_for, Cluster, Received, Sender, Sink,
 };
 
@@ -25,16 +22,6 @@ const LISTENING: &str = "listening for outbox notifications";
 /// on, queueing an email NOTIFYs it.
 const ASLEEP: &str = "asleep until notified";
 const SECOND: Duration = Duration::from_secs(1);
-/// The sender's metrics endpoint in the happy-path test.
-const METRICS_PORT: u16 = 28828;
-/// Where the outage test's SMTP server appears once the outage is over.
-const OUTAGE_SMTP_PORT: u16 = 28829;
-/// The cluster of the tests that neither stop nor restart PostgreSQL.
-const SHARED_PORT: u16 = 28827;
-
-fn shared_cluster() -> &'static Cluster {
-    Cluster::shared("sender-shared", SHARED_PORT)
-}
 
 /// Sender flags for fast tests: quick polls and retries.
 const FAST: &[&str] = &["--poll-interval", "200ms", "--retry-base", "100ms"];
@@ -71,8 +58,8 @@ fn copies(received: &[Received]) -> BTreeMap<String, usize> {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn delivers_a_reset_email_over_smtp_on_notify() {
-    let dir = support::scratch_dir("sender-smtp");
-    let cluster = Cluster::start(&dir, 28830);
+    let dir = scratch_dir("sender-smtp");
+    let cluster = Cluster::start(&dir);
     let db = cluster.database("app").await;
     db.batch_execute("SELECT auth.add_trusted_origin('http://localhost:3000')")
         .await
@@ -81,7 +68,7 @@ async fn delivers_a_reset_email_over_smtp_on_notify() {
     let sink = Sink::start(&dir.join("mail"), 0, &["--auth", "mailer:pa55word"]);
     let password_file = dir.join("smtp-password");
     std::fs::write(&password_file, "pa55word\n").unwrap();
-    let metrics_addr = format!("127.0.0.1:{METRICS_PORT}");
+    let metrics_addr = format!("127.0.0.1:{}", ports::free());
     let smtp_url = sink.url();
     // A long poll interval: only the NOTIFY can deliver within the test's wait.
     let sender = Sender::send(
@@ -199,8 +186,8 @@ async fn delivers_a_reset_email_over_smtp_on_notify() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn file_transport_writes_one_eml_per_email() {
-    let dir = support::scratch_dir("sender-file");
-    let cluster = Cluster::start(&dir, 28831);
+    let dir = scratch_dir("sender-file");
+    let cluster = Cluster::start(&dir);
     let db = cluster.database("app").await;
     queue_emails(&db, "file", 3).await;
     let folder = dir.join("eml");
@@ -242,8 +229,8 @@ async fn file_transport_writes_one_eml_per_email() {
 #[tokio::test(flavor = "multi_thread")]
 async fn kill_9_mid_batch_loses_nothing_and_duplicates_only_in_flight_rows() {
     const QUEUED: i32 = 30;
-    let dir = support::scratch_dir("sender-kill9");
-    let cluster = Cluster::start(&dir, 28832);
+    let dir = scratch_dir("sender-kill9");
+    let cluster = Cluster::start(&dir);
     let db = cluster.database("app").await;
     queue_emails(&db, "k", QUEUED).await;
     let sink = Sink::start(&dir.join("mail"), 0, &["--delay", "0.05"]);
@@ -317,11 +304,12 @@ async fn kill_9_mid_batch_loses_nothing_and_duplicates_only_in_flight_rows() {
 /// but two would: every email must end sent, once, with no attempt counted.
 #[tokio::test(flavor = "multi_thread")]
 async fn an_smtp_outage_defers_without_spending_attempts() {
-    let dir = support::scratch_dir("sender-smtp-outage");
-    let cluster = Cluster::start(&dir, 28833);
+    let dir = scratch_dir("sender-smtp-outage");
+    let cluster = Cluster::start(&dir);
     let db = cluster.database("app").await;
     queue_emails(&db, "before", 10).await;
-    let port = OUTAGE_SMTP_PORT;
+    // Where the SMTP server appears once the outage is over.
+    let port = ports::free();
     let smtp_url = format!("smtp://127.0.0.1:{port}");
     let sender = start_sender(
         &dir,
@@ -377,8 +365,8 @@ async fn an_smtp_outage_defers_without_spending_attempts() {
 #[tokio::test(flavor = "multi_thread")]
 async fn postgres_down_longer_than_the_lease_loses_nothing() {
     const QUEUED: i32 = 24;
-    let dir = support::scratch_dir("sender-pg-down");
-    let cluster = Cluster::start(&dir, 28826);
+    let dir = scratch_dir("sender-pg-down");
+    let cluster = Cluster::start(&dir);
     let db = cluster.database("app").await;
     queue_emails(&db, "down", QUEUED).await;
     // Each DATA takes 0.3 s: sends are in flight whenever the database stops.
@@ -459,8 +447,8 @@ async fn postgres_down_longer_than_the_lease_loses_nothing() {
 /// default locale for a user without one.
 #[tokio::test(flavor = "multi_thread")]
 async fn html_and_localized_templates_arrive_through_smtp() {
-    let dir = support::scratch_dir("sender-templates");
-    let db = shared_cluster().database("templates").await;
+    let dir = scratch_dir("sender-templates");
+    let db = Cluster::shared().database("sender_templates").await;
     db.batch_execute(&format!(
         "CREATE TABLE public.people (
              id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
@@ -498,7 +486,7 @@ async fn html_and_localized_templates_arrive_through_smtp() {
     let smtp_url = sink.url();
     let _sender = Sender::send(
         dir.join("sender.log"),
-        &shared_cluster().url("templates"),
+        &Cluster::shared().url("sender_templates"),
         &fast_smtp(&smtp_url, &[]),
         &[],
     );
@@ -536,8 +524,8 @@ async fn html_and_localized_templates_arrive_through_smtp() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn postgres_restart_under_the_sender_is_survived() {
-    let dir = support::scratch_dir("sender-pg-restart");
-    let cluster = Cluster::start(&dir, 28834);
+    let dir = scratch_dir("sender-pg-restart");
+    let cluster = Cluster::start(&dir);
     let db = cluster.database("app").await;
     let sink = Sink::start(&dir.join("mail"), 0, &[]);
     let smtp_url = sink.url();
@@ -599,8 +587,8 @@ async fn postgres_restart_under_the_sender_is_survived() {
 #[tokio::test(flavor = "multi_thread")]
 async fn two_senders_share_an_outbox_without_double_sends() {
     const QUEUED: i32 = 60;
-    let dir = support::scratch_dir("sender-pair");
-    let cluster = Cluster::start(&dir, 28835);
+    let dir = scratch_dir("sender-pair");
+    let cluster = Cluster::start(&dir);
     let db = cluster.database("app").await;
     let sink = Sink::start(&dir.join("mail"), 0, &["--delay", "0.01"]);
     let smtp_url = sink.url();
@@ -644,8 +632,8 @@ async fn two_senders_share_an_outbox_without_double_sends() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn transient_errors_are_retried_and_permanent_ones_are_dead() {
-    let dir = support::scratch_dir("sender-errors");
-    let cluster = Cluster::start(&dir, 28836);
+    let dir = scratch_dir("sender-errors");
+    let cluster = Cluster::start(&dir);
     let db = cluster.database("app").await;
     let body = "Hello,\nopen http://localhost:3000/reset?token=t\n";
     let sender_address = "support@example.com";
@@ -731,8 +719,8 @@ async fn transient_errors_are_retried_and_permanent_ones_are_dead() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn line_breaks_in_fields_never_become_headers_or_recipients() {
-    let dir = support::scratch_dir("sender-injection");
-    let cluster = Cluster::start(&dir, 28837);
+    let dir = scratch_dir("sender-injection");
+    let cluster = Cluster::start(&dir);
     let db = cluster.database("app").await;
     let injected = "\r\nBcc: evil@example.com\r\nX-Injected: yes";
     let body = "Hello\r\n.\r\nMAIL FROM:<a@example.com>\r\nRCPT TO:<evil@example.com>\r\nDATA\r\nsmuggled\r\n.\r\n";
@@ -849,8 +837,8 @@ async fn line_breaks_in_fields_never_become_headers_or_recipients() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn utf8_subject_and_names_are_encoded() {
-    let dir = support::scratch_dir("sender-utf8");
-    let cluster = Cluster::start(&dir, 28838);
+    let dir = scratch_dir("sender-utf8");
+    let cluster = Cluster::start(&dir);
     let db = cluster.database("app").await;
     let subject = "Réinitialisez votre mot de passe – 🔑 Ünïcödé, ça marche très bien même s'il est vraiment très long";
     queue_email(
@@ -891,8 +879,8 @@ async fn utf8_subject_and_names_are_encoded() {
 #[tokio::test(flavor = "multi_thread")]
 async fn sigterm_finishes_within_the_grace_period_and_releases_the_rest() {
     const QUEUED: i64 = 12;
-    let dir = support::scratch_dir("sender-sigterm");
-    let cluster = Cluster::start(&dir, 28839);
+    let dir = scratch_dir("sender-sigterm");
+    let cluster = Cluster::start(&dir);
     let db = cluster.database("app").await;
     queue_emails(&db, "term", QUEUED as i32).await;
     let out = dir.join("mail");
@@ -971,11 +959,11 @@ fn refused_start(url: &str, dir: &std::path::Path, more: &[&str]) -> String {
 /// never marked dead and was claimed again forever. Uses auth.sender_limits().
 #[tokio::test(flavor = "multi_thread")]
 async fn options_beyond_the_sql_limits_are_refused_at_start_up() {
-    let cluster = shared_cluster();
+    let cluster = Cluster::shared();
     let dir = scratch_dir("sender-limits");
-    let db = cluster.database("limits").await;
+    let db = cluster.database("sender_limits").await;
     queue_emails(&db, "limits", 1).await;
-    let url = cluster.url("limits");
+    let url = cluster.url("sender_limits");
 
     let output = refused_start(&url, &dir, &["--retry-base", "2h"]);
     assert!(output.contains("--retry-base 2h is above"), "{output}");
@@ -1013,13 +1001,11 @@ async fn options_beyond_the_sql_limits_are_refused_at_start_up() {
     );
 }
 
-/// The channel clap offers by default is the one the SQL defaults to. Needs
-/// the extension's auth.sender_limits() (no stand-in here).
+/// The channel clap offers by default is the one the SQL defaults to, as the
+/// installed extension's auth.sender_limits() says.
 #[tokio::test(flavor = "multi_thread")]
 async fn the_default_channel_is_the_sql_default() {
-    let db = shared_cluster()
-        .database_as_installed("default_channel")
-        .await;
+    let db = Cluster::shared().database("sender_default_channel").await;
     let row = db
         .query_one(
             "SELECT default_channel, $1::text ~ channel_pattern AS allowed FROM auth.sender_limits()",
@@ -1036,20 +1022,20 @@ async fn the_default_channel_is_the_sql_default() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn send_refuses_a_database_without_the_extension_or_of_another_version() {
-    let cluster = shared_cluster();
+    let cluster = Cluster::shared();
     let dir = scratch_dir("sender-versions");
-    cluster.empty_database("no_extension").await;
-    let output = refused_start(&cluster.url("no_extension"), &dir, &[]);
+    cluster.empty_database("sender_no_extension").await;
+    let output = refused_start(&cluster.url("sender_no_extension"), &dir, &[]);
     assert!(
         output.contains("the nile_reset extension is not installed"),
         "{output}"
     );
 
-    let db = cluster.database("other_version").await;
+    let db = cluster.database("sender_other_version").await;
     db.batch_execute("UPDATE pg_extension SET extversion = '0.0.9' WHERE extname = 'nile_reset'")
         .await
         .unwrap();
-    let output = refused_start(&cluster.url("other_version"), &dir, &[]);
+    let output = refused_start(&cluster.url("sender_other_version"), &dir, &[]);
     let expected = format!(
         "the database has nile_reset 0.0.9, but this nile-reset is built for {}",
         env!("CARGO_PKG_VERSION")
@@ -1061,9 +1047,9 @@ async fn send_refuses_a_database_without_the_extension_or_of_another_version() {
 /// among them the SMTP reply stored as last_error, which quotes the recipient.
 #[tokio::test(flavor = "multi_thread")]
 async fn debug_logs_never_show_smtp_replies_or_recipients() {
-    let cluster = shared_cluster();
+    let cluster = Cluster::shared();
     let dir = scratch_dir("sender-debug-log");
-    let db = cluster.database("debug_log").await;
+    let db = cluster.database("sender_debug_log").await;
     let id = queue_email(
         &db,
         "secret-recipient@example.com",
@@ -1080,7 +1066,7 @@ async fn debug_logs_never_show_smtp_replies_or_recipients() {
     let smtp_url = sink.url();
     let sender = Sender::send(
         dir.join("sender.log"),
-        &cluster.url("debug_log"),
+        &cluster.url("sender_debug_log"),
         &args(FAST, &["--transport", "smtp", "--smtp-url", &smtp_url]),
         &[("RUST_LOG", "debug")],
     );
@@ -1112,9 +1098,9 @@ async fn debug_logs_never_show_smtp_replies_or_recipients() {
 /// for: an error, logged, and nothing recorded (the lease then expires).
 #[tokio::test(flavor = "multi_thread")]
 async fn an_unknown_failure_outcome_is_an_error() {
-    let cluster = shared_cluster();
+    let cluster = Cluster::shared();
     let dir = scratch_dir("sender-unknown-outcome");
-    let db = cluster.database("unknown_outcome").await;
+    let db = cluster.database("sender_unknown_outcome").await;
     replace_function(
         &db,
         "mark_email_failed",
@@ -1135,7 +1121,7 @@ async fn an_unknown_failure_outcome_is_an_error() {
     let smtp_url = sink.url();
     let sender = Sender::send(
         dir.join("sender.log"),
-        &cluster.url("unknown_outcome"),
+        &cluster.url("sender_unknown_outcome"),
         &fast_smtp(&smtp_url, &[]),
         &[],
     );

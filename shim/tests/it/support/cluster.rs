@@ -7,17 +7,20 @@ use std::sync::OnceLock;
 
 use tokio_postgres::{Client, NoTls};
 
-use super::{project_root, scratch_dir, tables};
+use super::alone::{self, Running};
+use super::{ports, project_root, scratch_dir};
 
 /// A cluster in `<dir>/pgdata`; stopped when dropped (the shared one when the process exits).
 pub struct Cluster {
     datadir: PathBuf,
     pub port: u16,
+    /// None for the shared cluster, which idles between the tests that use it.
+    _running: Option<Running>,
 }
 
-/// The cluster the tests of one binary share: started by the first test that needs it and
-/// stopped when the test process exits. (Stopping it whenever no test happens to hold it would
-/// restart it between tests, since only as many tests run at once as there are cores.)
+/// The cluster the tests share: started by the first test that needs it and stopped when the
+/// test process exits. (Stopping it whenever no test happens to hold it would restart it
+/// between tests, since only as many tests run at once as there are cores.)
 static SHARED: OnceLock<Cluster> = OnceLock::new();
 
 extern "C" {
@@ -35,20 +38,19 @@ extern "C" fn stop_shared_cluster() {
 }
 
 impl Cluster {
-    /// Starts a new cluster in `dir`/pgdata.
-    pub fn start(dir: &Path, port: u16) -> Cluster {
-        let cluster = Cluster {
-            datadir: dir.join("pgdata"),
-            port,
-        };
-        cluster.script("start");
-        cluster
+    /// Starts a new cluster in `dir`/pgdata, on a port of its own.
+    pub fn start(dir: &Path) -> Cluster {
+        Cluster::launch(dir, Some(alone::running()))
     }
 
-    /// The cluster shared by the tests of this binary, in target/it/`name`.
-    pub fn shared(name: &str, port: u16) -> &'static Cluster {
+    /// The cluster shared by the tests that neither stop it nor change its settings, in
+    /// target/it/shared.
+    pub fn shared() -> &'static Cluster {
         SHARED.get_or_init(|| {
-            let cluster = Cluster::start(&scratch_dir(name), port);
+            // Counted while initdb runs only.
+            let starting = alone::running();
+            let cluster = Cluster::launch(&scratch_dir("shared"), None);
+            drop(starting);
             // SAFETY: registers a plain function with no arguments, as atexit expects.
             let registered = unsafe { atexit(stop_shared_cluster) };
             assert_eq!(
@@ -65,6 +67,16 @@ impl Cluster {
 
     pub fn restart(&self) {
         self.script("start");
+    }
+
+    fn launch(dir: &Path, running: Option<Running>) -> Cluster {
+        let cluster = Cluster {
+            datadir: dir.join("pgdata"),
+            port: ports::free(),
+            _running: running,
+        };
+        cluster.script("start");
+        cluster
     }
 
     fn script(&self, action: &str) {
@@ -92,27 +104,29 @@ impl Cluster {
         format!("postgres://postgres@127.0.0.1:{}/{database}", self.port)
     }
 
+    /// `database` through the cluster's Unix-domain socket (it lives in the data folder): the
+    /// directory as the URL's percent-encoded host, as libpq reads it.
+    pub fn socket_url(&self, database: &str) -> String {
+        let directory = self.datadir.to_str().unwrap().replace('/', "%2F");
+        format!("postgres://postgres@{directory}:{}/{database}", self.port)
+    }
+
     pub async fn connect(&self, database: &str) -> Client {
         connect(&self.url(database)).await
     }
 
-    /// A fresh database with the extension installed and using Nile's user tables (and what
-    /// the tests need of the extension's next version, see tables.rs), and a superuser client
-    /// to it.
+    /// A fresh database with the extension installed and pointed at Nile's user tables
+    /// (`users.users`, `auth.credentials`), and a superuser client to it.
     pub async fn database(&self, name: &str) -> Client {
-        let client = self.database_as_installed(name).await;
-        tables::provide_sender_limits(&client).await;
-        tables::use_nile_users(&client).await;
-        client
-    }
-
-    /// A fresh database with exactly what `CREATE EXTENSION nile_reset` installs.
-    pub async fn database_as_installed(&self, name: &str) -> Client {
         let client = self.empty_database(name).await;
         client
             .batch_execute("CREATE EXTENSION nile_reset CASCADE")
             .await
             .expect("CREATE EXTENSION nile_reset failed: is the extension installed (cargo pgrx install)?");
+        client
+            .batch_execute("SELECT auth.use_nile_users()")
+            .await
+            .expect("auth.use_nile_users()");
         client
     }
 

@@ -2,7 +2,7 @@
 //! every answer that needs no database: cookies, refusals before any SQL, headers, 404, 413,
 //! the documents served. The database configured here is never reachable, so a test that
 //! reached it by mistake would get 400 "Unable to process request" and fail.
-//! What needs PostgreSQL is tested through a real socket in tests/http.rs.
+//! What needs PostgreSQL is tested through a real socket in the `http` module.
 
 use std::time::Duration;
 
@@ -13,21 +13,21 @@ use axum::Router;
 use nile_reset_shim::database::EXTENSION_VERSION;
 use nile_reset_shim::serve::{self, ApiKeys, NamedDatabase, Secret, ServeConfig};
 use serde_json::{json, Value};
-use support::csrf_signature;
-use support::process::{API_KEY, SECRET};
 use tower::ServiceExt as _;
 
-mod support;
+use crate::support::csrf_signature;
+use crate::support::ports::REFUSED;
+use crate::support::process::{API_KEY, SECRET};
 
 const RESET: &str = "/v2/databases/app/auth/reset-password";
 const CSRF: &str = "/v2/databases/app/auth/csrf";
 
 fn config() -> ServeConfig {
     ServeConfig {
-        // Port 1: nothing listens there, so any connection attempt fails at once.
+        // Nothing listens there, so any connection attempt fails at once.
         databases: vec![NamedDatabase {
             name: "app".into(),
-            dsn: "postgres://nobody@127.0.0.1:1/app".into(),
+            dsn: format!("postgres://nobody@127.0.0.1:{REFUSED}/app"),
         }],
         secret: Secret::new(SECRET).unwrap(),
         api_keys: ApiKeys::new([API_KEY]).unwrap(),
@@ -177,7 +177,7 @@ async fn password_changes_are_refused_before_any_sql() {
         (StatusCode::BAD_REQUEST, "Missing reset token")
     );
     // Not a signed value at all (a cookie signed for another account needs the database's
-    // normalization of the email, so tests/http.rs covers it).
+    // normalization of the email, so the `http` module covers it).
     let for_bob = request(Method::PUT, RESET)
         .header(COOKIE, "nile.reset=t0k3n")
         .body(Body::from(alice.to_string()))
@@ -256,7 +256,10 @@ async fn unknown_databases_and_routes_get_404_with_the_security_headers() {
 async fn documents_health_and_metrics() {
     let answer = call(app(), get("/openapi.yaml")).await;
     assert_eq!(answer.status, StatusCode::OK);
-    assert_eq!(answer.body, include_str!("../openapi.yaml"));
+    assert_eq!(
+        answer.body,
+        include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/openapi.yaml"))
+    );
 
     // Health and metrics are not on the public router.
     for path in ["/healthz", "/metrics"] {

@@ -1,21 +1,20 @@
 //! What both subcommands share through src/database.rs, through the real binary: the password
 //! from PGPASSWORD when the URL has none, and waiting for a database that is not up yet.
 
-mod support;
-
 use std::time::Duration;
 
 use reqwest::StatusCode;
-use support::{run_to_exit, scratch_dir, Cluster, Sender, Shim};
 
-/// This test's own cluster: it changes how the cluster authenticates.
-const PORT: u16 = 28825;
+use crate::support::ports::REFUSED;
+use crate::support::{run_to_exit, scratch_dir, Cluster, Sender, Shim};
+
 const PASSWORD: &str = "pgpassword-s3cret";
 
 #[tokio::test(flavor = "multi_thread")]
 async fn serve_and_send_take_the_password_from_pgpassword() {
     let dir = scratch_dir("pgpassword");
-    let cluster = Cluster::start(&dir, PORT);
+    // A cluster of its own: the test changes how it authenticates.
+    let cluster = Cluster::start(&dir);
     let db = cluster.database("app").await;
     db.batch_execute(&format!(
         "CREATE ROLE app_user LOGIN SUPERUSER PASSWORD '{PASSWORD}'"
@@ -23,7 +22,7 @@ async fn serve_and_send_take_the_password_from_pgpassword() {
     .await
     .unwrap();
     cluster.require_password("app_user").await;
-    let url = format!("postgres://app_user@127.0.0.1:{PORT}/app");
+    let url = format!("postgres://app_user@127.0.0.1:{}/app", cluster.port);
     let outbox = dir.join("eml");
     let send_flags = ["--outbox-dir", outbox.to_str().unwrap()];
 
@@ -74,7 +73,7 @@ async fn send_waits_for_an_unreachable_database_until_stopped() {
     let outbox = dir.join("eml");
     let mut sender = Sender::send(
         dir.join("sender.log"),
-        "postgres://postgres@127.0.0.1:1/app",
+        &format!("postgres://postgres@127.0.0.1:{REFUSED}/app"),
         &["--outbox-dir", outbox.to_str().unwrap()],
         &[],
     );
