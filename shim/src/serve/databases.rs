@@ -192,6 +192,11 @@ impl Database {
             Some(db) if is_user_error(db.code().code()) => {
                 ApiError::BadRequest(db.message().to_owned())
             }
+            // statement_timeout is the request timeout: the same answer as the HTTP limit's.
+            Some(db) if *db.code() == tokio_postgres::error::SqlState::QUERY_CANCELED => {
+                tracing::warn!(database = %self.name, "statement cancelled at the request timeout");
+                ApiError::TimedOut
+            }
             _ => self.failure(&error),
         }
     }

@@ -23,6 +23,9 @@ pub enum ApiError {
     /// 429: the client's address used up its --rate-limit-per-minute; `Retry-After` says when
     /// it has a request again.
     TooManyRequests { retry_after_secs: u64 },
+    /// 503: the request ran out of --request-timeout (or the database cancelled its statement
+    /// at the same limit): the statement is cancelled and its transaction rolled back.
+    TimedOut,
     /// 500: something that is not the client's or the database's fault (e.g. no randomness).
     Internal,
 }
@@ -60,6 +63,10 @@ impl IntoResponse for ApiError {
                     .insert(header::RETRY_AFTER, retry_after_secs.into());
                 return response;
             }
+            ApiError::TimedOut => (
+                StatusCode::SERVICE_UNAVAILABLE,
+                "The request took too long and was cancelled; try again".to_owned(),
+            ),
             ApiError::Internal => (
                 StatusCode::INTERNAL_SERVER_ERROR,
                 "Internal server error".to_owned(),

@@ -8,13 +8,16 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::extract::DefaultBodyLimit;
+use axum::extract::{Request, State};
 use axum::http::header::{CACHE_CONTROL, REFERRER_POLICY, X_CONTENT_TYPE_OPTIONS};
-use axum::http::{HeaderName, HeaderValue, StatusCode};
+use axum::http::{HeaderName, HeaderValue};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{middleware, Router};
 use tower_http::set_header::SetResponseHeaderLayer;
-use tower_http::timeout::TimeoutLayer;
 
+use super::error::ApiError;
 use super::observe::observe;
 use super::state::AppState;
 use super::ServeConfig;
@@ -44,9 +47,9 @@ pub fn router(state: Arc<AppState>, limits: Limits) -> Router {
                 .post(reset::request_reset)
                 .put(reset::reset_password),
         )
-        .layer(TimeoutLayer::with_status_code(
-            StatusCode::SERVICE_UNAVAILABLE,
+        .layer(middleware::from_fn_with_state(
             limits.request_timeout,
+            within_request_timeout,
         ))
         .layer(DefaultBodyLimit::max(limits.body_limit));
 
@@ -54,6 +57,19 @@ pub fn router(state: Arc<AppState>, limits: Limits) -> Router {
         .merge(auth)
         .route("/openapi.yaml", get(ops::openapi));
     with_common_layers(public, state)
+}
+
+/// Answers 503 with a text body once `limit` has passed (tower-http's timeout answers with an
+/// empty one, which a client cannot tell from a proxy's).
+async fn within_request_timeout(
+    State(limit): State<Duration>,
+    request: Request,
+    next: Next,
+) -> Response {
+    match tokio::time::timeout(limit, next.run(request)).await {
+        Ok(response) => response,
+        Err(_) => ApiError::TimedOut.into_response(),
+    }
 }
 
 /// `/healthz` and `/metrics`, for the --admin-listen address only: they name the served

@@ -123,6 +123,11 @@ async fn slow_database_gets_503_after_the_request_timeout() {
         "{:?}",
         started.elapsed()
     );
+    // A clear text, not the empty body a proxy's 503 would have.
+    assert_eq!(
+        response.text().await.unwrap(),
+        "The request took too long and was cancelled; try again"
+    );
     // The server cancels the abandoned statement at the same deadline (statement_timeout),
     // although the lock is still held. Counted in this database only: other tests' servers
     // share the cluster.
