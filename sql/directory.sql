@@ -5,8 +5,11 @@
 
 -- Points nile_reset at the application's users table; see README "Use it
 -- with your existing app". Replaces any previous configuration. The trailing
--- locale_column (0.2.0) has a default, so calls written for the first seven
--- arguments keep working.
+-- arguments have defaults, so calls written for the first seven (0.1.0) or
+-- eight (0.2.0) arguments keep working. user_filter (0.3.0): who may reset,
+-- a boolean SQL expression over the table's columns; on_password_reset
+-- (0.3.0): a function (id <id column's type>) RETURNS void that a reset
+-- calls after writing the new hash. Both run as the table's owner.
 CREATE FUNCTION auth.use_user_table(
     user_table regclass,
     id_column name,
@@ -15,14 +18,16 @@ CREATE FUNCTION auth.use_user_table(
     password_format text,
     name_column name DEFAULT NULL,
     disabled_column name DEFAULT NULL,
-    locale_column name DEFAULT NULL
+    locale_column name DEFAULT NULL,
+    user_filter text DEFAULT NULL,
+    on_password_reset regprocedure DEFAULT NULL
 ) RETURNS void
 LANGUAGE sql VOLATILE
 SET search_path = pg_catalog, pg_temp
 AS $$
     SELECT nile_reset.configure_user_table(user_table::oid, id_column::text, email_column::text,
         password_column::text, password_format, name_column::text, disabled_column::text,
-        locale_column::text)
+        locale_column::text, user_filter, on_password_reset::oid)
 $$;
 
 -- Nile's shape: users.users + auth.credentials (+ auth.sessions), adopted

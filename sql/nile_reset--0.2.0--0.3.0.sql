@@ -12,6 +12,13 @@
 -- * The new hash keeps the user's scheme and strength; new password format
 --   django_argon2; auth.check_new_password applies the directory format's
 --   length limit (72 bytes for bcrypt, 4096 otherwise).
+-- * The application's own rules of who may reset and what a reset ends:
+--   auth.use_user_table takes user_filter and on_password_reset (new
+--   columns of nile_reset.user_directory, NULL for a directory configured
+--   before); the function is replaced, its grants carried over. The shipped
+--   password_alert says sessions were signed out only when they were
+--   (${sessions_note}); an edited password_alert is the administrator's
+--   and stays as it is.
 -- Each change to the surface adds its statements below and its line here,
 -- so that a database updated from 0.2.0 ends as a fresh install of 0.3.0.
 
@@ -36,6 +43,123 @@ ALTER TABLE nile_reset.user_directory ADD CONSTRAINT user_directory_password_for
 -- auth.check_new_password applies the directory's format's length limit,
 -- so it reads the directory as the extension owner.
 ALTER FUNCTION auth.check_new_password(text) SECURITY DEFINER;
+
+-- Who may reset and what a reset ends, by the application's own rules
+-- (src/directory/filter.rs, hook.rs). A directory configured under 0.2.0
+-- has neither, and works as before.
+ALTER TABLE nile_reset.user_directory
+    ADD COLUMN user_filter text,
+    ADD COLUMN on_password_reset text;
+-- auth.use_user_table and its Rust half take the two new arguments: both
+-- are recreated. They keep the grants they had (nile_reset_admin's, and any
+-- an administrator made), and only those, so they are counted among the
+-- functions that existed before this update, which the privilege pass
+-- leaves alone.
+DO $use_user_table$
+DECLARE
+    fns text[];
+    acls text[];
+    owners oid[];
+    i integer;
+    grantee_ text;
+    grant_row record;
+BEGIN
+    -- Each function's grants before it is dropped, with its successor.
+    SELECT pg_catalog.array_agg(v.fn), pg_catalog.array_agg(p.proacl::text), pg_catalog.array_agg(p.proowner)
+      INTO fns, acls, owners
+      FROM (VALUES
+            ('auth.use_user_table(regclass, name, name, name, text, name, name, name)',
+             'auth.use_user_table(regclass, name, name, name, text, name, name, name, text, regprocedure)'),
+            ('nile_reset.configure_user_table(oid, text, text, text, text, text, text, text)',
+             'nile_reset.configure_user_table(oid, text, text, text, text, text, text, text, text, oid)')
+           ) AS v(old_signature, fn)
+      JOIN pg_catalog.pg_proc p ON p.oid = v.old_signature::regprocedure;
+    DROP FUNCTION auth.use_user_table(regclass, name, name, name, text, name, name, name);
+    DROP FUNCTION nile_reset.configure_user_table(oid, text, text, text, text, text, text, text);
+    CREATE FUNCTION nile_reset."configure_user_table"(
+    	"user_table" oid, /* Option < pg_sys :: Oid > */
+    	"id_column" TEXT, /* Option < & str > */
+    	"email_column" TEXT, /* Option < & str > */
+    	"password_column" TEXT, /* Option < & str > */
+    	"password_format" TEXT, /* Option < & str > */
+    	"name_column" TEXT, /* Option < & str > */
+    	"disabled_column" TEXT, /* Option < & str > */
+    	"locale_column" TEXT, /* Option < & str > */
+    	"user_filter" TEXT, /* Option < & str > */
+    	"on_password_reset" oid /* Option < pg_sys :: Oid > */
+    ) RETURNS void
+    SET search_path TO pg_catalog, pg_temp
+    LANGUAGE c /* Rust */
+    AS 'MODULE_PATHNAME', 'configure_user_table_wrapper';
+    CREATE FUNCTION auth.use_user_table(
+        user_table regclass,
+        id_column name,
+        email_column name,
+        password_column name,
+        password_format text,
+        name_column name DEFAULT NULL,
+        disabled_column name DEFAULT NULL,
+        locale_column name DEFAULT NULL,
+        user_filter text DEFAULT NULL,
+        on_password_reset regprocedure DEFAULT NULL
+    ) RETURNS void
+    LANGUAGE sql VOLATILE
+    SET search_path = pg_catalog, pg_temp
+    -- The body as sql/directory.sql has it, to the character.
+    AS $$
+    SELECT nile_reset.configure_user_table(user_table::oid, id_column::text, email_column::text,
+        password_column::text, password_format, name_column::text, disabled_column::text,
+        locale_column::text, user_filter, on_password_reset::oid)
+$$;
+    FOR i IN 1 .. pg_catalog.cardinality(fns)
+    LOOP
+        -- What CREATE gave (PUBLIC's EXECUTE, default privileges) goes.
+        EXECUTE pg_catalog.format('REVOKE ALL ON FUNCTION %s FROM PUBLIC', fns[i]);
+        FOR grantee_ IN
+            SELECT DISTINCT pg_catalog.quote_ident(r.rolname)
+              FROM pg_catalog.pg_proc p, pg_catalog.aclexplode(p.proacl) a
+              JOIN pg_catalog.pg_roles r ON r.oid = a.grantee
+             WHERE p.oid = fns[i]::regprocedure AND a.grantee <> p.proowner
+        LOOP
+            EXECUTE pg_catalog.format('REVOKE ALL ON FUNCTION %s FROM %s CASCADE', fns[i], grantee_);
+        END LOOP;
+        FOR grant_row IN
+            SELECT CASE WHEN a.grantee = 0 THEN 'PUBLIC' ELSE pg_catalog.quote_ident(r.rolname) END AS grantee,
+                   a.is_grantable
+              FROM pg_catalog.aclexplode(acls[i]::aclitem[]) a
+              LEFT JOIN pg_catalog.pg_roles r ON r.oid = a.grantee
+             WHERE a.privilege_type = 'EXECUTE' AND a.grantee <> owners[i]
+        LOOP
+            EXECUTE pg_catalog.format('GRANT EXECUTE ON FUNCTION %s TO %s%s', fns[i], grant_row.grantee,
+                CASE WHEN grant_row.is_grantable THEN ' WITH GRANT OPTION' ELSE '' END);
+        END LOOP;
+        PERFORM pg_catalog.set_config('nile_reset_update.members_before',
+            (pg_catalog.current_setting('nile_reset_update.members_before')::text[]
+             || ('pg_catalog.pg_proc'::regclass::oid || '/' || fns[i]::regprocedure::oid))::text, true);
+    END LOOP;
+END
+$use_user_table$;
+-- The shipped password_alert says that every session was signed out,
+-- which a reset does only for Nile's shape or with on_password_reset: the
+-- default now says it through ${sessions_note}, set only then. Only the
+-- shipped row as shipped is replaced (delete and insert: an UPDATE of a
+-- default row would make it the administrator's, see
+-- nile_reset.template_edited); an edited template is the administrator's.
+WITH shipped AS (
+    DELETE FROM nile_reset.email_templates
+     WHERE name = 'password_alert' AND is_default
+       AND body = E'Hello ${username},\n\n'
+                  'The password of the account ${email} was just changed, and every session was signed out.\n'
+                  'If this was not you, reset your password now and contact support.\n'
+    RETURNING locale, subject, html_body, sender
+)
+INSERT INTO nile_reset.email_templates (name, locale, subject, body, html_body, sender, is_default)
+SELECT 'password_alert', locale, subject,
+       E'Hello ${username},\n\n'
+       'The password of the account ${email} was just changed.${sessions_note}\n'
+       'If this was not you, reset your password now and contact support.\n',
+       html_body, sender, true
+  FROM shipped;
 
 -- Statements of later changes go above this line; the privilege pass stays last.
 -- Exactly the grants nile_reset means (docs/security.md), as an install now

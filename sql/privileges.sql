@@ -79,8 +79,9 @@ BEGIN
         TO nile_reset_admin;
     GRANT SELECT ON nile_reset.trusted_origins, nile_reset.user_directory TO nile_reset_admin;
     GRANT EXECUTE ON FUNCTION auth.add_trusted_origin(text), auth.remove_trusted_origin(text),
-        auth.use_user_table(regclass, name, name, name, text, name, name, name), auth.use_nile_users(),
-        nile_reset.configure_user_table(oid, text, text, text, text, text, text, text),
+        auth.use_user_table(regclass, name, name, name, text, name, name, name, text, regprocedure),
+        auth.use_nile_users(),
+        nile_reset.configure_user_table(oid, text, text, text, text, text, text, text, text, oid),
         nile_reset.configure_nile_users(),
         auth.use_email_lookup(regclass, name, name), nile_reset.configure_email_lookup(oid, text, text),
         auth.use_citus()

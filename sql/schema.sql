@@ -112,7 +112,12 @@ CREATE DOMAIN nile_reset.delivery_outcome AS text
 -- Where the application's users are. One row (or none: nothing is
 -- configured yet). Written only by auth.use_user_table / auth.use_nile_users
 -- (and auth.use_email_lookup for the lookup columns),
--- which validate every name against the catalog.
+-- which validate every name against the catalog. `user_filter` is the
+-- application's own rule of who may reset (a boolean SQL expression over the
+-- table's columns, checked when configured); `on_password_reset` the
+-- application's function that a reset calls with the user's id, as its
+-- schema-qualified signature: text, since pg_upgrade refuses user tables
+-- with regprocedure columns.
 CREATE TABLE nile_reset.user_directory (
     singleton         boolean  PRIMARY KEY DEFAULT true CHECK (singleton),
     shape             text     NOT NULL CHECK (shape IN ('table', 'nile')),
@@ -133,6 +138,8 @@ CREATE TABLE nile_reset.user_directory (
     lookup_table        regclass,
     lookup_email_column name,
     lookup_id_column    name,
+    user_filter         text,
+    on_password_reset   text,
     CHECK ((disabled_column IS NULL) = (disabled_type IS NULL)),
     CHECK ((shape = 'nile') = (password_format = 'nile')),
     CHECK (shape = 'nile' OR password_column IS NOT NULL),
@@ -261,7 +268,7 @@ INSERT INTO nile_reset.email_templates (name, subject, body, sender, is_default)
 ('password_alert',
  'Your password was changed',
  E'Hello ${username},\n\n'
- 'The password of the account ${email} was just changed, and every session was signed out.\n'
+ 'The password of the account ${email} was just changed.${sessions_note}\n'
  'If this was not you, reset your password now and contact support.\n',
  'no-reply@localhost', true);
 

@@ -11,7 +11,9 @@
 //! - `directory`  the user directory: its stored configuration, read by
 //!   `load`; `configure`: `auth.use_user_table`, `auth.use_nile_users`,
 //!   `auth.use_email_lookup` (the app's email-keyed lookup table) and Nile's
-//!   tables; `catalog`: their checks; `statements`: reading users and
+//!   tables; `catalog`: their checks; `filter`: the app's rule of who may
+//!   reset (`user_filter`), checked by PostgreSQL's parser; `hook`:
+//!   `on_password_reset`, what a reset ends; `statements`: reading users and
 //!   writing passwords in the application's table (run as its owner).
 //! - `citus`      `auth.use_citus()`: the supported Citus layout, checked;
 //!   refusals on Citus workers.

@@ -681,7 +681,8 @@ mod tests {
             encoded,
             "pbkdf2_sha256$1000$seasalt$JgZryXe2Ga8ysg6XbzkLpTdyPQrHqsinbL9BnnhgX4A="
         );
-        let fresh = hash_replacing(PasswordFormat::DjangoPbkdf2Sha256, "pw 12345", None, &FLOOR).unwrap();
+        let fresh =
+            hash_replacing(PasswordFormat::DjangoPbkdf2Sha256, "pw 12345", None, &FLOOR).unwrap();
         let parts: Vec<&str> = fresh.split('$').collect();
         assert_eq!(parts[..2], ["pbkdf2_sha256", "1000"]);
         assert_eq!(parts[2].len(), 22);
@@ -745,9 +746,10 @@ mod tests {
 
     #[test]
     fn argon2id_is_phc_and_verifies() {
-        let encoded = hash_replacing(PasswordFormat::Argon2id, "correct horse", None, &FLOOR).unwrap();
+        let encoded =
+            hash_replacing(PasswordFormat::Argon2id, "correct horse", None, &FLOOR).unwrap();
         assert!(
-            encoded.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"),
+            encoded.starts_with("$argon2id$v=19$m=64,t=1,p=1$"),
             "{encoded}"
         );
         let parsed = PasswordHash::new(&encoded).unwrap();

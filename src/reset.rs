@@ -70,11 +70,7 @@ fn check_token(
     purpose: Purpose,
 ) -> TokenState {
     let identifier = crate::email::normalize(client, identifier);
-    let Some(row) = first_row(query(
-        client,
-        &FIND_TOKEN,
-        &[identifier.as_str().into()],
-    )) else {
+    let Some(row) = first_row(query(client, &FIND_TOKEN, &[identifier.as_str().into()])) else {
         // Hash even when there is nothing to compare with, so an unknown
         // identifier costs the same as a wrong token.
         let _ = token::digest(candidate);
@@ -185,8 +181,9 @@ fn check_new_password(new_password: Option<&str>) {
 
 /// Consumes the identifier's token and sets `new_password` in the user
 /// directory's format: the token is deleted (and, for Nile's shape, the
-/// user's sessions) and a `password_alert` email is queued, all in the
-/// caller's transaction. Returns the user's id, as text. Of any number of
+/// user's sessions; the directory's `on_password_reset` function, if any,
+/// runs) and a `password_alert` email is queued, all in the caller's
+/// transaction. Returns the user's id, as text. Of any number of
 /// concurrent calls with the right token exactly one succeeds; the others
 /// find the token gone (28000).
 #[pg_extern(security_definer)]
@@ -203,23 +200,29 @@ fn reset_password(
     Spi::connect_mut(|client| {
         let directory = directory::load(client);
         or_raise(check_password_for(directory.format, password));
-        let (user, stored_identifier) = match check_token(client, &directory, identifier, candidate, Purpose::Reset) {
-            TokenState::Valid(_, user, stored_identifier) => (user, stored_identifier),
-            TokenState::Expired(_) => bad_token("reset token has expired"),
-            TokenState::Invalid => bad_token("reset token is invalid or has already been used"),
-        };
+        let (user, stored_identifier) =
+            match check_token(client, &directory, identifier, candidate, Purpose::Reset) {
+                TokenState::Valid(_, user, stored_identifier) => (user, stored_identifier),
+                TokenState::Expired(_) => bad_token("reset token has expired"),
+                TokenState::Invalid => bad_token("reset token is invalid or has already been used"),
+            };
         let stored = stored_password(directory.format, password, &user);
         if !directory.set_password(client, &user, &stored) {
             bad_token("reset token is invalid or has already been used");
         }
+        let sessions_ended = directory.end_sessions(client, &user);
         execute(client, &DELETE_TOKEN, &[stored_identifier.as_str().into()]);
         let template = load_template(client, "password_alert", user.locale.as_deref());
         let username = crate::templates::username_for(user.name.as_deref(), &user.email);
+        let sessions_note = crate::templates::sessions_note(sessions_ended);
         let alert_id = enqueue(
             client,
             &template,
             &user.email,
-            &[("username", username.as_str())],
+            &[
+                ("username", username.as_str()),
+                ("sessions_note", sessions_note),
+            ],
             None,
         );
         crate::outbox::wake(client, alert_id);

@@ -87,8 +87,8 @@ pub fn load_template(
 }
 
 /// The values a template can use: `nile_reset.template_variables` rows, overridden
-/// by the built-ins (`username`, `email`, `sender`, `api_url`) so that a
-/// stored variable cannot replace the link.
+/// by the built-ins (`username`, `email`, `sender`, `api_url`,
+/// `sessions_note`) so that a stored variable cannot replace the link.
 pub struct Variables<'a> {
     values: HashMap<&'a str, &'a str>,
 }
@@ -177,6 +177,18 @@ pub fn user_value(value: &str) -> String {
         })
         .take(MAX_USER_VALUE_CHARS)
         .collect()
+}
+
+/// `${sessions_note}` of the `password_alert` email: a sentence saying the
+/// user's sessions were ended when the reset ended them (Nile's sessions,
+/// or the application's `on_password_reset` function ran), else nothing, so
+/// that the email never claims what did not happen.
+pub fn sessions_note(ended: bool) -> &'static str {
+    if ended {
+        " Every session was signed out."
+    } else {
+        ""
+    }
 }
 
 /// How an email greets the user: their name, made harmless by
@@ -275,6 +287,19 @@ mod tests {
     }
 
     #[test]
+    fn the_sessions_note_is_said_only_when_sessions_ended() {
+        let stored = stored(&[]);
+        let alert = "was just changed.${sessions_note}\n";
+        let ended = Variables::new(&stored, &[("sessions_note", sessions_note(true))]);
+        let kept = Variables::new(&stored, &[("sessions_note", sessions_note(false))]);
+        assert_eq!(
+            render(alert, &ended),
+            "was just changed. Every session was signed out.\n"
+        );
+        assert_eq!(render(alert, &kept), "was just changed.\n");
+    }
+
+    #[test]
     fn one_line_removes_line_breaks() {
         assert_eq!(one_line("Hi\r\nBcc: x@y\t!"), "Hi  Bcc: x@y !");
     }
@@ -283,9 +308,18 @@ mod tests {
     fn a_missing_or_blank_name_greets_by_email() {
         assert_eq!(username_for(Some("Jane"), "jane@example.com"), "Jane");
         assert_eq!(username_for(None, "jane@example.com"), "jane@example.com");
-        assert_eq!(username_for(Some(""), "jane@example.com"), "jane@example.com");
-        assert_eq!(username_for(Some(" \t "), "jane@example.com"), "jane@example.com");
+        assert_eq!(
+            username_for(Some(""), "jane@example.com"),
+            "jane@example.com"
+        );
+        assert_eq!(
+            username_for(Some(" \t "), "jane@example.com"),
+            "jane@example.com"
+        );
         // Only format characters: nothing left to show once made harmless.
-        assert_eq!(username_for(Some("\u{202E}\u{200B}"), "jane@example.com"), "jane@example.com");
+        assert_eq!(
+            username_for(Some("\u{202E}\u{200B}"), "jane@example.com"),
+            "jane@example.com"
+        );
     }
 }

@@ -116,6 +116,87 @@ pub(super) fn check_table(client: &SpiClient<'_>, table: pg_sys::Oid, what: &str
     not_null(&row, "owner")
 }
 
+/// The `on_password_reset` function, checked: a plain function of one
+/// argument of exactly the id column's type, returning void (42804
+/// otherwise, 42809 for a procedure, an aggregate or a temporary function),
+/// that the table's owner, who runs it, may execute, and whose owner
+/// already has the table owner's rights (42501): whoever owns the function
+/// can change what a reset runs as the table's owner. Returns its
+/// schema-qualified signature, as the directory stores it.
+pub(super) fn check_hook(
+    client: &SpiClient<'_>,
+    hook: pg_sys::Oid,
+    table: pg_sys::Oid,
+    id: &str,
+) -> String {
+    let row = client
+        .select(
+            "SELECT p.oid::pg_catalog.regprocedure::pg_catalog.text AS signature,
+                    p.prokind::pg_catalog.text AS kind,
+                    p.pronamespace = pg_catalog.pg_my_temp_schema() AS temporary,
+                    p.pronargs = 1 AND p.proargtypes[0] = a.atttypid
+                        AND p.prorettype = 'pg_catalog.void'::pg_catalog.regtype AND NOT p.proretset
+                        AS fits,
+                    pg_catalog.format_type(a.atttypid, NULL) AS id_type,
+                    pg_catalog.format_type(p.prorettype, NULL) AS returns,
+                    pg_catalog.has_function_privilege(c.relowner, p.oid, 'EXECUTE') AS owner_may_execute,
+                    c.relowner::pg_catalog.regrole::pg_catalog.text AS owner,
+                    fo.rolsuper OR pg_catalog.pg_has_role(p.proowner, c.relowner, 'USAGE') AS author_trusted,
+                    fo.rolname::pg_catalog.text AS author
+               FROM pg_catalog.pg_proc p
+               JOIN pg_catalog.pg_roles fo ON fo.oid = p.proowner,
+                    pg_catalog.pg_class c
+               JOIN pg_catalog.pg_attribute a ON a.attrelid = c.oid
+              WHERE p.oid = $1 AND c.oid = $2 AND a.attname = $3",
+            None,
+            &[hook.into(), table.into(), id.into()],
+        )
+        .unwrap_or_else(|e| crate::spi::spi_failed(e));
+    let Some(row) = first_row(row) else {
+        raise(
+            PgSqlErrorCode::ERRCODE_UNDEFINED_FUNCTION,
+            "on_password_reset names no function".into(),
+        );
+    };
+    let signature: String = not_null(&row, "signature");
+    let id_type: String = not_null(&row, "id_type");
+    if not_null::<String>(&row, "kind") != "f" || not_null::<bool>(&row, "temporary") {
+        raise(
+            PgSqlErrorCode::ERRCODE_WRONG_OBJECT_TYPE,
+            format!("on_password_reset {signature} must be a function (id {id_type}) RETURNS void, not a procedure, an aggregate or a temporary function"),
+        );
+    }
+    if !not_null::<bool>(&row, "fits") {
+        raise(
+            PgSqlErrorCode::ERRCODE_DATATYPE_MISMATCH,
+            format!(
+                "on_password_reset must be a function (id {id_type}) RETURNS void, of the id column's type; {signature} returns {}",
+                not_null::<String>(&row, "returns")
+            ),
+        );
+    }
+    if !not_null::<bool>(&row, "owner_may_execute") {
+        raise(
+            PgSqlErrorCode::ERRCODE_INSUFFICIENT_PRIVILEGE,
+            format!(
+                "the user table's owner {} may not execute on_password_reset {signature}, and a reset runs it as that owner",
+                not_null::<String>(&row, "owner")
+            ),
+        );
+    }
+    if !not_null::<bool>(&row, "author_trusted") {
+        raise(
+            PgSqlErrorCode::ERRCODE_INSUFFICIENT_PRIVILEGE,
+            format!(
+                "on_password_reset {signature} is owned by {}, who lacks the rights of the user table's owner {} that a reset runs it with",
+                not_null::<String>(&row, "author"),
+                not_null::<String>(&row, "owner")
+            ),
+        );
+    }
+    signature
+}
+
 /// PostgreSQL's own schemas, and nile_reset's: never a user directory.
 fn is_reserved_schema(schema: &str) -> bool {
     matches!(

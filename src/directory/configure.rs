@@ -5,10 +5,15 @@
 //! owner: the caller may configure only through these checks, never write
 //! the table itself.
 
+use std::panic::AssertUnwindSafe;
+
 use pgrx::prelude::*;
+use pgrx::spi::SpiClient;
+use pgrx::PgTryBuilder;
 
 use super::catalog::{
-    check_table, check_text, column_info, column_info_in, disabled_type_of, id_type_of, wrong_type,
+    check_hook, check_table, check_text, column_info, column_info_in, disabled_type_of, id_type_of,
+    wrong_type,
 };
 use super::{not_configured, stored, DisabledType, IdType, Shape, Spelled};
 use crate::error::{required, ArgError};
@@ -29,6 +34,9 @@ struct Config<'a> {
     disabled: Option<(&'a str, DisabledType)>,
     credentials: Option<pg_sys::Oid>,
     sessions: Option<pg_sys::Oid>,
+    filter: Option<&'a str>,
+    /// The `on_password_reset` function's schema-qualified signature.
+    hook: Option<String>,
 }
 
 fn extension_owner() -> pg_sys::Oid {
@@ -47,10 +55,11 @@ fn store(config: Config<'_>) {
             "INSERT INTO nile_reset.user_directory AS d
                  (singleton, shape, user_table, id_column, id_type, email_column, password_column,
                   password_format, name_column, disabled_column, disabled_type,
-                  credentials_table, sessions_table, configured, locale_column)
+                  credentials_table, sessions_table, configured, locale_column,
+                  user_filter, on_password_reset)
              VALUES (true, $1, $2::pg_catalog.oid::pg_catalog.regclass, $3, $4, $5, $6, $7, $8, $9, $10,
                      $11::pg_catalog.oid::pg_catalog.regclass, $12::pg_catalog.oid::pg_catalog.regclass,
-                     pg_catalog.now(), $13)
+                     pg_catalog.now(), $13, $14, $15)
              ON CONFLICT (singleton) DO UPDATE SET
                  shape = excluded.shape, user_table = excluded.user_table,
                  id_column = excluded.id_column, id_type = excluded.id_type,
@@ -60,6 +69,7 @@ fn store(config: Config<'_>) {
                  credentials_table = excluded.credentials_table,
                  sessions_table = excluded.sessions_table, configured = excluded.configured,
                  locale_column = excluded.locale_column,
+                 user_filter = excluded.user_filter, on_password_reset = excluded.on_password_reset,
                  lookup_table = NULL, lookup_email_column = NULL, lookup_id_column = NULL",
             &[
                 config.shape.as_str().into(),
@@ -75,10 +85,56 @@ fn store(config: Config<'_>) {
                 config.credentials.into(),
                 config.sessions.into(),
                 config.locale.into(),
+                config.filter.into(),
+                config.hook.as_deref().into(),
             ],
         )
         .unwrap_or_else(|e| crate::spi::spi_failed(e));
     });
+}
+
+/// The table's schema-qualified, quoted name, as `load` builds it.
+fn quoted_name(client: &SpiClient<'_>, table: pg_sys::Oid) -> String {
+    client
+        .select(
+            "SELECT pg_catalog.quote_ident(n.nspname) || '.' || pg_catalog.quote_ident(c.relname)
+               FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+              WHERE c.oid = $1",
+            None,
+            &[table.into()],
+        )
+        .unwrap_or_else(|e| crate::spi::spi_failed(e))
+        .first()
+        .get_one::<String>()
+        .unwrap_or_else(|e| crate::spi::spi_failed(e))
+        .unwrap_or_else(|| crate::error::internal_error("the user table vanished while checked"))
+}
+
+/// Plans the filter against the table as its owner, as the lookups will
+/// run it (EXPLAIN checks privileges as running would): PostgreSQL's own
+/// error, prefixed, for a missing column (42703), a non-boolean (42804), a
+/// table the owner may not read (42501), ...
+fn plan_filter(users: &str, owner: pg_sys::Oid, filter: &str) {
+    let sql = format!(
+        "EXPLAIN (COSTS OFF) SELECT 1 FROM {users} u WHERE {}",
+        super::filter::conjunct(filter)
+    );
+    PgTryBuilder::new(AssertUnwindSafe(|| {
+        as_role(owner, || {
+            Spi::run(&sql).unwrap_or_else(|e| crate::spi::spi_failed(e))
+        })
+    }))
+    .catch_others(|error| {
+        // Raised again at once, with its SQLSTATE: the transaction aborts,
+        // which undoes whatever planning had done.
+        let report = super::report_of(&error);
+        ereport!(
+            ERROR,
+            report.sql_error_code(),
+            format!("user_filter: {}", report.message())
+        );
+    })
+    .execute();
 }
 
 /// Sets (or, with None, removes) the email lookup of the configured
@@ -154,8 +210,11 @@ pub mod nile_reset {
     /// `django_pbkdf2_sha256`, `argon2id` or `django_argon2`); `disabled_column`, when given, is
     /// a boolean (true = disabled) or a timestamp (set = deleted);
     /// `locale_column`, when given, is text-like and picks the template
-    /// locale of the user's emails. The caller must own the table, or be a
-    /// superuser.
+    /// locale of the user's emails; `user_filter`, when given, is a boolean
+    /// expression over the table's columns that a user must pass to get or
+    /// use a token; `on_password_reset`, when given, a function
+    /// `(id <id column's type>) RETURNS void` a reset calls. The caller must
+    /// own the table, or be a superuser.
     #[pg_extern]
     #[search_path(pg_catalog, pg_temp)]
     #[allow(clippy::too_many_arguments)]
@@ -168,6 +227,8 @@ pub mod nile_reset {
         name_column: Option<&str>,
         disabled_column: Option<&str>,
         locale_column: Option<&str>,
+        user_filter: Option<&str>,
+        on_password_reset: Option<pg_sys::Oid>,
     ) {
         let table = required(user_table, "user_table");
         let id = required(id_column, "id_column");
@@ -182,13 +243,17 @@ pub mod nile_reset {
             .raise(),
             Some(format) => format,
             None => ArgError::Invalid(
-                "password_format must be bcrypt, django_pbkdf2_sha256, argon2id or django_argon2".into(),
+                "password_format must be bcrypt, django_pbkdf2_sha256, argon2id or django_argon2"
+                    .into(),
             )
             .raise(),
         };
-        let (id_type, disabled) = Spi::connect(|client| {
+        if let Some(filter) = user_filter {
+            crate::directory::filter::check(filter);
+        }
+        let (id_type, disabled, owner, users, hook) = Spi::connect(|client| {
             crate::citus::refuse_on_worker(client);
-            check_table(client, table, "user_table");
+            let owner = check_table(client, table, "user_table");
             let id_type = id_type_of(&column_info(client, table, id, "id"), id);
             check_text(&column_info(client, table, email, "email"), "email", email);
             check_text(
@@ -212,8 +277,12 @@ pub mod nile_reset {
                     disabled_type_of(&column_info(client, table, col, "disabled"), col),
                 )
             });
-            (id_type, disabled)
+            let hook = on_password_reset.map(|hook| check_hook(client, hook, table, id));
+            (id_type, disabled, owner, quoted_name(client, table), hook)
         });
+        if let Some(filter) = user_filter {
+            plan_filter(&users, owner, filter);
+        }
         store(Config {
             shape: Shape::Table,
             table,
@@ -227,6 +296,8 @@ pub mod nile_reset {
             disabled,
             credentials: None,
             sessions: None,
+            filter: user_filter,
+            hook,
         });
     }
 
@@ -354,6 +425,8 @@ pub mod nile_reset {
             disabled: Some(("deleted", DisabledType::Timestamp)),
             credentials: Some(credentials),
             sessions,
+            filter: None,
+            hook: None,
         });
     }
 }

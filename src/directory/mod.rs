@@ -10,11 +10,16 @@
 //!   from `quote_ident`ed catalog names, kept like static ones (keyed by
 //!   their text), and run as the owner of the table they touch (see
 //!   `spi::as_role`).
+//! - `filter`     the check that a `user_filter` is one boolean expression.
+//! - `hook`       the call of the `on_password_reset` function.
 
 mod catalog;
 mod configure;
+mod filter;
+mod hook;
 mod statements;
 
+use pgrx::pg_sys::panic::{CaughtError, ErrorReportWithLevel};
 use pgrx::prelude::*;
 use pgrx::spi::SpiClient;
 
@@ -29,6 +34,17 @@ fn not_configured(message: &str) -> ! {
         message.to_owned(),
         "Point nile_reset at your users: SELECT auth.use_user_table(...) or SELECT auth.use_nile_users()."
     );
+}
+
+/// The error report inside a caught error, whichever kind it is.
+fn report_of(error: &CaughtError) -> &ErrorReportWithLevel {
+    match error {
+        CaughtError::PostgresError(report)
+        | CaughtError::ErrorReport(report)
+        | CaughtError::RustPanic {
+            ereport: report, ..
+        } => report,
+    }
 }
 
 /// A value `nile_reset.user_directory` stores as one of a few fixed
@@ -151,6 +167,21 @@ pub struct Directory {
     credentials: Option<Relation>,
     sessions: Option<Relation>,
     lookup: Option<Lookup>,
+    /// The application's rule of who may reset (`user_filter`), checked by
+    /// `filter::check` when configured; evaluated with the table as `u`.
+    filter: Option<String>,
+    /// The application's `on_password_reset` function.
+    hook: Option<Hook>,
+}
+
+/// The `on_password_reset` function: `(id <type>) RETURNS void`.
+struct Hook {
+    /// Its schema-qualified, quoted name.
+    name: String,
+    /// Its argument's type, as a cast names it.
+    arg_type: String,
+    /// Its signature as `regprocedure` spells it, for messages.
+    signature: String,
 }
 
 /// The app's email-keyed lookup table (`auth.use_email_lookup`): lower-cased
@@ -175,6 +206,11 @@ pub struct User {
     pub password_hash: Option<String>,
 }
 
+/// The configuration and the catalog names it resolves to. The columns
+/// added in 0.3.0 are read through `to_jsonb(d)`, which yields NULL for a
+/// column that is not there yet: a database still on 0.2.0's tables between
+/// a package upgrade and `ALTER EXTENSION nile_reset UPDATE` keeps issuing
+/// and using tokens as before.
 const LOAD: Statement = Statement {
     sql: "SELECT d.shape, d.id_type, d.password_format, d.disabled_type,
                  c.relowner AS users_owner,
@@ -194,7 +230,12 @@ const LOAD: Statement = Statement {
                  lc.relowner AS lookup_owner,
                  pg_catalog.quote_ident(ln.nspname) || '.' || pg_catalog.quote_ident(lc.relname) AS lookup,
                  pg_catalog.quote_ident(d.lookup_email_column) AS lookup_email_column,
-                 pg_catalog.quote_ident(d.lookup_id_column) AS lookup_id_column
+                 pg_catalog.quote_ident(d.lookup_id_column) AS lookup_id_column,
+                 pg_catalog.to_jsonb(d) ->> 'user_filter' AS user_filter,
+                 pg_catalog.to_jsonb(d) ->> 'on_password_reset' IS NOT NULL AS wants_hook,
+                 pg_catalog.quote_ident(pn.nspname) || '.' || pg_catalog.quote_ident(p.proname) AS hook,
+                 pg_catalog.format_type(p.proargtypes[0], NULL) AS hook_arg_type,
+                 p.oid::pg_catalog.regprocedure::pg_catalog.text AS hook_signature
             FROM nile_reset.user_directory d
             LEFT JOIN pg_catalog.pg_class c ON c.oid = d.user_table
             LEFT JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
@@ -203,7 +244,10 @@ const LOAD: Statement = Statement {
             LEFT JOIN pg_catalog.pg_class sc ON sc.oid = d.sessions_table
             LEFT JOIN pg_catalog.pg_namespace sn ON sn.oid = sc.relnamespace
             LEFT JOIN pg_catalog.pg_class lc ON lc.oid = d.lookup_table
-            LEFT JOIN pg_catalog.pg_namespace ln ON ln.oid = lc.relnamespace",
+            LEFT JOIN pg_catalog.pg_namespace ln ON ln.oid = lc.relnamespace
+            LEFT JOIN pg_catalog.pg_proc p
+                   ON p.oid = pg_catalog.to_regprocedure(pg_catalog.to_jsonb(d) ->> 'on_password_reset')
+            LEFT JOIN pg_catalog.pg_namespace pn ON pn.oid = p.pronamespace",
     args: &[],
 };
 
@@ -238,6 +282,14 @@ pub fn load(client: &mut SpiClient<'_>) -> Directory {
     if not_null::<bool>(&row, "wants_lookup") && lookup.is_none() {
         not_configured("the email lookup table configured for nile_reset no longer exists");
     }
+    let hook = text("hook").map(|name| Hook {
+        name,
+        arg_type: not_null(&row, "hook_arg_type"),
+        signature: not_null(&row, "hook_signature"),
+    });
+    if not_null::<bool>(&row, "wants_hook") && hook.is_none() {
+        not_configured("the on_password_reset function configured for nile_reset no longer exists");
+    }
     let format_name: String = not_null(&row, "password_format");
     let format = PasswordFormat::parse(&format_name).unwrap_or_else(|| {
         crate::error::internal_error("nile_reset.user_directory holds an unknown password_format")
@@ -266,6 +318,8 @@ pub fn load(client: &mut SpiClient<'_>) -> Directory {
         credentials,
         sessions: relation("sessions", "sessions_owner"),
         lookup,
+        filter: text("user_filter"),
+        hook,
     }
 }
 

@@ -67,6 +67,16 @@ fn user_from(row: &pgrx::spi::SpiHeapTupleData<'_>) -> User {
 }
 
 impl Directory {
+    /// The condition a user who may reset (`u`) meets: live, and passing the
+    /// application's filter, which comes last (see `filter::conjunct`).
+    fn eligible(&self) -> String {
+        let live = live_condition(self.disabled.as_ref());
+        match &self.filter {
+            Some(filter) => format!("{live} AND {}", super::filter::conjunct(filter)),
+            None => live,
+        }
+    }
+
     fn select_list(&self) -> String {
         let name = match &self.name {
             Some(col) => format!("u.{col}::pg_catalog.text"),
@@ -88,37 +98,39 @@ impl Directory {
         )
     }
 
-    /// Up to two live users whose lower-cased email is $1.
+    /// Up to two eligible users whose lower-cased email is $1.
     fn by_email_sql(&self) -> String {
         format!(
             "SELECT {list} FROM {users} u
-              WHERE pg_catalog.lower(u.{email}::pg_catalog.text) = $1 AND {live}
+              WHERE pg_catalog.lower(u.{email}::pg_catalog.text) = $1 AND {eligible}
               LIMIT 2",
             list = self.select_list(),
             users = self.users.name,
             email = self.email,
-            live = live_condition(self.disabled.as_ref())
+            eligible = self.eligible()
         )
     }
 
-    /// The live user with id `placeholder` whose lower-cased email is $2.
+    /// The eligible user with id `placeholder` whose lower-cased email is $2.
     fn holder_sql(&self, placeholder: &str) -> String {
         format!(
             "SELECT {list} FROM {users} u
               WHERE u.{id} = {placeholder}
-                AND pg_catalog.lower(u.{email}::pg_catalog.text) = $2 AND {live}",
+                AND pg_catalog.lower(u.{email}::pg_catalog.text) = $2 AND {eligible}",
             list = self.select_list(),
             users = self.users.name,
             id = self.id,
             email = self.email,
-            live = live_condition(self.disabled.as_ref())
+            eligible = self.eligible()
         )
     }
 
-    /// The live user whose lower-cased email is `identifier` (normalized by
-    /// `email::normalize`). None when there is none, and also when several
-    /// live users share the address: a token could not say whose password
-    /// it resets, so nobody gets one.
+    /// The eligible user (live, and passing the filter) whose lower-cased
+    /// email is `identifier` (normalized by `email::normalize`). None when
+    /// there is none, and also when several eligible users share the
+    /// address: a token could not say whose password it resets, so nobody
+    /// gets one. Users who fail the filter do not count: a password user
+    /// whose single-sign-on twin the filter leaves out can reset.
     ///
     /// With an email lookup table, the candidates' ids come from it and each
     /// is confirmed in the users table by id (a stale lookup row can point
@@ -165,8 +177,8 @@ impl Directory {
         (placeholder, oid, arg)
     }
 
-    /// The user a token was issued to, if that id is still live and still
-    /// has the token's identifier (lower-cased email) as its email.
+    /// The user a token was issued to, if that id is still eligible and
+    /// still has the token's identifier (lower-cased email) as its email.
     pub fn find_holder(
         &self,
         client: &mut SpiClient<'_>,
@@ -186,9 +198,8 @@ impl Directory {
         })
     }
 
-    /// Writes the new password hash where the application reads it, and,
-    /// for Nile's shape, ends the user's sessions. Returns whether a row
-    /// was written.
+    /// Writes the new password hash where the application reads it.
+    /// Returns whether a row was written.
     pub fn set_password(&self, client: &mut SpiClient<'_>, user: &User, stored: &str) -> bool {
         match self.shape {
             Shape::Table => {
@@ -245,14 +256,22 @@ impl Directory {
             PgBuiltInOids::TIMESTAMPTZOID,
         ];
         let now = pgrx::datum::transaction_timestamp();
-        let written = as_role(credentials.owner, || {
+        as_role(credentials.owner, || {
             let args = [user.id.as_str().into(), payload.into(), now.into()];
             if execute_text(client, &update, &update_types, &args).is_empty() {
                 let args = [user.id.as_str().into(), payload.into()];
                 execute_text(client, &insert, &types, &args);
             }
             true
-        });
+        })
+    }
+
+    /// After the new hash is written: ends the user's sessions in Nile's
+    /// `auth.sessions`, and calls the application's `on_password_reset`
+    /// function (see `hook`). Returns whether either ran, which the
+    /// `password_alert` email then says.
+    pub fn end_sessions(&self, client: &mut SpiClient<'_>, user: &User) -> bool {
+        let mut ended = false;
         if let Some(sessions) = &self.sessions {
             let delete = format!(
                 "DELETE FROM {table} s WHERE s.user_id = CAST($1 AS pg_catalog.uuid)",
@@ -266,8 +285,13 @@ impl Directory {
                     &[user.id.as_str().into()],
                 );
             });
+            ended = true;
         }
-        written
+        if let Some(hook) = &self.hook {
+            super::hook::call(client, hook, self.users.owner, &user.id);
+            ended = true;
+        }
+        ended
     }
 }
 
@@ -326,6 +350,8 @@ mod tests {
             credentials: None,
             sessions: None,
             lookup: None,
+            filter: None,
+            hook: None,
         }
     }
 
@@ -391,6 +417,19 @@ mod tests {
               WHERE u.id = CAST($1 AS pg_catalog.uuid)
                 AND pg_catalog.lower(u.\"E-mail\"::pg_catalog.text) = $2 AND true"
         );
+    }
+
+    #[test]
+    fn the_filter_is_the_last_condition() {
+        let mut dir = directory(IdType::Integer, Some(("deleted", DisabledType::Timestamp)));
+        dir.filter = Some("is_active -- Django".into());
+        assert!(dir.by_email_sql().ends_with(
+            "AND u.deleted IS NULL AND (\nis_active -- Django\n)
+              LIMIT 2"
+        ));
+        assert!(dir
+            .holder_sql("$1")
+            .ends_with("= $2 AND u.deleted IS NULL AND (\nis_active -- Django\n)"));
     }
 
     #[test]
