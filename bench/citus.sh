@@ -11,7 +11,8 @@
 #   BENCH_SECONDS  seconds per pgbench run       (default 6)
 #   BENCH_ROUNDS   rounds                        (default 2)
 #   BENCH_CLIENTS  pgbench clients               (default 8)
-# Ports 28893-28896. Prints a table; says so and exits 0 without Citus.
+# Ports: BENCH_CITUS_PORT and BENCH_SINGLE_PORT of scripts/common.sh.
+# Prints a table; says so and exits 0 without Citus.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/common.sh
@@ -27,8 +28,8 @@ work=$PROJECT_ROOT/target/bench-citus
 prefix=$work/postgresql
 bin=$prefix${PG_BIN#"$PG_PREFIX"}
 pg_config=$prefix${PG_CONFIG#"$PG_PREFIX"}
-citus_port=28893
-single_port=28896
+citus_port=$BENCH_CITUS_PORT
+single_port=$BENCH_SINGLE_PORT
 
 if ! reason=$(build_citus); then
   echo "Citus: not measured: $reason"

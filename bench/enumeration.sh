@@ -19,8 +19,9 @@ cd "$(dirname "$0")/.."
 emails=${ENUM_EMAILS:-60}
 rounds=${ENUM_ROUNDS:-7}
 profile=${BENCH_PROFILE:-release}
-port=${NILE_RESET_ENUM_PORT:-28870}
+port=${NILE_RESET_ENUM_PORT:-$ENUMERATION_PORT}
 http_port=$((port + 1))
+admin_port=$((port + 2))
 datadir=$PROJECT_ROOT/target/enumeration-cluster
 work=$PROJECT_ROOT/target/enumeration
 db=enumeration
@@ -41,11 +42,11 @@ shim_pid=
 cleanup() {
   if [ -n "$shim_pid" ]; then kill "$shim_pid" 2>/dev/null || true; fi
   wait 2>/dev/null || true
-  bash scripts/cluster.sh stop "$datadir" "$port"
+  stop_cluster "$PG_BIN" "$datadir"
 }
 trap cleanup EXIT
 
-bash scripts/cluster.sh start "$datadir" "$port"
+start_cluster "$PG_BIN" "$datadir" "$port"
 psql -X -q -h 127.0.0.1 -p "$port" -U postgres -d postgres \
   -c "DROP DATABASE IF EXISTS $db" -c "CREATE DATABASE $db"
 psql -X -q -v ON_ERROR_STOP=1 -h 127.0.0.1 -p "$port" -U postgres -d "$db" \
@@ -63,12 +64,12 @@ SQL
 # No rate limit (one client sends everything); --uniform-status so that only
 # the timing is left to tell known from unknown.
 NILE_RESET_SECRET=enumeration-secret-enumeration-secret "$bin" serve \
-  --listen "127.0.0.1:$http_port" --admin-listen "127.0.0.1:$((port + 2))" \
+  --listen "127.0.0.1:$http_port" --admin-listen "127.0.0.1:$admin_port" \
   --database "$db=$dsn" --rate-limit-per-minute 0 --uniform-status --log-format text "$@" \
   >"$work/shim.log" 2>&1 &
 shim_pid=$!
 for _ in $(seq 50); do
-  curl -fsS "http://127.0.0.1:$((port + 2))/healthz" >/dev/null 2>&1 && break
+  curl -fsS "http://127.0.0.1:$admin_port/healthz" >/dev/null 2>&1 && break
   sleep 0.2
 done
 

@@ -19,7 +19,7 @@ seconds=${BENCH_SECONDS:-6}
 rounds=${BENCH_ROUNDS:-2}
 emails=${BENCH_EMAILS:-20000}
 mass=${BENCH_MASS:-100000}
-port=${NILE_RESET_BENCH_PORT:-28820}
+port=${NILE_RESET_BENCH_PORT:-$BENCH_PORT}
 datadir=$PROJECT_ROOT/target/bench-cluster
 work=$PROJECT_ROOT/target/bench
 db=bench
@@ -43,11 +43,11 @@ pids=()
 cleanup() {
   for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
   wait 2>/dev/null || true
-  bash scripts/cluster.sh stop "$datadir" "$port"
+  stop_cluster "$PG_BIN" "$datadir"
 }
 trap cleanup EXIT
 
-bash scripts/cluster.sh start "$datadir" "$port"
+start_cluster "$PG_BIN" "$datadir" "$port"
 q() { psql -X -q -v ON_ERROR_STOP=1 -h 127.0.0.1 -p "$port" -U postgres -d "$db" "$@"; }
 psql -X -q -h 127.0.0.1 -p "$port" -U postgres -d postgres -c "DROP DATABASE IF EXISTS $db" -c "CREATE DATABASE $db"
 log "seeding 100k users"
@@ -121,7 +121,7 @@ latency=$(q -tA -F $'\t' -c "
     FROM waits")
 stop_sender
 
-smtp_port=28825
+smtp_port=$BENCH_SMTP_PORT
 smtp-sink -u nobody "127.0.0.1:$smtp_port" 1024 >"$work/smtp-sink.log" 2>&1 &
 pids+=("$!")
 smtp_flags=(--transport smtp --smtp-url "smtp://127.0.0.1:$smtp_port")
@@ -189,8 +189,8 @@ log "queued in ${mass_queue}s, delivered ${mass_deliver}s after the commit"
 log "HTTP shim under wrk vs the same call through pgbench, 8 connections"
 reset_tables
 start_sender
-http_port=28826
-admin_port=28827
+http_port=$BENCH_HTTP_PORT
+admin_port=$BENCH_ADMIN_PORT
 # Throughput, not the guards: no per-address limit (wrk is one address) and
 # no latency floor.
 NILE_RESET_SECRET=bench-secret-bench-secret-bench-secret "$bin" serve --listen "127.0.0.1:$http_port" \

@@ -1,8 +1,8 @@
 # Citus for the tests and the benchmark (sourced after scripts/common.sh):
 # built once per user from the vendored source tarball against PostgreSQL
 # 18 (Citus 14 supports 16-18), laid into a PostgreSQL installation, and run
-# as a coordinator with two workers on loopback. Needs tests/release_lib.sh
-# (start_cluster, stop_cluster) sourced first.
+# as a coordinator with two workers on loopback, each node a cluster of
+# start_cluster (scripts/common.sh).
 # shellcheck shell=bash
 
 CITUS_VERSION=14.0.1
@@ -76,7 +76,7 @@ install_citus() { # pg_config
 
 # A coordinator (port) and two workers (port+1, port+2) in dir/node{0,1,2},
 # each with database $CITUS_DB and the citus extension, the workers added to
-# the coordinator's metadata. Uses start_cluster (tests/release_lib.sh).
+# the coordinator's metadata.
 CITUS_DB=app
 citus_start() { # bindir dir port
   local bin=$1 dir=$2 port=$3 i node fresh

@@ -35,6 +35,29 @@ export PGRX_HOME=${NILE_RESET_PGRX_HOME:-$PROJECT_ROOT/target/pgrx-home}
 # The OS user that owns local clusters when the scripts run as root.
 PG_OS_USER=${NILE_RESET_PG_USER:-postgres}
 
+# The local ports of every server the scripts start, one each, so that any
+# of them can run while any other does. A script that runs on either major
+# adds $PG_PORT_OFFSET to its cluster's port. Taken elsewhere: 28825-28859
+# by the companion crate's integration tests (shim/tests), 28844-28845 by
+# tests/sdk/run.sh.
+DEMO_PORT=28815              # scripts/run.sh; scripts/cluster.sh's default
+REGRESS_PORT=28816           # scripts/pg_suite.sh regress
+ISOLATION_PORT=28817         # scripts/pg_suite.sh isolation
+BENCH_PORT=28820             # bench/run.sh: PostgreSQL
+BENCH_SMTP_PORT=28821        #   smtp-sink
+BENCH_HTTP_PORT=28822        #   nile-reset serve
+BENCH_ADMIN_PORT=28823       #   its /healthz
+SCHEMATHESIS_PORT=28842      # tests/schemathesis.sh
+UPGRADE_PORT=28870           # tests/upgrade.sh
+DUMP_RESTORE_PORT=28872      # tests/dump_restore.sh
+PACKAGE_PORT=28873           # tests/package.sh: the system's PostgreSQL
+PACKAGE_SERVE_PORT=28874     #   the packaged nile-reset serve
+PACKAGE_ADMIN_PORT=28875     #   its /healthz
+ENUMERATION_PORT=28880       # bench/enumeration.sh; serve +1, /healthz +2
+CITUS_TEST_PORT=28890        # tests/citus.sh: the coordinator; workers +1, +2
+BENCH_CITUS_PORT=28893       # bench/citus.sh: the coordinator; workers +1, +2
+BENCH_SINGLE_PORT=28896      # bench/citus.sh: the single node
+
 log() { printf '\033[1m[nile_reset]\033[0m %s\n' "$*" >&2; }
 
 as_root() {
@@ -44,6 +67,43 @@ as_root() {
 # Runs a command as the cluster owner: ourselves, or $PG_OS_USER under root.
 as_pg() {
   if [ "$(id -u)" -eq 0 ]; then runuser -u "$PG_OS_USER" -- "$@"; else "$@"; fi
+}
+
+# The one recipe for a local cluster of the PostgreSQL installation whose
+# binaries are in bindir: created on first start (trust authentication for
+# user postgres), reached on 127.0.0.1 or through its socket, which lives in
+# datadir. Extra postgresql.conf lines come last, so they override the
+# defaults. Started only when it is not running; the port is set on every
+# start, so a data folder can move to another port. Under root the cluster
+# is owned and run by $PG_OS_USER (as_pg), as PostgreSQL refuses to run as
+# root.
+start_cluster() { # bindir datadir port [extra postgresql.conf lines]
+  local bin=$1 dir=$2 port=$3 extra=${4:-}
+  mkdir -p "$dir"
+  ensure_reachable "$dir"
+  if [ ! -s "$dir/PG_VERSION" ]; then
+    if [ "$(id -u)" -eq 0 ]; then chown "$PG_OS_USER" "$dir"; fi
+    chmod 700 "$dir"
+    as_pg "$bin/initdb" -D "$dir" -U postgres --auth=trust -E UTF8 --locale=C.UTF-8 >/dev/null
+    cat >>"$dir/postgresql.conf" <<CONF
+listen_addresses = '127.0.0.1'
+unix_socket_directories = '$dir'
+fsync = on
+max_connections = 200
+log_min_messages = warning
+$extra
+CONF
+  fi
+  sed -i "s/^#\?port = .*/port = $port/" "$dir/postgresql.conf"
+  if ! as_pg "$bin/pg_ctl" -D "$dir" status >/dev/null 2>&1; then
+    as_pg "$bin/pg_ctl" -D "$dir" -l "$dir/server.log" -w -t 60 start >/dev/null
+  fi
+}
+
+stop_cluster() { # bindir datadir
+  if [ -s "$2/PG_VERSION" ] && as_pg "$1/pg_ctl" -D "$2" status >/dev/null 2>&1; then
+    as_pg "$1/pg_ctl" -D "$2" -m fast -w stop >/dev/null
+  fi
 }
 
 # Under root the cluster owner must be able to reach a path inside the

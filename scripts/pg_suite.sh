@@ -13,13 +13,13 @@ cd "$(dirname "$0")/.."
 suite=${1:?usage: pg_suite.sh regress|isolation [NAME...]}
 shift
 case "$suite" in
-  regress) dir=tests/pg_regress inputs=sql ext=sql driver=regress/pg_regress port=$((28816 + PG_PORT_OFFSET)) ;;
-  isolation) dir=tests/isolation inputs=specs ext=spec driver=isolation/pg_isolation_regress port=$((28817 + PG_PORT_OFFSET)) ;;
+  regress) dir=tests/pg_regress inputs=sql ext=sql driver=regress/pg_regress port=$((REGRESS_PORT + PG_PORT_OFFSET)) ;;
+  isolation) dir=tests/isolation inputs=specs ext=spec driver=isolation/pg_isolation_regress port=$((ISOLATION_PORT + PG_PORT_OFFSET)) ;;
   *) echo "unknown suite: $suite" >&2; exit 2 ;;
 esac
 datadir=$PROJECT_ROOT/target/$suite-cluster-$PG_MAJOR
-bash scripts/cluster.sh start "$datadir" "$port"
-trap 'bash scripts/cluster.sh stop "$datadir" "$port"' EXIT
+start_cluster "$PG_BIN" "$datadir" "$port"
+trap 'stop_cluster "$PG_BIN" "$datadir"' EXIT
 
 # A test without expected output would be skipped silently: an error here.
 tests=()

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Sets everything up and runs nile_reset locally:
-#   a PostgreSQL 15 cluster (target/cluster, port 28815) with the extension,
+#   a PostgreSQL 15 cluster (target/cluster, port $DEMO_PORT of
+#   scripts/common.sh, or $NILE_RESET_PORT) with the extension,
 #   a demo user and trusted origin; the HTTP shim (127.0.0.1:8080) and the
 #   email sender writing .eml files to target/run/mail; then a reset token
 #   generated in SQL and its email delivered as a file.
@@ -11,7 +12,7 @@ cd "$(dirname "$0")/.."
 . scripts/common.sh
 
 datadir=$PROJECT_ROOT/target/cluster
-port=${NILE_RESET_PORT:-28815}
+port=${NILE_RESET_PORT:-$DEMO_PORT}
 http_port=${NILE_RESET_HTTP_PORT:-8080}
 # /healthz and /metrics: on their own port, never the public one.
 admin_port=${NILE_RESET_ADMIN_PORT:-8081}
@@ -32,7 +33,7 @@ stop_service() { # name
 if [ "${1:-}" = stop ]; then
   stop_service shim
   stop_service sender
-  bash scripts/cluster.sh stop "$datadir" "$port"
+  stop_cluster "$PG_BIN" "$datadir"
   log "stopped"
   exit 0
 fi
@@ -44,7 +45,7 @@ cargo build --quiet -p nile_reset_shim --bin nile-reset
 bin=$PROJECT_ROOT/target/debug/nile-reset
 stop_service shim
 stop_service sender
-bash scripts/cluster.sh start "$datadir" "$port"
+start_cluster "$PG_BIN" "$datadir" "$port"
 
 psql -X -q -h 127.0.0.1 -p "$port" -U postgres -d postgres -tAc \
   "SELECT 1 FROM pg_database WHERE datname = '$db'" | grep -q 1 ||

@@ -18,7 +18,8 @@
 #      owner that cannot log in, a distributed nile_reset function, an
 #      extension table put in Citus's metadata.
 # When neither a built Citus nor its source is available it says so and
-# passes nothing. Ends with "citus: N passed, M failed". Ports 28890-28892.
+# passes nothing. Ends with "citus: N passed, M failed". Ports: from
+# CITUS_TEST_PORT of scripts/common.sh.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/common.sh
@@ -26,7 +27,7 @@ cd "$(dirname "$0")/.."
 . scripts/citus_lib.sh
 
 use_pg_major 18
-port=28890
+port=$CITUS_TEST_PORT
 work=$PROJECT_ROOT/target/citus-tests
 prefix=$work/postgresql
 bin=$prefix${PG_BIN#"$PG_PREFIX"}
@@ -112,10 +113,11 @@ if [ -n "$old_version" ]; then
   jane=00000000-0000-0000-0000-00000000000a
   on 0 "CREATE EXTENSION nile_reset VERSION '$old_version'"
   check_eq "release $old_version is on every node" "$old_version $old_version $old_version" "$(versions)"
+  on 0 "SELECT auth.use_nile_users()" >/dev/null
   on 0 "INSERT INTO users.users (id, email, name) VALUES ('$jane', 'Jane@example.com', 'Jane')"
   on 0 "SELECT auth.add_trusted_origin('https://app.example.com')" >/dev/null
   on 0 "SELECT created FROM auth.generate_password_token('jane@example.com', $generate)" >/dev/null
-  old_token=$(on 0 "SELECT substring(body FROM 'token=([0-9a-f]{64})') FROM auth.email_outbox")
+  old_token=$(on 0 "SELECT substring(body FROM 'token=([0-9a-f]{64})') FROM nile_reset.email_outbox")
   install_files "$work/current-files" "$pg_config"
   check "ALTER EXTENSION nile_reset UPDATE on the coordinator" on 0 "ALTER EXTENSION nile_reset UPDATE"
   check_eq "every node is at $new_version" "$new_version $new_version $new_version" "$(versions)"
@@ -245,9 +247,6 @@ on 0 "INSERT INTO auth.sessions (user_id, session_token, expires_at) VALUES ('$n
 on 0 "ALTER TABLE auth.credentials DROP CONSTRAINT credentials_user_id_fkey"
 on 0 "ALTER TABLE auth.sessions DROP CONSTRAINT sessions_user_id_fkey"
 on 0 "DROP INDEX users.users_email_live"
-# 0.1.0 created these tables on every node; after the update the workers'
-# (empty) copies are application tables there, in the way of Citus's own.
-on 0 "SELECT run_command_on_workers('DROP TABLE IF EXISTS auth.sessions, auth.credentials, users.users')" >/dev/null
 on 0 "SELECT create_distributed_table('users.users', 'id')" >/dev/null
 on 0 "CREATE TABLE public.nile_emails (email text PRIMARY KEY, user_id uuid NOT NULL)"
 on 0 "SELECT create_distributed_table('public.nile_emails', 'email')" >/dev/null

@@ -9,20 +9,20 @@
 # that continue after the restored ones.
 # Needs the extension installed in the checkout's PostgreSQL (scripts/test.sh
 # installs it). Ends with "dump_restore: N passed, M failed". Cluster on
-# port 28872.
+# $DUMP_RESTORE_PORT (scripts/common.sh).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/common.sh
 . tests/release_lib.sh
 
-port=$((28872 + ${PG_PORT_OFFSET:-0}))
+port=$((DUMP_RESTORE_PORT + PG_PORT_OFFSET))
 work=$PROJECT_ROOT/target/release-tests/dump-restore-pg$PG_MAJOR
 datadir=$work/cluster
-bash scripts/cluster.sh stop "$datadir" "$port"
+stop_cluster "$PG_BIN" "$datadir"
 rm -rf "$work"
 mkdir -p "$work"
-bash scripts/cluster.sh start "$datadir" "$port"
-trap 'bash scripts/cluster.sh stop "$datadir" "$port"' EXIT
+start_cluster "$PG_BIN" "$datadir" "$port"
+trap 'stop_cluster "$PG_BIN" "$datadir"' EXIT
 
 sql() { # database statement  -> unaligned, tuples only
   "$PG_BIN/psql" -X -q -At -v ON_ERROR_STOP=1 -v VERBOSITY=terse -h 127.0.0.1 -p "$port" -U postgres -d "$1" -c "$2"

@@ -7,7 +7,8 @@
 # /healthz against it, and the systemd units, then purges the packages
 # (and the system user, if the packages created it) so that the system is
 # left as it was. Needs root or passwordless sudo.
-# Ends with "package: N passed, M failed". Cluster on port 28873, serve on 28874.
+# Ends with "package: N passed, M failed". Ports: PACKAGE_*_PORT of
+# scripts/common.sh.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/common.sh
@@ -16,7 +17,7 @@ cd "$(dirname "$0")/.."
 # The system's PostgreSQL, from Debian's packages.
 major=15
 system_bin=/usr/lib/postgresql/$major/bin
-port=28873
+port=$PACKAGE_PORT
 work=$PROJECT_ROOT/target/release-tests/package
 datadir=$work/cluster
 ext_package=postgresql-$major-nile-reset
@@ -128,8 +129,8 @@ check_eq "a password is stored" 1 \
   "$(sql "SELECT count(*) FROM auth.credentials WHERE user_id = '00000000-0000-0000-0000-00000000000a' AND method = 'EMAIL_PASSWORD' AND deleted IS NULL")"
 
 # The packaged binary serves the packaged extension.
-serve_port=28874
-admin_port=28875
+serve_port=$PACKAGE_SERVE_PORT
+admin_port=$PACKAGE_ADMIN_PORT
 /usr/bin/nile-reset serve --listen "127.0.0.1:$serve_port" --admin-listen "127.0.0.1:$admin_port" --log-format text \
   --database "app=postgres://postgres@127.0.0.1:$port/postgres" >"$work/serve.log" 2>&1 &
 serve_pid=$!

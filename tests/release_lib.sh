@@ -1,6 +1,7 @@
 # shellcheck shell=bash
 # Helpers shared by the release tests (tests/upgrade.sh, schema_check.sh,
-# dump_restore.sh, package.sh). Sourced after scripts/common.sh.
+# dump_restore.sh, package.sh), tests/citus.sh and bench/citus.sh. Sourced
+# after scripts/common.sh, which holds the cluster recipe (start_cluster).
 
 # --- Counting checks ------------------------------------------------------
 # Every test script ends with finish: "NAME: N passed, M failed".
@@ -46,34 +47,7 @@ sys.exit(libcrypt.crypt(password, stored) != stored)
 PY
 }
 
-# --- Clusters of a given PostgreSQL installation --------------------------
-# scripts/cluster.sh runs the checkout's copy of PostgreSQL; these tests also
-# run a private copy (upgrade.sh) and the system's binaries (package.sh).
-start_cluster() { # bindir datadir port [extra postgresql.conf lines]
-  local bin=$1 dir=$2 port=$3 extra=${4:-}
-  mkdir -p "$dir"
-  ensure_reachable "$dir"
-  if [ ! -s "$dir/PG_VERSION" ]; then
-    if [ "$(id -u)" -eq 0 ]; then chown "$PG_OS_USER" "$dir"; fi
-    chmod 700 "$dir"
-    as_pg "$bin/initdb" -D "$dir" -U postgres --auth=trust -E UTF8 --locale=C.UTF-8 >/dev/null
-    cat >>"$dir/postgresql.conf" <<CONF
-listen_addresses = '127.0.0.1'
-unix_socket_directories = '$dir'
-port = $port
-log_min_messages = warning
-$extra
-CONF
-  fi
-  as_pg "$bin/pg_ctl" -D "$dir" -l "$dir/server.log" -w -t 60 start >/dev/null
-}
-
-stop_cluster() { # bindir datadir
-  if [ -s "$2/PG_VERSION" ] && as_pg "$1/pg_ctl" -D "$2" status >/dev/null 2>&1; then
-    as_pg "$1/pg_ctl" -D "$2" -m fast -w stop >/dev/null
-  fi
-}
-
+# --- Private installations ------------------------------------------------
 # A private copy of the checkout's PostgreSQL installation at prefix,
 # without nile_reset, so that a test can lay other files into it while the
 # checkout's own stays as installed.
@@ -95,6 +69,17 @@ workspace_version() {
 # The newest line of sql/releases: "VERSION COMMIT".
 last_release() {
   grep -Ev '^[[:space:]]*(#|$)' "$PROJECT_ROOT/sql/releases" | tail -n 1
+}
+
+# The commit sql/releases records for release VERSION.
+recorded_commit_of() { # version
+  local commit
+  commit=$(awk -v v="$1" '$1 == v { print $2 }' "$PROJECT_ROOT/sql/releases")
+  if [ -z "$commit" ]; then
+    log "sql/releases records no release $1"
+    return 1
+  fi
+  echo "$commit"
 }
 
 # The commit to build release VERSION from: its tag v<VERSION>, which must be

@@ -1,30 +1,39 @@
 #!/usr/bin/env bash
-# Upgrading from the last release (sql/releases) keeps every piece of data
-# and gives the same extension as a fresh install:
-#   1. builds the release from git history and the working tree;
-#   2. in a private copy of the checkout's PostgreSQL, installs the release,
-#      creates data the release's way (users, a password, an origin, an
-#      edited template, a variable, a live token, a pending and a sent
-#      email), then lays the new files over it the way a package upgrade
-#      does and runs ALTER EXTENSION nile_reset UPDATE;
+# Upgrading keeps every piece of data and gives the same extension as a
+# fresh install. Two updates are tested: from the last release (sql/releases)
+# and from 0.1.0, the first one, through every update script since.
+#   1. builds both releases from git history and the working tree;
+#   2. in a private copy of the checkout's PostgreSQL, installs a release,
+#      creates data the release's way, then lays the new files over it the
+#      way a package upgrade does and runs ALTER EXTENSION nile_reset UPDATE:
+#      - 0.1.0: users in the Nile tables it created, a password, an origin,
+#        an edited template, a variable, a live token, a pending and a sent
+#        email; the update, which creates nile_reset_admin, refuses a role
+#        of that name that another role can grant;
+#      - the last release: the same data with its own API (the user
+#        directory configured with auth.use_nile_users()), and a second
+#        database whose users are the application's own table
+#        (auth.use_user_table(), a Devise-like public.users);
 #   3. checks the data still works (the token issued before the upgrade
-#      resets the password after it; emails, template, origin kept; the
-#      outbox ids continue);
-#   4. compares the schema of an upgraded database with a fresh install
+#      resets the password after it; emails, template, origin, user
+#      directory kept; the outbox ids continue);
+#   4. compares the schema of upgraded databases with fresh installs
 #      (every object, privilege and configuration-table filter);
 #   5. runs the whole pg_regress and isolation suites on the upgraded
 #      installation;
-#   6. removes the new version's install script and checks that CREATE
-#      EXTENSION still works by chaining the release's install script and
-#      the update (so the library still has every function the release's
-#      SQL names, as pg_upgrade and a half-done package upgrade need).
-# Ends with "upgrade: N passed, M failed". Cluster on port 28870.
+#   6. removes the new version's install script, then the last release's,
+#      and checks that CREATE EXTENSION still works by chaining a release's
+#      install script and the updates (so the library still has every
+#      function a release's SQL names, as pg_upgrade and a half-done package
+#      upgrade need).
+# Ends with "upgrade: N passed, M failed". Cluster on $UPGRADE_PORT
+# (scripts/common.sh).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/common.sh
 . tests/release_lib.sh
 
-port=$((28870 + ${PG_PORT_OFFSET:-0}))
+port=$((UPGRADE_PORT + PG_PORT_OFFSET))
 work=$PROJECT_ROOT/target/release-tests/upgrade-pg$PG_MAJOR
 prefix=$work/postgresql
 bin=$prefix${PG_BIN#"$PG_PREFIX"}
@@ -38,7 +47,14 @@ if [ "$new_version" = "$old_version" ]; then
   log "the workspace version ($new_version) is the last release's: bump it before changing the extension"
   exit 1
 fi
-
+# The first release, when it is not the last one: its data is made with its
+# own API (users.users without a user directory), which later releases lack.
+first_version=0.1.0
+first_files=
+if [ "$old_version" != "$first_version" ]; then
+  first_commit=$(release_commit "$first_version" "$(recorded_commit_of "$first_version")")
+  first_files=$(release_files "$first_version" "$first_commit")
+fi
 old_files=$(release_files "$old_version" "$commit")
 log "building the working tree ($new_version)"
 current_files "$work/current-files"
@@ -48,7 +64,7 @@ new_files=$work/current-files
 if [ -x "$bin/pg_ctl" ]; then stop_cluster "$bin" "$datadir"; fi
 rm -rf "$datadir"
 private_installation "$prefix"
-install_files "$old_files" "$pg_config"
+extdir=$("$pg_config" --sharedir)/extension
 
 start_cluster "$bin" "$datadir" "$port"
 trap 'stop_cluster "$bin" "$datadir"' EXIT
@@ -56,91 +72,190 @@ trap 'stop_cluster "$bin" "$datadir"' EXIT
 sql() { # database statement  -> unaligned, tuples only
   "$bin/psql" -X -q -At -v ON_ERROR_STOP=1 -v VERBOSITY=terse -h 127.0.0.1 -p "$port" -U postgres -d "$1" -c "$2"
 }
+extversion() { # database
+  sql "$1" "SELECT extversion FROM pg_extension WHERE extname = 'nile_reset'"
+}
 
 jane=00000000-0000-0000-0000-00000000000a
+carol=00000000-0000-0000-0000-00000000000c
+generate="'https://app.example.com/done', 'https://app.example.com/reset'"
+
+# Nile's users with a password, an origin, an edited template and its
+# variable; Bob's email delivered (sent), Jane's waiting in the outbox
+# (pending) with her live token. Sets sent_id, pending_id and token.
+# Table names are the release's: its own schema from 0.2.0 on, auth before.
+make_data() { # database state_schema
+  local db=$1 state=$2
+  sql "$db" "INSERT INTO users.users (id, email, name) VALUES
+    ('$jane', 'Jane@example.com', 'Jane'),
+    ('00000000-0000-0000-0000-00000000000b', 'bob@example.com', 'Bob'),
+    ('$carol', 'carol@example.com', NULL)"
+  sql "$db" "INSERT INTO auth.credentials (user_id, method, payload) VALUES
+    ('$jane', 'EMAIL_PASSWORD', '{\"crypt\": \"crypt-bf/8\", \"hash\": \"old\", \"email\": \"Jane@example.com\"}')"
+  sql "$db" "SELECT auth.add_trusted_origin('https://app.example.com')" >/dev/null
+  sql "$db" "UPDATE $state.email_templates SET subject = 'Reset your \${app_name} password' WHERE name = 'password_reset'"
+  sql "$db" "INSERT INTO $state.template_variables (name, value) VALUES ('app_name', 'Acme')"
+  sql "$db" "SELECT created FROM auth.generate_password_token('bob@example.com', $generate)" >/dev/null
+  sent_id=$(sql "$db" "SELECT id FROM auth.claim_emails('before-upgrade', 10) WHERE recipient = 'bob@example.com'")
+  sql "$db" "SELECT auth.mark_email_sent($sent_id, 'before-upgrade')" >/dev/null
+  sql "$db" "SELECT created FROM auth.generate_password_token('jane@example.com', $generate)" >/dev/null
+  read -r pending_id token < <(sql "$db" "SELECT id, substring(body FROM 'token=([0-9a-f]{64})')
+                                           FROM $state.email_outbox WHERE recipient = 'Jane@example.com'" | tr '|' ' ')
+  check_eq "$db: token issued by $(extversion "$db")" 64 "${#token}"
+  check_eq "$db: the token verifies before the upgrade" valid \
+    "$(sql "$db" "SELECT status FROM auth.verify_password_token('jane@example.com', '$token')")"
+}
+
+# After the update, everything make_data made still works, and so does the
+# whole flow.
+check_data() { # database sent_id pending_id token
+  local db=$1 sent=$2 pending=$3 jane_token=$4 hash carol_id carol_subject carol_token
+  check_eq "$db: the origin is still trusted" t "$(sql "$db" "SELECT auth.is_trusted_url('https://app.example.com/reset')")"
+  check_eq "$db: one pending and one sent email" "1|1" "$(sql "$db" "SELECT pending, sent FROM auth.email_outbox_stats()")"
+  check_eq "$db: the token issued before the upgrade verifies" valid \
+    "$(sql "$db" "SELECT status FROM auth.verify_password_token('jane@example.com', '$jane_token')")"
+  check_eq "$db: the pending email is the one queued before the upgrade" "$pending|Jane@example.com|$jane_token" \
+    "$(sql "$db" "SELECT string_agg(concat_ws('|', id, recipient, substring(body FROM 'token=([0-9a-f]{64})')), ' ')
+                    FROM auth.claim_emails('after-upgrade', 10)")"
+  check_eq "$db: the pending email can be marked sent" t "$(sql "$db" "SELECT auth.mark_email_sent($pending, 'after-upgrade')")"
+  check_eq "$db: the pre-upgrade token resets the password" "$jane" \
+    "$(sql "$db" "SELECT auth.reset_password('jane@example.com', '$jane_token', 'correct horse battery')")"
+  hash=$(sql "$db" "SELECT string_agg(payload->>'hash', ' ') FROM auth.credentials
+                     WHERE user_id = '$jane' AND method = 'EMAIL_PASSWORD' AND deleted IS NULL")
+  check "$db: the new password is stored as one bcrypt hash that accepts it" bcrypt_accepts 'correct horse battery' "$hash"
+  check_eq "$db: the token works only once" invalid \
+    "$(sql "$db" "SELECT status FROM auth.verify_password_token('jane@example.com', '$jane_token')")"
+
+  # A request after the upgrade: the outbox ids continue, the edited
+  # template and the variable render, and the whole flow works.
+  check_eq "$db: a new request after the upgrade" t \
+    "$(sql "$db" "SELECT created FROM auth.generate_password_token('carol@example.com', $generate)")"
+  IFS=$'\t' read -r carol_id carol_subject carol_token < <(sql "$db" "
+    SELECT concat_ws(E'\\t', id, subject, substring(body FROM 'token=([0-9a-f]{64})'))
+      FROM auth.claim_emails('after-upgrade', 10) WHERE recipient = 'carol@example.com'")
+  if [ -n "$carol_id" ] && [ "$carol_id" -gt "$pending" ] && [ "$carol_id" -gt "$sent" ]; then
+    pass "$db: the outbox ids continue after the upgrade"
+  else
+    fail "$db: the outbox ids continue after the upgrade" "new id '$carol_id', ids before the upgrade $sent and $pending"
+  fi
+  check_eq "$db: the edited template and its variable are kept" "Reset your Acme password" "$carol_subject"
+  check_eq "$db: the new token verifies" valid \
+    "$(sql "$db" "SELECT status FROM auth.verify_password_token('carol@example.com', '$carol_token')")"
+  check_eq "$db: the new token resets the password" "$carol" \
+    "$(sql "$db" "SELECT auth.reset_password('carol@example.com', '$carol_token', 'another good password')")"
+}
+
+# The update runs as a package upgrade would: the new files laid over the
+# release's, then ALTER EXTENSION nile_reset UPDATE in each database.
+update() { # database from_version
+  check "$1: ALTER EXTENSION nile_reset UPDATE from $2" sql "$1" "ALTER EXTENSION nile_reset UPDATE"
+  check_eq "$1: the extension is at $new_version" "$new_version" "$(extversion "$1")"
+}
+
+# --- From the first release, through every update script ------------------
+if [ -n "$first_files" ]; then
+  log "creating data with nile_reset $first_version"
+  install_files "$first_files" "$pg_config"
+  sql postgres "CREATE DATABASE from_first"
+  sql from_first "CREATE EXTENSION nile_reset VERSION '$first_version'"
+  check_eq "from_first: release $first_version installed" "$first_version" "$(extversion from_first)"
+  make_data from_first auth
+  first_data=("$sent_id" "$pending_id" "$token")
+  sql postgres "CREATE DATABASE from_first_empty"
+  sql from_first_empty "CREATE EXTENSION nile_reset VERSION '$first_version'"
+
+  log "installing $new_version over $first_version and running ALTER EXTENSION nile_reset UPDATE"
+  install_files "$new_files" "$pg_config"
+  # The update creates nile_reset_admin: one made in the meantime by a role
+  # that can grant it is refused, as a fresh install refuses it.
+  sql postgres "CREATE ROLE upgrade_squatter CREATEROLE"
+  sql postgres "SET ROLE upgrade_squatter; CREATE ROLE nile_reset_admin"
+  sql postgres "GRANT nile_reset_admin TO upgrade_squatter WITH ADMIN OPTION" 2>/dev/null
+  if squat=$(sql from_first "ALTER EXTENSION nile_reset UPDATE" 2>&1); then
+    fail "the update refuses a nile_reset_admin that another role can grant" "the update succeeded"
+  else
+    check_eq "the update refuses a nile_reset_admin that another role can grant" \
+      "ERROR:  nile_reset cannot be installed: role nile_reset_admin already exists and upgrade_squatter can grant it" "$squat"
+  fi
+  check_eq "and leaves $first_version in place" "$first_version" "$(extversion from_first)"
+  sql postgres "DROP ROLE nile_reset_admin"
+  sql postgres "DROP ROLE upgrade_squatter"
+  update from_first "$first_version"
+  check_data from_first "${first_data[@]}"
+  update from_first_empty "$first_version"
+fi
+
+# --- From the last release ------------------------------------------------
 log "creating data with nile_reset $old_version"
+install_files "$old_files" "$pg_config"
 sql postgres "CREATE DATABASE upgraded"
 sql upgraded "CREATE EXTENSION nile_reset VERSION '$old_version'"
-sql upgraded "INSERT INTO users.users (id, email, name) VALUES
-  ('$jane', 'Jane@example.com', 'Jane'),
-  ('00000000-0000-0000-0000-00000000000b', 'bob@example.com', 'Bob'),
-  ('00000000-0000-0000-0000-00000000000c', 'carol@example.com', NULL)"
-sql upgraded "INSERT INTO auth.credentials (user_id, method, payload) VALUES
-  ('$jane', 'EMAIL_PASSWORD', '{\"crypt\": \"crypt-bf/8\", \"hash\": \"old\", \"email\": \"Jane@example.com\"}')"
-sql upgraded "SELECT auth.add_trusted_origin('https://app.example.com')" >/dev/null
-sql upgraded "UPDATE auth.email_templates SET subject = 'Reset your \${app_name} password' WHERE name = 'password_reset'"
-sql upgraded "INSERT INTO auth.template_variables (name, value) VALUES ('app_name', 'Acme')"
-generate="'https://app.example.com/done', 'https://app.example.com/reset'"
-# Bob's email is delivered (sent), Jane's waits in the outbox (pending).
-sql upgraded "SELECT created FROM auth.generate_password_token('bob@example.com', $generate)" >/dev/null
-sent_id=$(sql upgraded "SELECT id FROM auth.claim_emails('before-upgrade', 10) WHERE recipient = 'bob@example.com'")
-sql upgraded "SELECT auth.mark_email_sent($sent_id, 'before-upgrade')" >/dev/null
-sql upgraded "SELECT created FROM auth.generate_password_token('jane@example.com', $generate)" >/dev/null
-read -r pending_id token < <(sql upgraded "SELECT id, substring(body FROM 'token=([0-9a-f]{64})') FROM auth.email_outbox WHERE recipient = 'Jane@example.com'" | tr '|' ' ')
+check_eq "upgraded: release $old_version installed" "$old_version" "$(extversion upgraded)"
+sql upgraded "SELECT auth.use_nile_users()" >/dev/null
+make_data upgraded nile_reset
+old_data=("$sent_id" "$pending_id" "$token")
 
-check_eq "release $old_version installed" "$old_version" "$(sql upgraded "SELECT extversion FROM pg_extension WHERE extname = 'nile_reset'")"
-check_eq "token issued by $old_version" 64 "${#token}"
-check_eq "the token verifies before the upgrade" valid "$(sql upgraded "SELECT status FROM auth.verify_password_token('jane@example.com', '$token')")"
+# An application's own users table (Devise's columns, bigint ids).
+sql postgres "CREATE DATABASE app_upgraded"
+sql app_upgraded "CREATE TABLE public.users (id bigint PRIMARY KEY, email text NOT NULL,
+                                             encrypted_password text NOT NULL DEFAULT '')"
+sql app_upgraded "CREATE INDEX ON public.users (lower(email))"
+sql app_upgraded "INSERT INTO public.users (id, email, encrypted_password) VALUES
+  (1, 'Dana@example.com', 'old-hash-1'), (2, 'eve@example.com', 'old-hash-2')"
+sql app_upgraded "CREATE EXTENSION nile_reset VERSION '$old_version'"
+sql app_upgraded "SELECT auth.use_user_table('public.users', 'id', 'email', 'encrypted_password', 'bcrypt')" >/dev/null
+sql app_upgraded "SELECT auth.add_trusted_origin('https://app.example.com')" >/dev/null
+sql app_upgraded "SELECT created FROM auth.generate_password_token('dana@example.com', $generate)" >/dev/null
+app_token=$(sql app_upgraded "SELECT substring(body FROM 'token=([0-9a-f]{64})') FROM nile_reset.email_outbox")
+check_eq "app_upgraded: the token for the application's user verifies before the upgrade" valid \
+  "$(sql app_upgraded "SELECT status FROM auth.verify_password_token('dana@example.com', '$app_token')")"
+# The configuration as the release wrote it; an update may add columns, it
+# must keep every value.
+directory_of() { # database
+  sql "$1" "SELECT to_jsonb(d) FROM nile_reset.user_directory d"
+}
+upgraded_directory=$(directory_of upgraded)
+upgraded_directory=${upgraded_directory//\'/\'\'}
+app_directory=$(directory_of app_upgraded)
+app_directory=${app_directory//\'/\'\'}
+
+sql postgres "CREATE DATABASE upgraded_empty"
+sql upgraded_empty "CREATE EXTENSION nile_reset VERSION '$old_version'"
 
 log "installing $new_version over $old_version and running ALTER EXTENSION nile_reset UPDATE"
 install_files "$new_files" "$pg_config"
-# The update creates nile_reset_admin: one made in the meantime by a role
-# that can grant it is refused, as a fresh install refuses it.
-sql postgres "CREATE ROLE upgrade_squatter CREATEROLE"
-sql postgres "SET ROLE upgrade_squatter; CREATE ROLE nile_reset_admin"
-sql postgres "GRANT nile_reset_admin TO upgrade_squatter WITH ADMIN OPTION" 2>/dev/null
-if squat=$(sql upgraded "ALTER EXTENSION nile_reset UPDATE" 2>&1); then
-  fail "the update refuses a nile_reset_admin that another role can grant" "the update succeeded"
-else
-  check_eq "the update refuses a nile_reset_admin that another role can grant" \
-    "ERROR:  nile_reset cannot be installed: role nile_reset_admin already exists and upgrade_squatter can grant it" "$squat"
-fi
-check_eq "and leaves $old_version in place" "$old_version" "$(sql upgraded "SELECT extversion FROM pg_extension WHERE extname = 'nile_reset'")"
-sql postgres "DROP ROLE nile_reset_admin"
-sql postgres "DROP ROLE upgrade_squatter"
-check "ALTER EXTENSION nile_reset UPDATE" sql upgraded "ALTER EXTENSION nile_reset UPDATE"
-check_eq "the extension is at $new_version" "$new_version" "$(sql upgraded "SELECT extversion FROM pg_extension WHERE extname = 'nile_reset'")"
+update upgraded "$old_version"
+update app_upgraded "$old_version"
+update upgraded_empty "$old_version"
 
-check_eq "the origin is still trusted" t "$(sql upgraded "SELECT auth.is_trusted_url('https://app.example.com/reset')")"
-check_eq "one pending and one sent email" "1|1" "$(sql upgraded "SELECT pending, sent FROM auth.email_outbox_stats()")"
-check_eq "the token issued before the upgrade verifies" valid "$(sql upgraded "SELECT status FROM auth.verify_password_token('jane@example.com', '$token')")"
-check_eq "the pending email is the one queued before the upgrade" "$pending_id|Jane@example.com|$token" \
-  "$(sql upgraded "SELECT string_agg(concat_ws('|', id, recipient, substring(body FROM 'token=([0-9a-f]{64})')), ' ')
-                     FROM auth.claim_emails('after-upgrade', 10)")"
-check_eq "the pending email can be marked sent" t "$(sql upgraded "SELECT auth.mark_email_sent($pending_id, 'after-upgrade')")"
-check_eq "the pre-upgrade token resets the password" "$jane" \
-  "$(sql upgraded "SELECT auth.reset_password('jane@example.com', '$token', 'correct horse battery')")"
-hash=$(sql upgraded "SELECT string_agg(payload->>'hash', ' ') FROM auth.credentials
-                    WHERE user_id = '$jane' AND method = 'EMAIL_PASSWORD' AND deleted IS NULL")
-check "the new password is stored as one bcrypt hash that accepts it" bcrypt_accepts 'correct horse battery' "$hash"
-check_eq "the token works only once" invalid "$(sql upgraded "SELECT status FROM auth.verify_password_token('jane@example.com', '$token')")"
+check_eq "upgraded: the user directory is kept" t \
+  "$(sql upgraded "SELECT to_jsonb(d) @> '$upgraded_directory'::jsonb FROM nile_reset.user_directory d")"
+check_data upgraded "${old_data[@]}"
 
-# A request after the upgrade: the outbox ids continue, the edited template
-# and the variable render, and the whole flow works.
-check_eq "a new request after the upgrade" t "$(sql upgraded "SELECT created FROM auth.generate_password_token('carol@example.com', $generate)")"
-IFS=$'\t' read -r carol_id carol_subject carol_token < <(sql upgraded "
-  SELECT concat_ws(E'\\t', id, subject, substring(body FROM 'token=([0-9a-f]{64})'))
-    FROM auth.claim_emails('after-upgrade', 10) WHERE recipient = 'carol@example.com'")
-if [ -n "$carol_id" ] && [ "$carol_id" -gt "$pending_id" ] && [ "$carol_id" -gt "$sent_id" ]; then
-  pass "the outbox ids continue after the upgrade"
-else
-  fail "the outbox ids continue after the upgrade" "new id '$carol_id', ids before the upgrade $sent_id and $pending_id"
-fi
-check_eq "the edited template and its variable are kept" "Reset your Acme password" "$carol_subject"
-check_eq "the new token verifies" valid "$(sql upgraded "SELECT status FROM auth.verify_password_token('carol@example.com', '$carol_token')")"
-check_eq "the new token resets the password" 00000000-0000-0000-0000-00000000000c \
-  "$(sql upgraded "SELECT auth.reset_password('carol@example.com', '$carol_token', 'another good password')")"
+check_eq "app_upgraded: the user directory is kept" t \
+  "$(sql app_upgraded "SELECT to_jsonb(d) @> '$app_directory'::jsonb FROM nile_reset.user_directory d")"
+check_eq "app_upgraded: the token issued before the upgrade verifies" valid \
+  "$(sql app_upgraded "SELECT status FROM auth.verify_password_token('dana@example.com', '$app_token')")"
+check_eq "app_upgraded: it resets the password in the application's table" 1 \
+  "$(sql app_upgraded "SELECT auth.reset_password('dana@example.com', '$app_token', 'correct horse battery')")"
+check "app_upgraded: public.users holds a bcrypt hash that accepts the new password" bcrypt_accepts \
+  'correct horse battery' "$(sql app_upgraded "SELECT encrypted_password FROM public.users WHERE id = 1")"
+check_eq "app_upgraded: no other user's password changed" old-hash-2 \
+  "$(sql app_upgraded "SELECT encrypted_password FROM public.users WHERE id = 2")"
 
 # The schema of an upgraded database must be a fresh install's. A normal
 # pg_dump leaves out an extension's member objects; --binary-upgrade lists
 # every one of them (as pg_upgrade needs). What differs between any two
 # databases is left out: OIDs and transaction ids, the placeholders of
-# dropped columns; the configuration tables, given by OID, are listed by
-# name instead.
+# dropped columns, and ACL entries that restore nothing (a REVOKE in an
+# update leaves the default privileges written out where a fresh install
+# leaves them implied; both restore to the same); the configuration
+# tables, given by OID, are listed by name instead.
 schema_of() { # database
   "$bin/pg_dump" --schema-only --binary-upgrade -h 127.0.0.1 -p "$port" -U postgres "$1" | python3 -c '
 import re, sys
 statement = []
+kept = []
 for line in sys.stdin:
     if re.match(r"\s+\"\.+pg\.dropped\.[0-9]+\.+\" ", line):
         continue
@@ -152,28 +267,37 @@ for line in sys.stdin:
             continue
         text = re.sub(r",\n\);", "\n);", text)
         text = re.sub(r"(binary_upgrade_create_empty_extension\([^{]*)\x27\{[0-9,]*\}\x27, \x27\{.*\}\x27,", r"\1<config tables>, <conditions>,", text)
-        sys.stdout.write(text)
-sys.stdout.write("".join(statement))
+        kept.append(text)
+kept.append("".join(statement))
+init_privs = "SELECT pg_catalog.binary_upgrade_set_record_init_privs"
+sys.stdout.write(re.sub(r"^-- Name: [^\n]*; Type: ACL; [^\n]*\n--\n" + re.escape(init_privs) + r"\(true\);\n"
+                        + re.escape(init_privs) + r"\(false\);\n--\n", "", "".join(kept), flags=re.M))
 '
   sql "$1" "SELECT 'configuration table ' || c::regclass || ' dumped ' || quote_literal(w)
               FROM pg_extension e, unnest(e.extconfig, e.extcondition) AS x(c, w)
              WHERE e.extname = 'nile_reset' ORDER BY 1"
 }
-sql postgres "CREATE DATABASE upgraded_empty"
-sql upgraded_empty "CREATE EXTENSION nile_reset VERSION '$old_version'"
-sql upgraded_empty "ALTER EXTENSION nile_reset UPDATE"
+same_schema() { # fresh_database upgraded_database description
+  schema_of "$1" >"$work/$1.schema.sql"
+  schema_of "$2" >"$work/$2.schema.sql"
+  if diff -u "$work/$1.schema.sql" "$work/$2.schema.sql" >"$work/$2.schema.diff"; then
+    pass "$3"
+  else
+    fail "$3" "diff ($1 -> $2): $work/$2.schema.diff"
+    head -n 80 "$work/$2.schema.diff"
+  fi
+}
 sql postgres "CREATE DATABASE fresh"
 sql fresh "CREATE EXTENSION nile_reset"
-# A database created by the release used Nile's users table; the upgrade
-# keeps it as the user directory, so the fresh install is configured so too.
-sql fresh "SELECT auth.use_nile_users()" >/dev/null
-schema_of fresh >"$work/fresh.schema.sql"
-schema_of upgraded_empty >"$work/upgraded.schema.sql"
-if diff -u "$work/fresh.schema.sql" "$work/upgraded.schema.sql" >"$work/schema.diff"; then
-  pass "an upgraded database has the schema of a fresh install"
-else
-  fail "an upgraded database has the schema of a fresh install" "diff (fresh -> upgraded): $work/schema.diff"
-  head -n 80 "$work/schema.diff"
+same_schema fresh upgraded_empty "a database updated from $old_version has the schema of a fresh install"
+if [ -n "$first_files" ]; then
+  # A database created by the first release used Nile's users table; the
+  # update keeps it as the user directory, so the fresh install is
+  # configured so too.
+  sql postgres "CREATE DATABASE fresh_nile"
+  sql fresh_nile "CREATE EXTENSION nile_reset"
+  sql fresh_nile "SELECT auth.use_nile_users()" >/dev/null
+  same_schema fresh_nile from_first_empty "a database updated from $first_version has the schema of a fresh install"
 fi
 
 run_suite() { # regress|isolation
@@ -210,17 +334,22 @@ log "running the pg_regress and isolation suites on the upgraded installation"
 run_suite regress
 run_suite isolation
 
-# Without the new version's install script, PostgreSQL installs the release
+# Without the new version's install script, PostgreSQL installs a release
 # and applies the update scripts. The suites cannot run that way: a fresh
 # install differs from "release, then update" on purpose (the update adopts
-# the release's Nile tables as the user directory; install-time checks of
-# foreign schemas run before anything exists). One install shows the chain
-# works.
-rm "$("$pg_config" --sharedir)/extension/nile_reset--$new_version.sql"
-sql postgres "CREATE DATABASE chained"
-check "CREATE EXTENSION through the release's install script and the update" sql chained "CREATE EXTENSION nile_reset"
-check_eq "the chained install is at $new_version" "$new_version" \
-  "$(sql chained "SELECT extversion FROM pg_extension WHERE extname = 'nile_reset'")"
-
+# the first release's Nile tables as the user directory; install-time checks
+# of foreign schemas run before anything exists). One install from each
+# release shows the chains work.
+chained() { # database from_version
+  sql postgres "CREATE DATABASE $1"
+  check "CREATE EXTENSION through the install script of $2 and the updates" sql "$1" "CREATE EXTENSION nile_reset"
+  check_eq "the install chained from $2 is at $new_version" "$new_version" "$(extversion "$1")"
+}
+rm "$extdir/nile_reset--$new_version.sql"
+chained chained "$old_version"
+if [ -n "$first_files" ]; then
+  rm "$extdir/nile_reset--$old_version.sql"
+  chained chained_first "$first_version"
+fi
 
 finish upgrade

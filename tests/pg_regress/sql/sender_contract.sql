@@ -8,16 +8,7 @@ CREATE EXTENSION IF NOT EXISTS nile_reset CASCADE;
 BEGIN;
 DELETE FROM nile_reset.email_outbox;
 
--- SQLSTATE and message of a statement's error, 'ok' when it succeeds.
-CREATE FUNCTION pg_temp.sqlstate_of(query text) RETURNS text
-LANGUAGE plpgsql AS $$
-BEGIN
-    EXECUTE query;
-    RETURN 'ok';
-EXCEPTION WHEN OTHERS THEN
-    RETURN SQLSTATE || ': ' || SQLERRM;
-END
-$$;
+\i tests/pg_regress/common/sqlstate_of.sql
 
 INSERT INTO nile_reset.email_outbox (kind, recipient, sender, subject, body)
 SELECT 'password_reset', 'user' || g || '@example.com', 'Support <support@example.com>',

@@ -8,15 +8,7 @@ CREATE EXTENSION IF NOT EXISTS nile_reset CASCADE;
 BEGIN;
 DELETE FROM nile_reset.email_outbox;
 
-CREATE FUNCTION pg_temp.sqlstate_of(query text) RETURNS text
-LANGUAGE plpgsql AS $$
-BEGIN
-    EXECUTE query;
-    RETURN 'ok';
-EXCEPTION WHEN OTHERS THEN
-    RETURN SQLSTATE || ': ' || SQLERRM;
-END
-$$;
+\i tests/pg_regress/common/sqlstate_of.sql
 
 -- No sender function grants EXECUTE to PUBLIC.
 SELECT p.oid::regprocedure AS executable_by_public

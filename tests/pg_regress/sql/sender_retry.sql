@@ -6,15 +6,7 @@ CREATE EXTENSION IF NOT EXISTS nile_reset CASCADE;
 BEGIN;
 DELETE FROM nile_reset.email_outbox;
 
-CREATE FUNCTION pg_temp.sqlstate_of(query text) RETURNS text
-LANGUAGE plpgsql AS $$
-BEGIN
-    EXECUTE query;
-    RETURN 'ok';
-EXCEPTION WHEN OTHERS THEN
-    RETURN SQLSTATE || ': ' || SQLERRM;
-END
-$$;
+\i tests/pg_regress/common/sqlstate_of.sql
 
 -- Makes a row due now, as if its backoff had elapsed.
 CREATE FUNCTION pg_temp.make_due(who text) RETURNS void
