@@ -13,6 +13,8 @@ packages=(
   postgresql-15 postgresql-server-dev-15 postgresql-client-15
   postgresql-contrib libclang-dev clang pkg-config build-essential
   python3-venv python3-pip curl wrk sudo shellcheck
+  # PHP's password_hash and password_verify (tests/frameworks.sh)
+  php-cli
   # Citus's build dependencies (tests/citus.sh builds it from source)
   libcurl4-openssl-dev liblz4-dev libzstd-dev libkrb5-dev libssl-dev
 )

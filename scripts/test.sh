@@ -3,19 +3,20 @@
 # for each tested PostgreSQL major (15 and 18) the Rust unit tests and
 # #[pg_test]s and the pg_regress and isolation suites against a real server;
 # against 15 the companion crate's integration tests (real PostgreSQL, HTTP
-# and SMTP) and a schema-driven fuzz run of the HTTP API; the release
+# and SMTP), the frameworks' own password verifiers on reset hashes, and a
+# schema-driven fuzz run of the HTTP API; the release
 # tests (upgrade, dump and restore, packages); and the whole flow on a
 # three-node Citus cluster (PostgreSQL 18). Installs what is missing first. Ends with one line counting every test:
 # "tests: N passed, M failed".
 #
-#   scripts/test.sh [GROUP...]   groups: lint extension shim fuzz release citus (default: all)
+#   scripts/test.sh [GROUP...]   groups: lint extension shim frameworks fuzz release citus (default: all)
 #   NILE_RESET_PG_MAJORS="15 18" the majors the extension group covers
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/common.sh
 
 groups=("$@")
-[ "${#groups[@]}" -gt 0 ] || groups=(lint extension shim fuzz release citus)
+[ "${#groups[@]}" -gt 0 ] || groups=(lint extension shim frameworks fuzz release citus)
 read -r -a majors <<<"${NILE_RESET_PG_MAJORS:-${PG_MAJORS[*]}}"
 wanted() { [[ " ${groups[*]} " == *" $1 "* ]]; }
 
@@ -41,7 +42,7 @@ count() { # log exit_status
     /^test result:/ { for (i = 1; i <= NF; i++) { if ($(i) ~ /^passed;?$/) p += $(i-1); if ($(i) ~ /^failed;?$/) f += $(i-1) } }
     /All [0-9]+ tests passed/ { for (i = 1; i <= NF; i++) if ($(i) == "All") p += $(i+1) }
     /[0-9]+ of [0-9]+ tests failed/ { for (i = 1; i <= NF; i++) if ($(i) == "of") { f += $(i-1); p += $(i+1) - $(i-1) } }
-    /^(schemathesis|sdk|schema_check|upgrade|dump_restore|package|citus): [0-9]+ passed, [0-9]+ failed/ { p += $2; f += $4 }
+    /^(doc_links|schemathesis|sdk|sender_recipe|frameworks|schema_check|upgrade|dump_restore|package|citus): [0-9]+ passed, [0-9]+ failed/ { p += $2; f += $4 }
     END { print p + 0, f + 0 }' "$log")
   if [ "$status" -ne 0 ] && [ "$f" -eq 0 ]; then f=1; fi
   if [ "$status" -eq 0 ] && [ "$p" -eq 0 ] && [ "$f" -eq 0 ]; then p=1; fi
@@ -75,6 +76,7 @@ if wanted lint; then
   suite "clippy (extension with pg15, companion crate)" \
     cargo clippy --workspace --all-targets -- -D warnings
   suite "shellcheck" shellcheck --external-sources scripts/*.sh bench/*.sh tests/*.sh tests/sdk/*.sh packaging/*.sh .ci/run
+  suite "documentation links" python3 tests/doc_links.py
 fi
 
 if wanted extension; then
@@ -90,13 +92,17 @@ fi
 
 # The companion crate and the fuzz run talk to PostgreSQL 15.
 use_pg_major 15
-if wanted shim || wanted fuzz || wanted release; then
+if wanted shim || wanted frameworks || wanted fuzz || wanted release; then
   log "installing the extension into the checkout's PostgreSQL 15"
   pgrx_install
 fi
 if wanted shim; then
   suite "companion crate: HTTP shim and email sender" cargo test -p nile_reset_shim
   suite "Nile's SDK against the shim" bash tests/sdk/run.sh
+  suite "the sender role's grant recipe (docs/outbox.md)" bash tests/sender_recipe.sh
+fi
+if wanted frameworks; then
+  suite "framework verifiers (PHP, Django, bcrypt, argon2-cffi)" bash tests/frameworks.sh
 fi
 if wanted fuzz; then
   suite "schemathesis fuzz of the HTTP API" bash tests/schemathesis.sh
