@@ -222,6 +222,15 @@ app_directory=${app_directory//\'/\'\'}
 sql postgres "CREATE DATABASE upgraded_empty"
 sql upgraded_empty "CREATE EXTENSION nile_reset VERSION '$old_version'"
 
+# What default privileges handed out at 0.2.0's install (a BI role's SELECT
+# on the outbox) goes with the update; what a recipe granted on functions
+# (the app role's EXECUTE) stays.
+sql postgres "CREATE ROLE upgrade_bi"
+sql postgres "CREATE ROLE upgrade_app"
+sql app_upgraded "GRANT USAGE ON SCHEMA nile_reset TO upgrade_bi;
+  GRANT SELECT ON nile_reset.email_outbox, nile_reset.verification_tokens TO upgrade_bi;
+  GRANT EXECUTE ON FUNCTION auth.generate_password_token(text, text, text) TO upgrade_app"
+
 log "installing $new_version over $old_version and running ALTER EXTENSION nile_reset UPDATE"
 install_files "$new_files" "$pg_config"
 update upgraded "$old_version"
@@ -242,6 +251,12 @@ check "app_upgraded: public.users holds a bcrypt hash that accepts the new passw
   'correct horse battery' "$(sql app_upgraded "SELECT encrypted_password FROM public.users WHERE id = 1")"
 check_eq "app_upgraded: no other user's password changed" old-hash-2 \
   "$(sql app_upgraded "SELECT encrypted_password FROM public.users WHERE id = 2")"
+check_eq "app_upgraded: the update revoked the BI role's reads of links and tokens" "f|f|f" \
+  "$(sql app_upgraded "SELECT has_table_privilege('upgrade_bi', 'nile_reset.email_outbox', 'SELECT'),
+                              has_table_privilege('upgrade_bi', 'nile_reset.verification_tokens', 'SELECT'),
+                              has_schema_privilege('upgrade_bi', 'nile_reset', 'USAGE')")"
+check_eq "app_upgraded: the app role keeps the EXECUTE its recipe granted" t \
+  "$(sql app_upgraded "SELECT has_function_privilege('upgrade_app', 'auth.generate_password_token(text, text, text)', 'EXECUTE')")"
 
 # The schema of an upgraded database must be a fresh install's. A normal
 # pg_dump leaves out an extension's member objects; --binary-upgrade lists
