@@ -49,16 +49,16 @@ stop_service shim
 stop_service sender
 start_cluster "$PG_BIN" "$datadir" "$port"
 
-psql -X -q -h 127.0.0.1 -p "$port" -U postgres -d postgres -tAc \
-  "SELECT 1 FROM pg_database WHERE datname = '$db'" | grep -q 1 ||
-  psql -X -q -h 127.0.0.1 -p "$port" -U postgres -d postgres -c "CREATE DATABASE $db"
+# The demo database is made anew on every run, so it always matches the
+# extension just installed; Nile's user tables are application data that
+# DROP EXTENSION keeps, so a kept database would already hold the demo users.
+for statement in "DROP DATABASE IF EXISTS $db WITH (FORCE)" "CREATE DATABASE $db"; do
+  psql -X -q -h 127.0.0.1 -p "$port" -U postgres -d postgres -c "$statement"
+done
 
 log "seeding the demo user and trusted origin"
 psql_demo <<'SQL'
--- The demo database is rebuilt on every run, so it always matches the
--- extension just installed.
 SET client_min_messages = warning;
-DROP EXTENSION IF EXISTS nile_reset CASCADE;
 CREATE EXTENSION nile_reset;
 SELECT auth.add_trusted_origin('http://localhost:3000') \g /dev/null
 -- The demo keeps its users in Nile's tables (users.users, auth.credentials).
