@@ -4,6 +4,11 @@
 //! - A connection cap (`--max-connections`): past it, new connections wait in the kernel's
 //!   accept queue until one closes, so a flood of idle sockets cannot exhaust memory or file
 //!   descriptors.
+//! - A per-client cap (`--max-connections-per-client`): a connection from a client that already
+//!   has that many open is closed as soon as it is accepted, so one client cannot take every
+//!   slot of the connection cap. The client is the TCP peer's address (see [`client_of`]): no
+//!   request has been read yet, so a proxy's client-address header cannot count here, and
+//!   behind a proxy every connection is the proxy's.
 //! - A header-read timeout (`--header-read-timeout`): a request's whole head must arrive within
 //!   it, counted from its first byte (on a kept-alive connection, from the end of the previous
 //!   answer). A client dripping one header line at a time is cut off when it runs out.
@@ -13,10 +18,12 @@
 //!
 //! Each request gets the peer address as [`ConnectInfo`].
 
+use std::collections::HashMap;
 use std::io;
+use std::net::{IpAddr, Ipv6Addr};
 use std::pin::Pin;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
@@ -41,17 +48,39 @@ pub struct ConnectionLimits {
     pub header_read_timeout: Duration,
     pub idle_timeout: Duration,
     pub max_connections: usize,
+    /// Most connections open at once from one client; 0: no such cap.
+    pub max_connections_per_client: usize,
+    /// IPv6 peers count as one client per network of this many leading bits.
+    pub ipv6_prefix_length: u8,
 }
 
-/// The defaults of serve's --header-read-timeout, --idle-timeout and --max-connections, which
-/// also bound `send`'s admin server.
+/// The defaults of serve's --header-read-timeout, --idle-timeout, --max-connections,
+/// --max-connections-per-client and --ipv6-prefix-length, which also bound `send`'s admin
+/// server.
 impl Default for ConnectionLimits {
     fn default() -> ConnectionLimits {
         ConnectionLimits {
             header_read_timeout: Duration::from_secs(10),
             idle_timeout: Duration::from_secs(60),
             max_connections: 1024,
+            max_connections_per_client: 64,
+            ipv6_prefix_length: 64,
         }
+    }
+}
+
+/// The client `address` belongs to, as the per-client limits count them: an IPv4 address is
+/// a client of its own; an IPv6 address is its network of `ipv6_prefix_length` leading bits,
+/// since one subscriber usually gets a whole /64 and can use any address in it. IPv4 peers of
+/// a dual-stack listener arrive IPv4-mapped (`::ffff:a.b.c.d`) and count as IPv4.
+pub fn client_of(address: IpAddr, ipv6_prefix_length: u8) -> IpAddr {
+    match address.to_canonical() {
+        IpAddr::V6(v6) => {
+            let host_bits = 128 - u32::from(ipv6_prefix_length.min(128));
+            let mask = u128::MAX.checked_shl(host_bits).unwrap_or(0);
+            IpAddr::V6(Ipv6Addr::from_bits(v6.to_bits() & mask))
+        }
+        v4 => v4,
     }
 }
 
@@ -64,6 +93,8 @@ pub async fn serve(
     stop: CancellationToken,
 ) -> anyhow::Result<()> {
     let slots = Arc::new(Semaphore::new(limits.max_connections));
+    let per_client =
+        (limits.max_connections_per_client > 0).then(|| Arc::new(OpenPerClient::new(limits)));
     let mut builder = auto::Builder::new(TokioExecutor::new());
     builder
         .http1()
@@ -88,6 +119,17 @@ pub async fn serve(
             },
             () = stop.cancelled() => break,
         };
+        let client_slot = match &per_client {
+            Some(open) => match open.claim(peer.ip()) {
+                Some(client_slot) => Some(client_slot),
+                None => {
+                    // Dropping the stream closes it, and frees the global slot with it.
+                    tracing::debug!("closed a connection: its client has the most allowed open");
+                    continue;
+                }
+            },
+            None => None,
+        };
         if let Err(error) = stream.set_nodelay(true) {
             tracing::debug!(%error, "cannot set TCP_NODELAY");
         }
@@ -104,7 +146,7 @@ pub async fn serve(
         let connection = graceful.watch(connection);
         let idle_timeout = limits.idle_timeout;
         tokio::spawn(async move {
-            let _slot = slot;
+            let _slots = (slot, client_slot);
             tokio::select! {
                 result = connection => {
                     if let Err(error) = result {
@@ -120,6 +162,58 @@ pub async fn serve(
     drop(listener);
     graceful.shutdown().await;
     Ok(())
+}
+
+/// How many connections each client has open, for --max-connections-per-client.
+struct OpenPerClient {
+    cap: usize,
+    ipv6_prefix_length: u8,
+    // Only clients with a connection open have an entry: at most --max-connections of them.
+    open: Mutex<HashMap<IpAddr, usize>>,
+}
+
+impl OpenPerClient {
+    fn new(limits: ConnectionLimits) -> OpenPerClient {
+        OpenPerClient {
+            cap: limits.max_connections_per_client,
+            ipv6_prefix_length: limits.ipv6_prefix_length,
+            open: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// One more open connection for `peer`'s client, held until the slot drops; None when the
+    /// client already has the most allowed.
+    fn claim(self: &Arc<Self>, peer: IpAddr) -> Option<ClientSlot> {
+        let client = client_of(peer, self.ipv6_prefix_length);
+        let mut open = self.open.lock().unwrap_or_else(|e| e.into_inner());
+        let count = open.entry(client).or_insert(0);
+        if *count >= self.cap {
+            return None;
+        }
+        *count += 1;
+        Some(ClientSlot {
+            owner: self.clone(),
+            client,
+        })
+    }
+}
+
+/// One open connection of a client, given back when the connection ends.
+struct ClientSlot {
+    owner: Arc<OpenPerClient>,
+    client: IpAddr,
+}
+
+impl Drop for ClientSlot {
+    fn drop(&mut self) {
+        let mut open = self.owner.open.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(count) = open.get_mut(&self.client) {
+            *count -= 1;
+            if *count == 0 {
+                open.remove(&self.client);
+            }
+        }
+    }
 }
 
 /// When the connection last read or wrote a byte, shared between the stream and its watcher.
@@ -218,5 +312,69 @@ impl AsyncWrite for WatchedStream {
 
     fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         Pin::new(&mut self.inner).poll_shutdown(cx)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn address(text: &str) -> IpAddr {
+        text.parse().unwrap()
+    }
+
+    #[test]
+    fn ipv6_clients_are_networks_and_ipv4_clients_addresses() {
+        let client = |text: &str, prefix: u8| client_of(address(text), prefix);
+        assert_eq!(
+            client("2001:db8:1:2:aaaa::1", 64),
+            address("2001:db8:1:2::")
+        );
+        assert_eq!(
+            client("2001:db8:1:2::9", 64),
+            client("2001:db8:1:2:ffff::1", 64)
+        );
+        assert_ne!(client("2001:db8:1:2::9", 64), client("2001:db8:1:3::9", 64));
+        assert_eq!(client("2001:db8:1:2::9", 48), client("2001:db8:1:3::9", 48));
+        assert_eq!(client("2001:db8::9", 128), address("2001:db8::9"));
+        assert_eq!(client("2001:db8::9", 1), address("::"));
+        assert_eq!(client("192.0.2.1", 64), address("192.0.2.1"));
+        assert_ne!(client("192.0.2.1", 1), client("192.0.2.2", 1));
+        // A dual-stack listener's IPv4 peer: its own client, not one of ::ffff:0:0/96.
+        assert_eq!(client("::ffff:192.0.2.1", 64), address("192.0.2.1"));
+        assert_ne!(
+            client("::ffff:192.0.2.1", 64),
+            client("::ffff:192.0.2.2", 64)
+        );
+    }
+
+    #[test]
+    fn a_client_holds_at_most_the_cap_until_its_connections_end() {
+        let open = Arc::new(OpenPerClient::new(ConnectionLimits {
+            max_connections_per_client: 2,
+            ..ConnectionLimits::default()
+        }));
+        let first = open.claim(address("192.0.2.1")).unwrap();
+        let _second = open.claim(address("192.0.2.1")).unwrap();
+        assert!(open.claim(address("192.0.2.1")).is_none());
+        assert!(open.claim(address("192.0.2.2")).is_some());
+        // Another address of the same /64 is the same client.
+        let _v6 = open.claim(address("2001:db8::1")).unwrap();
+        let _v6_again = open.claim(address("2001:db8::2")).unwrap();
+        assert!(open.claim(address("2001:db8::ffff")).is_none());
+        drop(first);
+        let _third = open.claim(address("192.0.2.1")).unwrap();
+        assert!(open.claim(address("192.0.2.1")).is_none());
+    }
+
+    #[test]
+    fn clients_leave_no_entry_once_their_connections_end() {
+        let open = Arc::new(OpenPerClient::new(ConnectionLimits::default()));
+        let slots: Vec<_> = (0..10)
+            .map(|i| open.claim(address(&format!("192.0.2.{i}"))).unwrap())
+            .collect();
+        assert_eq!(open.open.lock().unwrap().len(), 10);
+        drop(slots);
+        assert!(open.open.lock().unwrap().is_empty());
     }
 }

@@ -54,7 +54,7 @@ pub struct ServeConfig {
     pub databases: Vec<NamedDatabase>,
     /// Signs the CSRF and reset cookies.
     pub secret: Secret,
-    /// Keys allowed to ask for reset links with `?json=true`.
+    /// Keys allowed to ask for reset links with `?json=true`, each for its database.
     pub api_keys: ApiKeys,
     /// Decides secure cookies when a request's headers do not.
     pub public_url: Option<Url>,
@@ -66,11 +66,14 @@ pub struct ServeConfig {
     pub db_timeout: Duration,
     /// Largest number of connections kept per database.
     pub pool_size: usize,
-    /// Requests to the reset routes (POST and GET) per client address and minute; 0: no limit.
+    /// Requests to the reset routes (POST, GET and PUT) and the CSRF route per client and
+    /// minute; 0: no limit.
     pub rate_limit_per_minute: u32,
     /// Header a trusted proxy puts the client's address in (its last entry counts); without
     /// it, the socket's peer address.
     pub client_ip_header: Option<HeaderName>,
+    /// The rate limit counts an IPv6 client per network of this many leading bits.
+    pub ipv6_prefix_length: u8,
     /// Answer 201 to every reset request without an API key.
     pub uniform_status: bool,
     /// Least time a reset request takes to answer (zero: no floor).
@@ -96,7 +99,8 @@ impl ServeConfig {
             }));
         }
         let secret = Secret::load(options.secret_file.as_deref(), options.production)?;
-        let api_keys = ApiKeys::load(options.api_keys_file.as_deref())?;
+        let served: Vec<&str> = databases.iter().map(|db| db.name.as_str()).collect();
+        let api_keys = ApiKeys::load(options.api_keys_file.as_deref(), &served)?;
         if api_keys.is_empty() {
             tracing::info!("no API key configured: ?json=true requests will get 401");
         }
@@ -111,6 +115,7 @@ impl ServeConfig {
             pool_size: options.pool_size,
             rate_limit_per_minute: options.rate_limit_per_minute,
             client_ip_header: options.client_ip_header.clone(),
+            ipv6_prefix_length: options.ipv6_prefix_length,
             uniform_status: options.uniform_status,
             min_response_time: options.min_response_time,
         })

@@ -63,9 +63,11 @@ pub struct ServeOptions {
     #[arg(long, env = "NILE_RESET_SECRET_FILE", value_name = "PATH")]
     pub secret_file: Option<PathBuf>,
 
-    /// File with one API key per line (blank lines and lines starting with # are skipped). Keys
-    /// can instead come from NILE_RESET_API_KEYS (comma-separated; not both). A key is required
-    /// for `?json=true`, which returns reset links instead of emailing them.
+    /// File with one `DATABASE KEY` per line (blank lines and lines starting with # are
+    /// skipped; a database may have several keys; a lone KEY only when one database is served).
+    /// Entries can instead come from NILE_RESET_API_KEYS (comma-separated; not both). A key of
+    /// the database is required for `?json=true`, which returns reset links instead of emailing
+    /// them.
     #[arg(long, env = "NILE_RESET_API_KEYS_FILE", value_name = "PATH")]
     pub api_keys_file: Option<PathBuf>,
 
@@ -135,10 +137,32 @@ pub struct ServeOptions {
     #[arg(long, env = "NILE_RESET_MAX_CONNECTIONS", default_value_t = 1024, value_parser = clap::value_parser!(u32).range(1..))]
     pub max_connections: u32,
 
-    /// Requests to the reset routes (POST and GET) allowed per client address and minute, as a
-    /// bucket refilled continuously (429 beyond); 0 turns the limit off.
+    /// Most connections open at once from one client, by the TCP peer's address (a proxy's
+    /// header is not read yet when a connection is accepted: behind a proxy, every connection
+    /// is the proxy's); further ones are closed at once. 0 turns the cap off.
+    #[arg(
+        long,
+        env = "NILE_RESET_MAX_CONNECTIONS_PER_CLIENT",
+        default_value_t = 64
+    )]
+    pub max_connections_per_client: u32,
+
+    /// Requests to the reset routes (POST, GET and PUT) and to the CSRF route allowed per
+    /// client and minute, as a bucket refilled continuously (429 beyond); 0 turns the limit off.
     #[arg(long, env = "NILE_RESET_RATE_LIMIT_PER_MINUTE", default_value_t = 30)]
     pub rate_limit_per_minute: u32,
+
+    /// IPv6 clients count, for the rate limit and the per-client connection cap, as one per
+    /// network of this many leading bits (a subscriber usually has a whole /64); IPv4 clients
+    /// as one per address.
+    #[arg(
+        long,
+        env = "NILE_RESET_IPV6_PREFIX_LENGTH",
+        value_name = "BITS",
+        default_value_t = 64,
+        value_parser = clap::value_parser!(u8).range(1..=128)
+    )]
+    pub ipv6_prefix_length: u8,
 
     /// Header holding the client's address as set by a trusted proxy in front of this server
     /// (e.g. X-Forwarded-For; its last entry counts). Only set it behind such a proxy: otherwise
@@ -171,6 +195,8 @@ impl ServeOptions {
             header_read_timeout: self.header_read_timeout,
             idle_timeout: self.idle_timeout,
             max_connections: self.max_connections as usize,
+            max_connections_per_client: self.max_connections_per_client as usize,
+            ipv6_prefix_length: self.ipv6_prefix_length,
         }
     }
 }
@@ -279,6 +305,18 @@ mod tests {
     }
 
     #[test]
+    fn the_ipv6_prefix_length_is_one_to_128_bits() {
+        let prefix = |bits: &str| {
+            parse_without_env::<ServeOptions>(&["--ipv6-prefix-length", bits])
+                .map(|options| options.connection_limits().ipv6_prefix_length)
+        };
+        assert_eq!(prefix("1").unwrap(), 1);
+        assert_eq!(prefix("128").unwrap(), 128);
+        assert!(prefix("0").is_err());
+        assert!(prefix("129").is_err());
+    }
+
+    #[test]
     fn logs_are_text_unless_asked_for_json() {
         let options: ServeOptions = parse_without_env(&[]).unwrap();
         assert_eq!(options.common.log_format, LogFormat::Text);
@@ -323,7 +361,7 @@ mod tests {
             ]
         );
         assert!("".parse::<DatabaseEntries>().is_err());
-        assert!("a=postgres://h/a b=".parse::<DatabaseEntries>().is_err());
+        assert!("no-dsn".parse::<DatabaseEntries>().is_err());
     }
 
     #[test]

@@ -37,7 +37,11 @@ impl AppState {
             api_keys: config.api_keys,
             public_url: config.public_url,
             metrics,
-            rate_limiter: RateLimiter::new(config.rate_limit_per_minute, config.client_ip_header),
+            rate_limiter: RateLimiter::new(
+                config.rate_limit_per_minute,
+                config.client_ip_header,
+                config.ipv6_prefix_length,
+            ),
             uniform_status: config.uniform_status,
             min_response_time: config.min_response_time,
             db_timeout: config.db_timeout,

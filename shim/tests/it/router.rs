@@ -30,7 +30,7 @@ fn config() -> ServeConfig {
             dsn: format!("postgres://nobody@127.0.0.1:{REFUSED}/app"),
         }],
         secret: Secret::new(SECRET).unwrap(),
-        api_keys: ApiKeys::new([API_KEY]).unwrap(),
+        api_keys: ApiKeys::new([("app", API_KEY)]).unwrap(),
         public_url: None,
         body_limit: 1024,
         request_timeout: Duration::from_secs(10),
@@ -38,6 +38,7 @@ fn config() -> ServeConfig {
         pool_size: 2,
         rate_limit_per_minute: 0,
         client_ip_header: None,
+        ipv6_prefix_length: 64,
         uniform_status: false,
         min_response_time: Duration::ZERO,
     }

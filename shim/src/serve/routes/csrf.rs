@@ -11,7 +11,7 @@ use serde_json::json;
 
 use crate::serve::cookies;
 use crate::serve::error::ApiError;
-use crate::serve::extract::ServedDatabase;
+use crate::serve::extract::{ServedDatabase, WithinRateLimit};
 use crate::serve::state::AppState;
 
 /// Issues a fresh token every time (a new cookie replaces the old one), valid for the database
@@ -19,6 +19,7 @@ use crate::serve::state::AppState;
 pub async fn issue(
     State(state): State<Arc<AppState>>,
     ServedDatabase(db): ServedDatabase,
+    _within_limit: WithinRateLimit,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
     let secure = cookies::secure(&headers, state.public_url.as_ref());

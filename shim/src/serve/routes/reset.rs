@@ -97,7 +97,7 @@ async fn answer_reset_request(
     if query_param(uri.query(), "json").as_deref() == Some("true") {
         // The key (bearer, or a cookie no browser is ever given) is not sent automatically by
         // browsers, so it needs no CSRF cookie.
-        if !state.api_keys.authorize(headers) {
+        if !state.api_keys.authorize(db.name(), headers) {
             return Err(ApiError::Unauthorized);
         }
         // Nile's SDK sends the new password here: refuse it before a link exists.
@@ -212,6 +212,7 @@ async fn answer_link(
 pub async fn reset_password(
     State(state): State<Arc<AppState>>,
     ServedDatabase(db): ServedDatabase,
+    _within_limit: WithinRateLimit,
     headers: HeaderMap,
     body: JsonBody,
 ) -> Result<Response, ApiError> {

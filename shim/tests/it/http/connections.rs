@@ -1,4 +1,4 @@
-//! Raw connections: header-read and idle timeouts, and the connection cap.
+//! Raw connections: header-read and idle timeouts, the connection cap and the per-client one.
 
 use std::time::Duration;
 
@@ -123,4 +123,97 @@ async fn connections_past_the_cap_wait_for_a_free_slot() {
         .await
         .unwrap();
     assert_eq!(response.status(), StatusCode::OK);
+}
+
+/// A connection to `address` from `source`, a loopback address: Linux routes all of 127/8 to
+/// the loopback interface, so 127.0.0.2 is another client of a server on 127.0.0.1.
+async fn connect_from(source: &str, address: &str) -> tokio::net::TcpStream {
+    let socket = tokio::net::TcpSocket::new_v4().unwrap();
+    socket.bind(format!("{source}:0").parse().unwrap()).unwrap();
+    socket.connect(address.parse().unwrap()).await.unwrap()
+}
+
+/// Asks for /openapi.yaml on `stream`: the answer's first bytes (none if the server closed the
+/// connection without one) and how long until the server closed it.
+async fn ask(mut stream: tokio::net::TcpStream) -> (Vec<u8>, Duration) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let start = std::time::Instant::now();
+    // A write to a connection the server already closed may fail: the read then tells.
+    let _ = stream
+        .write_all(b"GET /openapi.yaml HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        .await;
+    let mut answer = Vec::new();
+    let mut buffer = [0u8; 4096];
+    tokio::time::timeout(Duration::from_secs(5), async {
+        // An error (a reset) counts as closed too.
+        while let Ok(read) = stream.read(&mut buffer).await {
+            if read == 0 {
+                break;
+            }
+            answer.extend_from_slice(&buffer[..read]);
+        }
+    })
+    .await
+    .expect("the server kept the connection open for 5 s");
+    answer.truncate(12);
+    (answer, start.elapsed())
+}
+
+const SERVED: &[u8] = b"HTTP/1.1 200";
+
+#[tokio::test]
+async fn one_client_cannot_take_every_connection() {
+    let f = Fixture::with_args(
+        "http_per_client",
+        &[
+            "--max-connections",
+            "6",
+            "--max-connections-per-client",
+            "4",
+            "--idle-timeout",
+            "30s",
+        ],
+    )
+    .await;
+    let address = socket_address(&f.shim);
+    // More silent connections from one client than the whole server takes.
+    let mut silent = Vec::new();
+    for _ in 0..10 {
+        silent.push(connect_from("127.0.0.1", &address).await);
+    }
+
+    // The client has its four: a further connection is closed at once, unanswered...
+    let (answer, closed_after) = ask(connect_from("127.0.0.1", &address).await).await;
+    assert!(
+        answer.is_empty() && closed_after < Duration::from_secs(1),
+        "{:?} after {closed_after:?}",
+        String::from_utf8_lossy(&answer)
+    );
+    // ...while another client is served.
+    let (answer, _) = ask(connect_from("127.0.0.2", &address).await).await;
+    assert_eq!(answer, SERVED);
+
+    // Once its connections close, the client is served again.
+    drop(silent);
+    crate::support::wait_for(Duration::from_secs(5), "a free connection", || async {
+        let (answer, _) = ask(connect_from("127.0.0.1", &address).await).await;
+        (answer == SERVED).then_some(())
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn under_the_per_client_cap_the_same_connection_is_served() {
+    let f = Fixture::with_args(
+        "http_per_client_raised",
+        &["--max-connections-per-client", "5", "--idle-timeout", "30s"],
+    )
+    .await;
+    let address = socket_address(&f.shim);
+    let mut silent = Vec::new();
+    for _ in 0..4 {
+        silent.push(connect_from("127.0.0.1", &address).await);
+    }
+    let (answer, _) = ask(connect_from("127.0.0.1", &address).await).await;
+    assert_eq!(answer, SERVED);
 }

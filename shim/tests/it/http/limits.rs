@@ -2,7 +2,7 @@
 //! routes, and the headers every answer carries.
 
 use reqwest::header::CACHE_CONTROL;
-use reqwest::StatusCode;
+use reqwest::{RequestBuilder, StatusCode};
 use serde_json::json;
 
 use super::alice_request;
@@ -143,4 +143,100 @@ async fn an_attacker_loop_is_limited_by_address_while_the_user_resets() {
 
     // The user, from another address, still gets through.
     f.finish_reset(&link, "alice@example.com").await;
+}
+
+/// The statuses of `times` requests made by `request`; each 429 must say why and when to retry.
+async fn statuses(request: impl Fn() -> RequestBuilder, times: usize) -> Vec<StatusCode> {
+    let mut statuses = Vec::new();
+    for _ in 0..times {
+        let response = request().send().await.unwrap();
+        let status = response.status();
+        if status == StatusCode::TOO_MANY_REQUESTS {
+            assert!(response.headers().contains_key("retry-after"));
+            assert_eq!(response.text().await.unwrap(), "Too many requests");
+        }
+        statuses.push(status);
+    }
+    statuses
+}
+
+#[tokio::test]
+async fn the_csrf_token_and_the_password_change_are_rate_limited() {
+    let f = Fixture::with_args(
+        "http_rate_routes",
+        &[
+            "--rate-limit-per-minute",
+            "2",
+            "--client-ip-header",
+            "X-Forwarded-For",
+        ],
+    )
+    .await;
+    let csrf = || {
+        f.http
+            .get(f.api("/auth/csrf"))
+            .header("x-forwarded-for", "192.0.2.1")
+    };
+    assert_eq!(
+        statuses(csrf, 3).await,
+        [
+            StatusCode::OK,
+            StatusCode::OK,
+            StatusCode::TOO_MANY_REQUESTS
+        ]
+    );
+    // Another client, so that its bucket is full: an incomplete body is refused (400) only
+    // while within the limit.
+    let change = || {
+        f.http
+            .put(f.api(RESET))
+            .header("x-forwarded-for", "192.0.2.2")
+            .json(&json!({}))
+    };
+    assert_eq!(
+        statuses(change, 3).await,
+        [
+            StatusCode::BAD_REQUEST,
+            StatusCode::BAD_REQUEST,
+            StatusCode::TOO_MANY_REQUESTS
+        ]
+    );
+}
+
+#[tokio::test]
+async fn ipv6_clients_are_limited_by_their_network() {
+    // A link check without its parameters: 400 once admitted, before the database is asked.
+    async fn check(f: &Fixture, client: &str) -> StatusCode {
+        let request = f.http.get(f.api(RESET)).header("x-forwarded-for", client);
+        request.send().await.unwrap().status()
+    }
+    let args = |prefix| {
+        [
+            "--rate-limit-per-minute",
+            "2",
+            "--client-ip-header",
+            "X-Forwarded-For",
+            "--ipv6-prefix-length",
+            prefix,
+        ]
+    };
+    let f = Fixture::with_args("http_rate_ipv6", &args("64")).await;
+    assert_eq!(check(&f, "2001:db8:1:2::1").await, StatusCode::BAD_REQUEST);
+    assert_eq!(check(&f, "2001:db8:1:2::1").await, StatusCode::BAD_REQUEST);
+    // The same /64: the same bucket, used up.
+    assert_eq!(
+        check(&f, "2001:db8:1:2:ffff:ffff:ffff:fffe").await,
+        StatusCode::TOO_MANY_REQUESTS
+    );
+    // The next /64: a bucket of its own.
+    assert_eq!(check(&f, "2001:db8:1:3::1").await, StatusCode::BAD_REQUEST);
+
+    // With /128, every address is a client of its own.
+    let f = Fixture::with_args("http_rate_ipv6_128", &args("128")).await;
+    assert_eq!(check(&f, "2001:db8:1:2::1").await, StatusCode::BAD_REQUEST);
+    assert_eq!(check(&f, "2001:db8:1:2::1").await, StatusCode::BAD_REQUEST);
+    assert_eq!(
+        check(&f, "2001:db8:1:2:ffff:ffff:ffff:fffe").await,
+        StatusCode::BAD_REQUEST
+    );
 }

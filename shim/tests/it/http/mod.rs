@@ -5,6 +5,7 @@
 
 mod admin;
 mod ambiguous_urls;
+mod api_keys;
 mod connections;
 mod csrf;
 mod database_trouble;

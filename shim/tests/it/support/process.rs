@@ -12,7 +12,7 @@ use super::{project_root, wait_for};
 
 /// The cookie secret every test server is started with (tests recompute signatures with it).
 pub const SECRET: &str = "test-secret-0123456789abcdef0123456789abcdef";
-/// The API key every test server accepts.
+/// The API key every test server accepts, for every database it serves.
 pub const API_KEY: &str = "test-api-key-0123456789abcdef";
 
 fn command(subcommand: &str, args: &[&str], env: &[(&str, &str)]) -> Command {
@@ -181,9 +181,10 @@ impl Shim {
         let log = project_root().join("target/it").join(format!("{name}.log"));
         let mut all_args = vec!["--listen", "127.0.0.1:0", "--admin-listen", "127.0.0.1:0"];
         all_args.extend_from_slice(args);
+        let api_keys = api_keys_for(args);
         let mut all_env = vec![
             ("NILE_RESET_SECRET", SECRET),
-            ("NILE_RESET_API_KEYS", API_KEY),
+            ("NILE_RESET_API_KEYS", api_keys.as_str()),
         ];
         all_env.extend_from_slice(env);
         let mut process = Process::start("serve", log, &all_args, &all_env);
@@ -228,4 +229,25 @@ impl Shim {
     pub fn log(&self) -> String {
         self.process.log_text()
     }
+}
+
+/// NILE_RESET_API_KEYS giving [`API_KEY`] to every database `args` serve: the bare key (0.2.0's
+/// form) for one, since serve refuses a key without a database when it serves several.
+fn api_keys_for(args: &[&str]) -> String {
+    let mut names = Vec::new();
+    for pair in args.windows(2) {
+        match pair[0] {
+            "--database" => names.extend(pair[1].split_once('=').map(|(name, _)| name)),
+            "--allow-database" => names.extend(pair[1].split(',')),
+            _ => {}
+        }
+    }
+    if names.len() < 2 {
+        return API_KEY.to_owned();
+    }
+    names
+        .iter()
+        .map(|name| format!("{name} {API_KEY}"))
+        .collect::<Vec<_>>()
+        .join(",")
 }
