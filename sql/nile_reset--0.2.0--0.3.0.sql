@@ -19,6 +19,7 @@
 --   password_alert says sessions were signed out only when they were
 --   (${sessions_note}); an edited password_alert is the administrator's
 --   and stays as it is.
+-- * The unused domain nile_reset.token_status is dropped.
 -- Each change to the surface adds its statements below and its line here,
 -- so that a database updated from 0.2.0 ends as a fresh install of 0.3.0.
 
@@ -160,6 +161,10 @@ SELECT 'password_alert', locale, subject,
        'If this was not you, reset your password now and contact support.\n',
        html_body, sender, true
   FROM shipped;
+
+-- nile_reset.token_status was never the type of anything: statuses are
+-- spelled by src/status.rs and parsed by the HTTP shim.
+DROP DOMAIN nile_reset.token_status;
 
 -- Statements of later changes go above this line; the privilege pass stays last.
 -- Exactly the grants nile_reset means (docs/security.md), as an install now

@@ -102,10 +102,8 @@ EXCEPTION
 END
 $role$;
 
--- Token status and delivery outcome spellings, shared by SQL and Rust
--- (src/status.rs parses them exhaustively).
-CREATE DOMAIN nile_reset.token_status AS text
-    CHECK (VALUE IN ('valid', 'expired', 'invalid'));
+-- The outcomes the sender may report for an email (auth.mark_email_failed
+-- returns one; the sender's Rust enum parses them exhaustively).
 CREATE DOMAIN nile_reset.delivery_outcome AS text
     CHECK (VALUE IN ('retry', 'dead'));
 
