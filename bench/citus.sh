@@ -5,7 +5,7 @@
 # installation (release build), measured in this run, interleaved round by
 # round. Single node: a Devise-style users table with an index on
 # lower(email). Citus: the same table distributed by id, and an email lookup
-# table distributed by email (README "Scaling out with Citus"); then the
+# table distributed by email (docs/citus.md); then the
 # lookup as a reference table (a copy on every node, read on the coordinator).
 #
 #   BENCH_SECONDS  seconds per pgbench run       (default 6)

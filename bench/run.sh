@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The benchmark behind the README's performance table (`make bench`).
+# The benchmark behind docs/performance.md (`make bench`).
 # Everything is measured in this one run, on this machine, against one local
 # cluster: variants are interleaved round by round so drift hits them alike.
 #
@@ -221,13 +221,13 @@ stop_sender
 python3 bench/report.py "$results" "$latency" "$smtp_rate" "$wrk_rps" "$direct_tps" \
   "$file_rate" "$mass" "$mass_queue" "$mass_deliver" | tee "$work/report.md"
 
-# Account enumeration by timing (README "Security model"): the classifier's
+# Account enumeration by timing (docs/security.md): the classifier's
 # accuracy with the latency floor, and without it as the same run's baseline.
 log "timing: can a client tell known emails from unknown ones?"
 BENCH_PROFILE=release bash bench/enumeration.sh | tail -n 1 | sed 's/^/with the latency floor (default 50ms): /'
 BENCH_PROFILE=release bash bench/enumeration.sh --min-response-time 0 | tail -n 1 | sed 's/^/without it (--min-response-time 0):   /'
 
-# Scaling out (README "Scaling out with Citus"): the users table distributed
+# Scaling out (docs/citus.md): the users table distributed
 # over a coordinator and two workers, against single-node PostgreSQL 18.
 log "Citus: generate_password_token with the users table distributed, against one node"
 bash bench/citus.sh | tail -n 6

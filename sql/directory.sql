@@ -40,8 +40,8 @@ AS $$ SELECT nile_reset.configure_nile_users() $$;
 
 -- Names the application's email lookup table (lower-cased email -> user id),
 -- which the user directory then reads instead of searching the users table
--- by lower(email): one row, one shard on Citus. NULL removes it. See README
--- "Scaling out with Citus". use_user_table and use_nile_users remove it.
+-- by lower(email): one row, one shard on Citus. NULL removes it. See
+-- docs/citus.md. use_user_table and use_nile_users remove it.
 CREATE FUNCTION auth.use_email_lookup(
     lookup_table regclass,
     email_column name DEFAULT NULL,

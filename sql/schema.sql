@@ -228,7 +228,7 @@ CREATE TABLE nile_reset.template_variables (
 
 -- The transactional outbox: a row is queued in the same transaction as the
 -- token, so a rolled-back reset sends nothing. An external sender claims
--- rows under a lease and records the outcome; see README "Outbox contract".
+-- rows under a lease and records the outcome; see docs/outbox.md.
 -- A row ends sent, dead, or expired (its link expired before it could be
 -- sent: `link_expires` is the token's expiry, NULL for emails without one).
 CREATE TABLE nile_reset.email_outbox (

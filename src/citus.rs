@@ -1,4 +1,4 @@
-//! Citus (README "Scaling out with Citus"). nile_reset's state and
+//! Citus (docs/citus.md). nile_reset's state and
 //! configuration stay ordinary tables on the coordinator, where its
 //! functions run, its NOTIFYs reach the sender and its advisory locks mean
 //! one thing; the application's tables may be distributed, and the user
@@ -302,7 +302,7 @@ fn check_owner(client: &SpiClient<'_>, table: pg_sys::Oid, name: &str, placement
 }
 
 /// Checks that this Citus cluster has the layout nile_reset supports (see
-/// the module comment and README "Scaling out with Citus") and describes
+/// the module comment and docs/citus.md) and describes
 /// it, one row per part. Changes nothing; raises 0A000 for a layout that
 /// would break, 55000 for one that is not ready (Citus missing, no user
 /// directory, no email lookup in front of a distributed users table, a

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# nile_reset on a real Citus cluster (README "Scaling out with Citus"): a
+# nile_reset on a real Citus cluster (docs/citus.md): a
 # coordinator and two workers on loopback, PostgreSQL 18 with Citus 14.0.1
 # built from the vendored source (scripts/citus_lib.sh, cached per user).
 #   1. the last release is installed on the cluster (Citus creates it on the
@@ -239,7 +239,7 @@ check_eq "no queued email was lost" 0 \
 # users.users by id, auth.credentials and auth.sessions by user_id, colocated,
 # so that their foreign keys (and ON DELETE CASCADE) hold across the cluster.
 # Citus needs every unique constraint to include the distribution column:
-# the recipe in README "Scaling out with Citus".
+# the recipe in docs/citus.md.
 nina=00000000-0000-0000-0000-0000000000b1
 on 0 "SELECT auth.use_nile_users()" >/dev/null
 on 0 "INSERT INTO users.users (id, email, name) VALUES ('$nina', 'Nina@example.com', 'Nina')"

@@ -256,7 +256,7 @@ pub async fn check_extension(client: &Client) -> Result<String, ExtensionError> 
 }
 
 /// Citus creates the extension on its workers too, but none of its state
-/// lives there (README "Scaling out with Citus"): a sender connected to a
+/// lives there (docs/citus.md): a sender connected to a
 /// worker would find an empty outbox forever. Group 0 is the coordinator's.
 async fn is_citus_worker(client: &Client) -> Result<bool, tokio_postgres::Error> {
     let citus: bool = client

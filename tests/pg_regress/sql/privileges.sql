@@ -24,7 +24,7 @@ SELECT count(*) FROM nile_reset.email_outbox;
 \echo :LAST_ERROR_SQLSTATE
 RESET ROLE;
 
--- The app role's recipe (README): schema usage and EXECUTE on the request functions.
+-- The app role's recipe (docs/security.md): schema usage and EXECUTE on the request functions.
 GRANT USAGE ON SCHEMA auth TO nile_reset_app;
 GRANT EXECUTE ON FUNCTION auth.generate_password_token(text, text, text),
                           auth.normalize_identifier(text),
