@@ -116,8 +116,10 @@ fn issue(
 ) -> Option<Issued> {
     let email = required(email, "email");
     or_raise(check_email(email));
-    let urls = trusted_urls(client, callback_url, redirect_url);
+    // No directory (55000) is said before anything about the URLs: an
+    // unconfigured database would otherwise report an untrusted origin.
     let directory = directory::load(client);
+    let urls = trusted_urls(client, callback_url, redirect_url);
     issue_for(client, &directory, &urls, email, resend_interval_seconds)
 }
 
@@ -259,8 +261,8 @@ fn generate_password_tokens(
         })
         .collect();
     let rows = Spi::connect_mut(|client| {
-        let urls = trusted_urls(client, callback_url, redirect_url);
         let directory = directory::load(client);
+        let urls = trusted_urls(client, callback_url, redirect_url);
         let mut templates: HashMap<Option<String>, Template> = HashMap::new();
         let mut last_id = None;
         let rows: Vec<(String, bool)> = checked

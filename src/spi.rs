@@ -7,9 +7,10 @@ use std::collections::HashMap;
 use std::rc::Rc;
 
 use pgrx::datum::DatumWithOid;
+use pgrx::pg_sys::panic::CaughtError;
 use pgrx::prelude::*;
 use pgrx::spi::{OwnedPreparedStatement, SpiClient, SpiError, SpiHeapTupleData, SpiTupleTable};
-use pgrx::{FromDatum, IntoDatum};
+use pgrx::{FromDatum, IntoDatum, PgLogLevel, PgTryBuilder};
 
 /// A statement fixed at compile time and the types of its parameters.
 pub struct Statement {
@@ -139,7 +140,9 @@ pub fn spi_failed(error: SpiError) -> ! {
 /// expressions written by its owner, and those must never run with the
 /// extension owner's rights, only with the rights their author already has.
 /// An error inside `work` aborts the (sub)transaction, which restores the
-/// user and the settings itself.
+/// user and the settings itself. A privilege error there (42501) says that the
+/// statement ran as `role`: the caller (a superuser, say) would otherwise be
+/// told "permission denied" for something it may well do itself.
 pub fn as_role<R>(role: pg_sys::Oid, work: impl FnOnce() -> R) -> R {
     let mut saved_user = pg_sys::InvalidOid;
     let mut saved_context: std::ffi::c_int = 0;
@@ -155,7 +158,42 @@ pub fn as_role<R>(role: pg_sys::Oid, work: impl FnOnce() -> R) -> R {
         );
         pg_sys::NewGUCNestLevel()
     };
-    let result = work();
+    let work = std::panic::AssertUnwindSafe(work);
+    let result = PgTryBuilder::new(move || {
+        let work = work;
+        (work.0)()
+    })
+    .catch_when(
+        PgSqlErrorCode::ERRCODE_INSUFFICIENT_PRIVILEGE,
+        |cause| match cause {
+            CaughtError::PostgresError(report)
+            | CaughtError::ErrorReport(report)
+            | CaughtError::RustPanic {
+                ereport: report, ..
+            } => {
+                // SAFETY: a catalog lookup of a role that exists (the table's owner).
+                let owner = unsafe {
+                    std::ffi::CStr::from_ptr(pg_sys::GetUserNameFromId(role, false))
+                        .to_string_lossy()
+                        .into_owned()
+                };
+                pg_sys::panic::ErrorReport::new(
+                    PgSqlErrorCode::ERRCODE_INSUFFICIENT_PRIVILEGE,
+                    format!(
+                        "{} (nile_reset ran this statement on the application's table as the table's owner, role \"{owner}\")",
+                        report.message()
+                    ),
+                    pgrx::function_name!(),
+                )
+                .set_hint(format!(
+                    "Grant role \"{owner}\" what it lacks, or make a role that has it the owner of the table: statements on the application's table never run with the caller's or the extension owner's rights."
+                ))
+                .report(PgLogLevel::ERROR);
+                unreachable!("an ERROR report does not return")
+            }
+        },
+    )
+    .execute();
     // SAFETY: see above.
     unsafe {
         pg_sys::AtEOXact_GUC(false, nest_level);

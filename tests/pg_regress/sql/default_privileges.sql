@@ -20,7 +20,7 @@ ALTER DEFAULT PRIVILEGES GRANT USAGE ON TYPES TO regress_bi;
 CREATE EXTENSION nile_reset;
 
 -- Who holds what on the extension's objects, besides their owner and
--- nile_reset_admin: nobody (PUBLIC keeps only USAGE on its two domains).
+-- nile_reset_admin: nobody (PUBLIC keeps only USAGE on its domain).
 CREATE FUNCTION pg_temp.grants() RETURNS TABLE (object text, grantee text, privilege text)
 LANGUAGE sql AS $$
     WITH members AS (
