@@ -6,6 +6,7 @@
 mod admin;
 mod ambiguous_urls;
 mod api_keys;
+mod app_tables;
 mod connections;
 mod csrf;
 mod database_trouble;
