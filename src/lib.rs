@@ -74,12 +74,54 @@ extension_sql_file!("../sql/privileges.sql", name = "privileges", finalize);
 #[pg_guard]
 pub extern "C-unwind" fn _PG_init() {
     settings::register();
+    // A Rust panic becomes an ERROR whose DETAIL would carry a backtrace
+    // (source paths, call chain) whenever the server runs with RUST_BACKTRACE
+    // set: clients never get one, whatever the server's environment. The
+    // variable wins over RUST_BACKTRACE and is read before the first capture;
+    // a backend loads this library while it is still single-threaded.
+    std::env::set_var("RUST_LIB_BACKTRACE", "0");
 }
 
 #[cfg(any(test, feature = "pg_test"))]
 #[pg_schema]
 mod tests {
     use pgrx::prelude::*;
+
+    /// A bug, as a panic: what a client sees of it.
+    #[pg_extern]
+    fn panic_for_test() {
+        let nothing: Option<i32> = std::hint::black_box(None);
+        let _ = nothing.expect("a bug in the test function");
+    }
+
+    /// The test server runs with RUST_BACKTRACE=1 (pgrx sets it): the error
+    /// a panic becomes still carries no backtrace for the client.
+    #[pg_test]
+    fn a_panic_reaches_the_client_without_a_backtrace() {
+        use pgrx::pg_sys::panic::CaughtError;
+        let detail = PgTryBuilder::new(|| {
+            Spi::run("SELECT tests.panic_for_test()").unwrap();
+            None
+        })
+        .catch_others(|error| match error {
+            CaughtError::PostgresError(report)
+            | CaughtError::ErrorReport(report)
+            | CaughtError::RustPanic {
+                ereport: report, ..
+            } => Some(format!(
+                "{} / {}",
+                report.message(),
+                report.detail_with_backtrace().unwrap_or_default()
+            )),
+        })
+        .execute()
+        .expect("the panic was not raised");
+        assert!(detail.contains("a bug in the test function"), "{detail}");
+        assert!(
+            !detail.contains("rust_begin_unwind") && !detail.contains(".rs:"),
+            "{detail}"
+        );
+    }
 
     fn nile_users() {
         Spi::run("SELECT auth.use_nile_users()").unwrap();
