@@ -40,9 +40,8 @@ PG_OS_USER=${NILE_RESET_PG_USER:-postgres}
 
 # The local ports of every server the scripts start, one each, so that any
 # of them can run while any other does. A script that runs on either major
-# adds $PG_PORT_OFFSET to its cluster's port. Taken elsewhere: 28825-28859
-# by the companion crate's integration tests (shim/tests), 28844-28845 by
-# tests/sdk/run.sh.
+# adds $PG_PORT_OFFSET to its cluster's port. The companion crate's
+# integration tests take theirs from 30000-30099 (shim/tests/it/support/ports.rs).
 DEMO_PORT=28815              # scripts/run.sh; scripts/cluster.sh's default
 REGRESS_PORT=28816           # scripts/pg_suite.sh regress
 ISOLATION_PORT=28817         # scripts/pg_suite.sh isolation
@@ -51,6 +50,8 @@ BENCH_SMTP_PORT=28821        #   smtp-sink
 BENCH_HTTP_PORT=28822        #   nile-reset serve
 BENCH_ADMIN_PORT=28823       #   its /healthz
 SCHEMATHESIS_PORT=28842      # tests/schemathesis.sh
+SDK_PG_PORT=28844            # tests/sdk/run.sh: PostgreSQL
+SDK_HTTP_PORT=28845          #   nile-reset serve
 UPGRADE_PORT=28870           # tests/upgrade.sh
 DUMP_RESTORE_PORT=28872      # tests/dump_restore.sh
 PACKAGE_PORT=28873           # tests/package.sh: the system's PostgreSQL
@@ -60,6 +61,9 @@ ENUMERATION_PORT=28880       # bench/enumeration.sh; serve +1, /healthz +2
 CITUS_TEST_PORT=28890        # tests/citus.sh: the coordinator; workers +1, +2
 BENCH_CITUS_PORT=28893       # bench/citus.sh: the coordinator; workers +1, +2
 BENCH_SINGLE_PORT=28896      # bench/citus.sh: the single node
+FRAMEWORKS_PORT=28910        # tests/frameworks.sh
+SENDER_RECIPE_PORT=28911     # tests/sender_recipe.sh: PostgreSQL
+SENDER_RECIPE_ADMIN_PORT=28912 #   nile-reset send's /healthz
 
 log() { printf '\033[1m[nile_reset]\033[0m %s\n' "$*" >&2; }
 

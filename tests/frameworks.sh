@@ -23,8 +23,7 @@ cd "$(dirname "$0")/.."
 . scripts/common.sh
 . tests/release_lib.sh
 
-# Not among scripts/common.sh's ports; nothing else uses 289xx.
-port=$((28910 + PG_PORT_OFFSET))
+port=$((FRAMEWORKS_PORT + PG_PORT_OFFSET))
 work=$PROJECT_ROOT/target/frameworks-pg$PG_MAJOR
 datadir=$work/cluster
 stop_cluster "$PG_BIN" "$datadir"

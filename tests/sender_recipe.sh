@@ -13,9 +13,8 @@ cd "$(dirname "$0")/.."
 . scripts/common.sh
 . tests/release_lib.sh
 
-# Not among scripts/common.sh's ports; nothing else uses 289xx.
-port=$((28911 + PG_PORT_OFFSET))
-admin_port=$((28912 + PG_PORT_OFFSET))
+port=$((SENDER_RECIPE_PORT + PG_PORT_OFFSET))
+admin_port=$((SENDER_RECIPE_ADMIN_PORT + PG_PORT_OFFSET))
 work=$PROJECT_ROOT/target/sender-recipe-pg$PG_MAJOR
 datadir=$work/cluster
 stop_cluster "$PG_BIN" "$datadir"

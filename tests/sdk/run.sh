@@ -13,8 +13,8 @@ cd "$(dirname "$0")/../.."
 
 sdk=$PROJECT_ROOT/tests/sdk
 work=$PROJECT_ROOT/target/sdk
-pg_port=${NILE_RESET_SDK_PG_PORT:-28844}
-http_port=${NILE_RESET_SDK_HTTP_PORT:-28845}
+pg_port=${NILE_RESET_SDK_PG_PORT:-$SDK_PG_PORT}
+http_port=${NILE_RESET_SDK_HTTP_PORT:-$SDK_HTTP_PORT}
 db=sdk
 
 # Node.js 18 or later (the SDK's engines field): scripts/setup.sh installs
