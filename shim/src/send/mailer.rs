@@ -38,6 +38,20 @@ impl Mailer {
         Ok(Self::File(AsyncFileTransport::new(folder)))
     }
 
+    /// Whether the relay can be reached; the summary (safe to log) when not.
+    pub async fn probe(&self) -> Result<(), String> {
+        match self {
+            Self::Smtp(relay) => relay.probe().await.map_err(|error| match error {
+                SendError::Unreachable { summary, .. } => summary,
+                SendError::Refused(error) => error
+                    .status()
+                    .map(|code| format!("SMTP reply {code}"))
+                    .unwrap_or_else(|| "SMTP failure".into()),
+            }),
+            Self::File(_) => Ok(()),
+        }
+    }
+
     pub async fn send(&self, message: Message) -> Result<(), DeliveryError> {
         match self {
             Self::Smtp(relay) => relay

@@ -18,6 +18,7 @@ mod smtp;
 mod wakeup;
 mod worker;
 
+use std::sync::atomic::AtomicBool;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -122,7 +123,11 @@ pub async fn run(options: SendOptions) -> anyhow::Result<()> {
         mailer,
         metrics,
         pacing,
-        relay_backoff: Mutex::new(Backoff::new(options.retry_base, options.relay_retry_max)),
+        relay_backoff: Mutex::new(Backoff::new(
+            options.retry_base,
+            options.relay_retry_max.min(worker::PROBE_CEILING),
+        )),
+        relay_down: AtomicBool::new(false),
     };
     let mut working = tokio::spawn(worker.run(wake_ups, stop));
     tracing::info!(

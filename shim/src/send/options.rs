@@ -80,9 +80,12 @@ pub struct SendOptions {
     pub retry_base: Duration,
 
     /// While the SMTP relay cannot be reached (connect, greeting, TLS), the
-    /// emails it could not take wait --retry-base, then twice as long after
-    /// each further failure, at most this long (at most
-    /// auth.sender_limits().backoff_base_limit). No attempt is spent.
+    /// emails it could not take are given back without spending an attempt,
+    /// nothing is claimed, and one connection attempt probes the relay after
+    /// --retry-base, then twice as long after each further failure, at most
+    /// this long and never more than 5 s apart (at most
+    /// auth.sender_limits().backoff_base_limit). Once a probe gets through,
+    /// the emails are claimed and sent at once.
     #[arg(long, env = "NILE_RESET_RELAY_RETRY_MAX", value_parser = duration::parse, default_value = "5m")]
     pub relay_retry_max: Duration,
 

@@ -138,6 +138,16 @@ impl Relay {
         }
     }
 
+    /// One connection attempt, kept open for the next message: whether the
+    /// relay can be reached again after an outage.
+    pub async fn probe(&self) -> Result<(), SendError> {
+        // Connections kept from before the outage are most likely broken.
+        self.idle.lock().expect("never poisoned").clear();
+        let connection = self.connect().await?;
+        self.put_back(connection);
+        Ok(())
+    }
+
     fn take_idle(&self) -> Option<AsyncSmtpConnection> {
         self.idle.lock().expect("never poisoned").pop()
     }

@@ -3,7 +3,7 @@
 //! while batches come back full.
 
 use std::future::Future;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
 
@@ -31,11 +31,20 @@ pub struct Worker {
     pub mailer: Mailer,
     pub metrics: Arc<Metrics>,
     pub pacing: Pacing,
-    /// How long emails wait while the relay cannot be reached: --retry-base, doubling up to
-    /// --relay-retry-max, back to the base after any successful send. Shared by the
-    /// concurrent sends.
+    /// The pause between two connection attempts while the relay cannot be reached:
+    /// --retry-base, doubling up to --relay-retry-max (at most [`PROBE_CEILING`]), back to
+    /// the base after any successful send.
     pub relay_backoff: Mutex<Backoff>,
+    /// Set when a send could not reach the relay, cleared when a probe reaches it: an
+    /// outage is the relay's state, so while it lasts nothing is claimed and no email
+    /// tries its own connection.
+    pub relay_down: AtomicBool,
 }
+
+/// The longest pause between two probes of an unreachable relay, whatever
+/// --relay-retry-max says: the deferred emails go out as soon as a probe
+/// gets through, so this bounds how long they wait after the relay is back.
+pub const PROBE_CEILING: Duration = Duration::from_secs(5);
 
 /// When the sends of one claimed batch must have started, and when recording
 /// their outcome is still worth retrying.
@@ -96,6 +105,9 @@ impl Worker {
     async fn drain(&self, shutdown: &CancellationToken) -> usize {
         let mut claimed = 0;
         while !shutdown.is_cancelled() {
+            if !self.wait_for_relay(shutdown).await {
+                return claimed;
+            }
             let claimed_at = Instant::now();
             let batch = match self
                 .outbox
@@ -126,6 +138,47 @@ impl Worker {
         claimed
     }
 
+    /// While the relay is down, probes it on the relay backoff (one connection
+    /// attempt, kept for the next send); false if shutdown came first.
+    async fn wait_for_relay(&self, shutdown: &CancellationToken) -> bool {
+        if !self.relay_down.load(Ordering::Relaxed) {
+            return true;
+        }
+        let mut pause = self.relay_pause();
+        tracing::info!(
+            retry_in = %humantime::format_duration(pause),
+            "waiting for the SMTP relay"
+        );
+        loop {
+            tokio::select! {
+                () = tokio::time::sleep(pause) => {}
+                () = shutdown.cancelled() => return false,
+            }
+            match self.mailer.probe().await {
+                Ok(()) => {
+                    self.relay_down.store(false, Ordering::Relaxed);
+                    tracing::info!("the SMTP relay can be reached again");
+                    return true;
+                }
+                Err(error) => {
+                    pause = self.relay_pause();
+                    tracing::warn!(
+                        error,
+                        retry_in = %humantime::format_duration(pause),
+                        "the SMTP relay still cannot be reached"
+                    );
+                }
+            }
+        }
+    }
+
+    fn relay_pause(&self) -> Duration {
+        self.relay_backoff
+            .lock()
+            .expect("never poisoned")
+            .next_delay()
+    }
+
     async fn send_batch(&self, batch: Vec<OutboxEmail>, deadlines: Deadlines) {
         let late = AtomicUsize::new(0);
         let unreachable = Mutex::new(Vec::new());
@@ -137,6 +190,16 @@ impl Worker {
                 .for_each_concurrent(self.pacing.concurrency, |email| {
                     let (late, unreachable, sent) = (&late, &unreachable, &sent);
                     async move {
+                        if self.relay_down.load(Ordering::Relaxed) {
+                            // Another send of this batch found the relay down.
+                            let label = Metrics::label(email.kind.as_str());
+                            self.metrics.deferred.get_or_create(&label).inc();
+                            unreachable
+                                .lock()
+                                .expect("never poisoned")
+                                .push((email.id, None));
+                            return;
+                        }
                         if Instant::now() >= deadlines.start_by {
                             late.fetch_add(1, Ordering::Relaxed);
                             return;
@@ -148,7 +211,7 @@ impl Worker {
                             Delivered::Unreachable(id, failure) => unreachable
                                 .lock()
                                 .expect("never poisoned")
-                                .push((id, failure)),
+                                .push((id, Some(failure))),
                             Delivered::Recorded => {}
                         }
                     }
@@ -212,6 +275,7 @@ impl Worker {
                 return Delivered::Sent(id);
             }
             Err(failure) if failure.unreachable => {
+                self.relay_down.store(true, Ordering::Relaxed);
                 self.metrics.deferred.get_or_create(&label).inc();
                 return Delivered::Unreachable(id, failure);
             }
@@ -269,22 +333,32 @@ impl Worker {
         }
     }
 
-    /// Puts back, with a delay that grows while the outage lasts, the
-    /// emails the relay could not take; no attempt is spent.
-    async fn defer(&self, unreachable: Vec<(i64, DeliveryError)>, deadlines: Deadlines) {
-        let delay = self
-            .relay_backoff
-            .lock()
-            .expect("never poisoned")
-            .next_delay();
+    /// Gives back, due at once, the emails the relay could not take; no
+    /// attempt is spent. They wait for the relay, not for a delay of their
+    /// own: this sender claims nothing until a probe reaches it, and another
+    /// sender whose relay works may send them meanwhile.
+    async fn defer(&self, unreachable: Vec<(i64, Option<DeliveryError>)>, deadlines: Deadlines) {
         let ids: Vec<i64> = unreachable.iter().map(|(id, _)| *id).collect();
-        let last = &unreachable[unreachable.len() - 1].1;
-        let error = last.summary.as_str();
-        match record(deadlines, || self.outbox.defer(&ids, delay, &last.detail)).await {
+        // Emails skipped once the relay was known down carry no failure of their own.
+        let failure = unreachable
+            .iter()
+            .rev()
+            .find_map(|(_, failure)| failure.as_ref());
+        let (error, detail) = match failure {
+            Some(failure) => (failure.summary.as_str(), failure.detail.as_str()),
+            None => (
+                "the SMTP relay is down",
+                "the SMTP relay could not be reached",
+            ),
+        };
+        match record(deadlines, || {
+            self.outbox.defer(&ids, Duration::ZERO, detail)
+        })
+        .await
+        {
             Some(deferred) => tracing::warn!(
                 deferred,
                 error,
-                retry_in = %humantime::format_duration(delay),
                 outcome = "deferred",
                 "the SMTP relay cannot be reached; no attempt spent"
             ),
