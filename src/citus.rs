@@ -65,10 +65,7 @@ fn node(client: &SpiClient<'_>) -> Node {
 
 /// Raises `code` with `message` and, as the error's hint, what to do.
 fn raise(code: PgSqlErrorCode, message: String, hint: &str) -> ! {
-    pgrx::pg_sys::panic::ErrorReport::new(code, message, pgrx::function_name!())
-        .set_hint(hint)
-        .report(PgLogLevel::ERROR);
-    unreachable!("an ERROR report does not return")
+    crate::error::raise_with_hint(code, message, hint)
 }
 
 /// 0A000 on a Citus worker: nile_reset's tokens, outbox and configuration

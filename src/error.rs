@@ -1,11 +1,32 @@
 //! Errors carry precise SQLSTATEs; messages name the offending argument and
 //! never contain a secret (token, password, link), so they are safe to show.
 
+use pgrx::pg_sys::panic::{CaughtError, ErrorReport, ErrorReportWithLevel};
 use pgrx::prelude::*;
-use pgrx::PgSqlErrorCode;
+use pgrx::{PgLogLevel, PgSqlErrorCode};
 
 fn raise(code: PgSqlErrorCode, message: &str) -> ! {
     ereport!(ERROR, code, message.to_owned());
+}
+
+/// Raises `code` with `message` and, as the error's HINT, what to do about it
+/// (guidance is never DETAIL).
+pub fn raise_with_hint(code: PgSqlErrorCode, message: String, hint: impl Into<String>) -> ! {
+    ErrorReport::new(code, message, pgrx::function_name!())
+        .set_hint(hint)
+        .report(PgLogLevel::ERROR);
+    unreachable!("an ERROR report does not return")
+}
+
+/// The error report inside a caught error, whichever kind it is.
+pub fn report_of(error: &CaughtError) -> &ErrorReportWithLevel {
+    match error {
+        CaughtError::PostgresError(report)
+        | CaughtError::ErrorReport(report)
+        | CaughtError::RustPanic {
+            ereport: report, ..
+        } => report,
+    }
 }
 
 /// 22004: a required argument is NULL.

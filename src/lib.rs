@@ -98,21 +98,17 @@ mod tests {
     /// a panic becomes still carries no backtrace for the client.
     #[pg_test]
     fn a_panic_reaches_the_client_without_a_backtrace() {
-        use pgrx::pg_sys::panic::CaughtError;
         let detail = PgTryBuilder::new(|| {
             Spi::run("SELECT tests.panic_for_test()").unwrap();
             None
         })
-        .catch_others(|error| match error {
-            CaughtError::PostgresError(report)
-            | CaughtError::ErrorReport(report)
-            | CaughtError::RustPanic {
-                ereport: report, ..
-            } => Some(format!(
+        .catch_others(|error| {
+            let report = crate::error::report_of(&error);
+            Some(format!(
                 "{} / {}",
                 report.message(),
                 report.detail_with_backtrace().unwrap_or_default()
-            )),
+            ))
         })
         .execute()
         .expect("the panic was not raised");

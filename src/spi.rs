@@ -7,10 +7,9 @@ use std::collections::HashMap;
 use std::rc::Rc;
 
 use pgrx::datum::DatumWithOid;
-use pgrx::pg_sys::panic::CaughtError;
 use pgrx::prelude::*;
 use pgrx::spi::{OwnedPreparedStatement, SpiClient, SpiError, SpiHeapTupleData, SpiTupleTable};
-use pgrx::{FromDatum, IntoDatum, PgLogLevel, PgTryBuilder};
+use pgrx::{FromDatum, IntoDatum, PgTryBuilder};
 
 /// A statement fixed at compile time and the types of its parameters.
 pub struct Statement {
@@ -163,36 +162,24 @@ pub fn as_role<R>(role: pg_sys::Oid, work: impl FnOnce() -> R) -> R {
         let work = work;
         (work.0)()
     })
-    .catch_when(
-        PgSqlErrorCode::ERRCODE_INSUFFICIENT_PRIVILEGE,
-        |cause| match cause {
-            CaughtError::PostgresError(report)
-            | CaughtError::ErrorReport(report)
-            | CaughtError::RustPanic {
-                ereport: report, ..
-            } => {
-                // SAFETY: a catalog lookup of a role that exists (the table's owner).
-                let owner = unsafe {
-                    std::ffi::CStr::from_ptr(pg_sys::GetUserNameFromId(role, false))
-                        .to_string_lossy()
-                        .into_owned()
-                };
-                pg_sys::panic::ErrorReport::new(
-                    PgSqlErrorCode::ERRCODE_INSUFFICIENT_PRIVILEGE,
-                    format!(
-                        "{} (nile_reset ran this statement on the application's table as the table's owner, role \"{owner}\")",
-                        report.message()
-                    ),
-                    pgrx::function_name!(),
-                )
-                .set_hint(format!(
-                    "Grant role \"{owner}\" what it lacks, or make a role that has it the owner of the table: statements on the application's table never run with the caller's or the extension owner's rights."
-                ))
-                .report(PgLogLevel::ERROR);
-                unreachable!("an ERROR report does not return")
-            }
-        },
-    )
+    .catch_when(PgSqlErrorCode::ERRCODE_INSUFFICIENT_PRIVILEGE, |cause| {
+        // SAFETY: a catalog lookup of a role that exists (the table's owner).
+        let owner = unsafe {
+            std::ffi::CStr::from_ptr(pg_sys::GetUserNameFromId(role, false))
+                .to_string_lossy()
+                .into_owned()
+        };
+        crate::error::raise_with_hint(
+            PgSqlErrorCode::ERRCODE_INSUFFICIENT_PRIVILEGE,
+            format!(
+                "{} (nile_reset ran this statement on the application's table as the table's owner, role \"{owner}\")",
+                crate::error::report_of(&cause).message()
+            ),
+            format!(
+                "Grant role \"{owner}\" what it lacks, or make a role that has it the owner of the table: statements on the application's table never run with the caller's or the extension owner's rights."
+            ),
+        )
+    })
     .execute();
     // SAFETY: see above.
     unsafe {

@@ -127,7 +127,7 @@ fn plan_filter(users: &str, owner: pg_sys::Oid, filter: &str) {
     .catch_others(|error| {
         // Raised again at once, with its SQLSTATE: the transaction aborts,
         // which undoes whatever planning had done.
-        let report = super::report_of(&error);
+        let report = crate::error::report_of(&error);
         ereport!(
             ERROR,
             report.sql_error_code(),

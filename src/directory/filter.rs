@@ -7,9 +7,8 @@
 
 use std::ffi::{c_char, CString};
 
-use pgrx::pg_sys::panic::ErrorReport;
 use pgrx::prelude::*;
-use pgrx::{function_name, is_a, PgList, PgLogLevel, PgTryBuilder};
+use pgrx::{is_a, PgList, PgTryBuilder};
 
 /// The filter as the last conjunct of a WHERE clause. The line breaks end a
 /// trailing `--` comment before the closing parenthesis.
@@ -25,10 +24,11 @@ fn probe(filter: &str) -> String {
 
 /// 42601, the parser's own SQLSTATE for text that is not the expected SQL.
 fn refuse(message: String) -> ! {
-    ErrorReport::new(PgSqlErrorCode::ERRCODE_SYNTAX_ERROR, message, function_name!())
-        .set_hint("user_filter is one boolean expression over the user table's columns, e.g. is_active AND password NOT LIKE '!%'")
-        .report(PgLogLevel::ERROR);
-    unreachable!();
+    crate::error::raise_with_hint(
+        PgSqlErrorCode::ERRCODE_SYNTAX_ERROR,
+        message,
+        "user_filter is one boolean expression over the user table's columns, e.g. is_active AND password NOT LIKE '!%'",
+    )
 }
 
 #[cfg(feature = "pg13")]
@@ -68,7 +68,7 @@ fn parse(sql: &CString, conforming_strings: bool) -> *mut pg_sys::List {
     .catch_others(|error| -> *mut pg_sys::List {
         refuse(format!(
             "user_filter is not a SQL expression: {}",
-            super::report_of(&error).message()
+            crate::error::report_of(&error).message()
         ))
     })
     .finally(|| unsafe {

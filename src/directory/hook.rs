@@ -8,10 +8,10 @@
 
 use std::panic::AssertUnwindSafe;
 
-use pgrx::pg_sys::panic::{CaughtError, ErrorReport};
+use pgrx::pg_sys::panic::CaughtError;
 use pgrx::prelude::*;
 use pgrx::spi::SpiClient;
-use pgrx::{function_name, PgLogLevel, PgTryBuilder};
+use pgrx::PgTryBuilder;
 
 use super::Hook;
 use crate::spi::{as_role, execute_text};
@@ -82,7 +82,7 @@ pub(super) fn call(client: &mut SpiClient<'_>, hook: &Hook, owner: pg_sys::Oid, 
     let Err(error) = outcome else {
         return;
     };
-    let report = super::report_of(&error);
+    let report = crate::error::report_of(&error);
     ereport!(
         LOG,
         PgSqlErrorCode::ERRCODE_EXTERNAL_ROUTINE_EXCEPTION,
@@ -93,17 +93,14 @@ pub(super) fn call(client: &mut SpiClient<'_>, hook: &Hook, owner: pg_sys::Oid, 
             report.message()
         )
     );
-    ErrorReport::new(
+    crate::error::raise_with_hint(
         PgSqlErrorCode::ERRCODE_EXTERNAL_ROUTINE_EXCEPTION,
         format!(
             "the on_password_reset function {} failed; the password was not changed",
             hook.signature
         ),
-        function_name!(),
+        "The server log has the function's own error.",
     )
-    .set_hint("The server log has the function's own error.")
-    .report(PgLogLevel::ERROR);
-    unreachable!();
 }
 
 #[cfg(test)]

@@ -19,35 +19,19 @@ mod filter;
 mod hook;
 mod statements;
 
-use pgrx::pg_sys::panic::{CaughtError, ErrorReportWithLevel};
 use pgrx::prelude::*;
 use pgrx::spi::SpiClient;
-use pgrx::PgLogLevel;
 
 use crate::password::PasswordFormat;
 use crate::spi::{column, first_row, not_null, query, Statement};
 
 /// 55000: nothing is configured yet, or the configured table is gone.
 fn not_configured(message: &str) -> ! {
-    pgrx::pg_sys::panic::ErrorReport::new(
+    crate::error::raise_with_hint(
         PgSqlErrorCode::ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE,
         message.to_owned(),
-        pgrx::function_name!(),
+        "Point nile_reset at your users: SELECT auth.use_user_table(...) or SELECT auth.use_nile_users().",
     )
-    .set_hint("Point nile_reset at your users: SELECT auth.use_user_table(...) or SELECT auth.use_nile_users().")
-    .report(PgLogLevel::ERROR);
-    unreachable!("an ERROR report does not return")
-}
-
-/// The error report inside a caught error, whichever kind it is.
-fn report_of(error: &CaughtError) -> &ErrorReportWithLevel {
-    match error {
-        CaughtError::PostgresError(report)
-        | CaughtError::ErrorReport(report)
-        | CaughtError::RustPanic {
-            ereport: report, ..
-        } => report,
-    }
 }
 
 /// A value `nile_reset.user_directory` stores as one of a few fixed
