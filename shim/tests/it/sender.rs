@@ -56,6 +56,27 @@ fn copies(received: &[Received]) -> BTreeMap<String, usize> {
     copies
 }
 
+/// After a relay outage: `rows` outbox rows sent with no error left and no attempt
+/// spent, and `recipients` recipients at `sink`, each with exactly one copy.
+async fn assert_sent_once_without_attempts(
+    db: &tokio_postgres::Client,
+    sink: &Sink,
+    rows: i64,
+    recipients: usize,
+) {
+    assert_eq!(
+        count(
+            db,
+            "sent_at IS NOT NULL AND last_error IS NULL AND attempts = 0"
+        )
+        .await,
+        rows
+    );
+    let copies = copies(&sink.received());
+    assert_eq!(copies.len(), recipients);
+    assert!(copies.values().all(|n| *n == 1), "{copies:?}");
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn delivers_a_reset_email_over_smtp_on_notify() {
     let dir = scratch_dir("sender-smtp");
@@ -351,17 +372,7 @@ async fn an_smtp_outage_defers_without_spending_attempts() {
 
     let sink = Sink::start(&dir.join("mail"), port, &[]);
     wait_drained(&db, 15 * SECOND).await;
-    assert_eq!(
-        count(
-            &db,
-            "sent_at IS NOT NULL AND last_error IS NULL AND attempts = 0"
-        )
-        .await,
-        20
-    );
-    let copies = copies(&sink.received());
-    assert_eq!(copies.len(), 20);
-    assert!(copies.values().all(|n| *n == 1), "{copies:?}");
+    assert_sent_once_without_attempts(&db, &sink, 20, 20).await;
 }
 
 /// The relay goes away for 20 s under a long --relay-retry-max. The emails
@@ -409,17 +420,7 @@ async fn emails_deferred_by_an_outage_go_out_once_the_relay_returns() {
     .await;
     eprintln!("all sent {:?} after the relay returned", back.elapsed());
     wait_drained(&db, 5 * SECOND).await;
-    assert_eq!(
-        count(
-            &db,
-            "sent_at IS NOT NULL AND last_error IS NULL AND attempts = 0"
-        )
-        .await,
-        23
-    );
-    let copies = copies(&sink.received());
-    assert_eq!(copies.len(), 20);
-    assert!(copies.values().all(|n| *n == 1), "{copies:?}");
+    assert_sent_once_without_attempts(&db, &sink, 23, 20).await;
 }
 
 /// PostgreSQL goes away for longer than the lease while sends are in
