@@ -1,7 +1,7 @@
 -- The user directory's public functions (their checks are in
 -- src/directory/configure.rs and catalog.rs). SECURITY INVOKER on purpose: the caller's own rights
 -- decide which table it may point nile_reset at. EXECUTE is granted to
--- superusers and nile_reset_admin only (sql/privileges.sql).
+-- this database's administrators only (auth.grant_admin, src/admin.rs).
 
 -- Points nile_reset at the application's users table; see README "Use it
 -- with your existing app". Replaces any previous configuration. The trailing

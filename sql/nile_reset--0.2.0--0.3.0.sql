@@ -20,6 +20,21 @@
 --   (${sessions_note}); an edited password_alert is the administrator's
 --   and stays as it is.
 -- * The unused domain nile_reset.token_status is dropped.
+-- * Each backend caches the user directory, the trusted origins and the
+--   templates: new trigger function nile_reset.configuration_changed and a
+--   statement-level trigger of that name on each configuration table.
+-- * Administration per database: auth.grant_admin(regrole),
+--   auth.revoke_admin(regrole) (a superuser or the database's owner) and
+--   auth.admins(), recorded in the new table nile_reset.admins. The
+--   cluster-wide role nile_reset_admin administered every database: where it
+--   holds grants here (and still passes the install's checks of 0.2.0), it
+--   is recorded as this database's administrator, so its members keep their
+--   rights here until SELECT auth.revoke_admin('nile_reset_admin'). Its grants
+--   and every other grant but the extension's own stop being recorded as
+--   initial privileges (pg_init_privs), which pg_dump left out of dumps
+--   (nile_reset.reset_initial_privileges). pg_database_owner may call the
+--   three functions, and gets USAGE on an auth schema the install created
+--   (nile_reset.auth_schema_created()).
 -- Each change to the surface adds its statements below and its line here,
 -- so that a database updated from 0.2.0 ends as a fresh install of 0.3.0.
 
@@ -166,12 +181,127 @@ SELECT 'password_alert', locale, subject,
 -- spelled by src/status.rs and parsed by the HTTP shim.
 DROP DOMAIN nile_reset.token_status;
 
+-- The per-backend configuration cache (src/cache.rs, sql/cache.sql): each
+-- configuration table tells every backend when it changed.
+CREATE FUNCTION nile_reset."configuration_changed"()
+	RETURNS TRIGGER
+	LANGUAGE c
+	AS 'MODULE_PATHNAME', 'configuration_changed_wrapper';
+CREATE TRIGGER configuration_changed
+    AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON nile_reset.user_directory
+    FOR EACH STATEMENT EXECUTE FUNCTION nile_reset.configuration_changed();
+CREATE TRIGGER configuration_changed
+    AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON nile_reset.trusted_origins
+    FOR EACH STATEMENT EXECUTE FUNCTION nile_reset.configuration_changed();
+CREATE TRIGGER configuration_changed
+    AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON nile_reset.email_templates
+    FOR EACH STATEMENT EXECUTE FUNCTION nile_reset.configuration_changed();
+CREATE TRIGGER configuration_changed
+    AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON nile_reset.template_variables
+    FOR EACH STATEMENT EXECUTE FUNCTION nile_reset.configuration_changed();
+
+-- Administration per database (src/admin.rs, sql/admin.sql): the record
+-- of this database's administrators, and the functions that keep it.
+CREATE TABLE nile_reset.admins (
+    role       regrole     PRIMARY KEY,
+    granted_by name        NOT NULL,
+    granted_at timestamptz NOT NULL DEFAULT now(),
+    auth_usage boolean     NOT NULL DEFAULT false
+);
+SELECT pg_catalog.pg_extension_config_dump('nile_reset.admins', '');
+CREATE FUNCTION auth."grant_admin"("role" regrole) RETURNS boolean
+VOLATILE
+SET search_path TO pg_catalog, pg_temp
+LANGUAGE c
+AS 'MODULE_PATHNAME', 'grant_admin_wrapper';
+CREATE FUNCTION auth."revoke_admin"("role" regrole) RETURNS boolean
+VOLATILE
+SET search_path TO pg_catalog, pg_temp
+LANGUAGE c
+AS 'MODULE_PATHNAME', 'revoke_admin_wrapper';
+CREATE FUNCTION auth."admins"() RETURNS TABLE ("role" regrole, "granted_by" text, "granted_at" timestamptz)
+STABLE
+SET search_path TO pg_catalog, pg_temp
+LANGUAGE c
+AS 'MODULE_PATHNAME', 'admins_wrapper';
+CREATE FUNCTION nile_reset."reset_initial_privileges"() RETURNS void
+STRICT
+SET search_path TO pg_catalog, pg_temp
+LANGUAGE c /* Rust */
+AS 'MODULE_PATHNAME', 'reset_initial_privileges_wrapper';
+-- Whether the install created `auth`, as sql/privileges.sql finds it at
+-- install: 0.1.0 and 0.2.0 made grants on `auth` (to nile_reset_admin) in
+-- their scripts only when they had created it, and PostgreSQL recorded
+-- those as the schema's initial privileges.
+DO $auth_schema_created$
+BEGIN
+    EXECUTE pg_catalog.format('CREATE FUNCTION nile_reset.auth_schema_created() RETURNS boolean
+        LANGUAGE sql IMMUTABLE PARALLEL SAFE AS %L',
+        CASE WHEN EXISTS (SELECT 1 FROM pg_catalog.pg_init_privs i JOIN pg_catalog.pg_namespace n ON n.oid = i.objoid
+                           WHERE i.classoid = 'pg_catalog.pg_namespace'::pg_catalog.regclass
+                             AND n.nspname = 'auth' AND i.privtype = 'e')
+             THEN 'SELECT true' ELSE 'SELECT false' END);
+END
+$auth_schema_created$;
+-- 0.2.0's administrators were the members of the cluster-wide role
+-- nile_reset_admin, in every database with nile_reset. Where it holds
+-- grants on nile_reset's objects, it stays this database's administrator
+-- (its members keep their rights here, and only here) until SELECT
+-- auth.revoke_admin('nile_reset_admin'); where an administrator took them
+-- (DROP OWNED BY nile_reset_admin) it is not recorded. Whoever can grant it
+-- would administer this database: it is recorded only if it still passes
+-- the checks 0.2.0's install made before adopting it.
+DO $admins$
+DECLARE
+    existing record;
+BEGIN
+    SELECT r.oid, r.rolcanlogin OR r.rolsuper OR r.rolcreaterole OR r.rolcreatedb
+                  OR r.rolreplication OR r.rolbypassrls AS attributes,
+           (SELECT pg_catalog.string_agg(pg_catalog.quote_ident(mr.rolname), ', ' ORDER BY mr.rolname)
+              FROM pg_catalog.pg_auth_members m
+              JOIN pg_catalog.pg_roles mr ON mr.oid = m.member
+             WHERE m.roleid = r.oid AND m.admin_option AND NOT mr.rolsuper) AS grantors,
+           nile_reset.auth_schema_created()
+           AND EXISTS (SELECT 1 FROM pg_catalog.pg_namespace n, pg_catalog.aclexplode(n.nspacl) a
+                        WHERE n.nspname = 'auth' AND a.grantee = r.oid AND a.privilege_type = 'USAGE') AS auth_usage
+      INTO existing
+      FROM pg_catalog.pg_roles r
+     WHERE r.rolname = 'nile_reset_admin'
+       AND EXISTS (
+           SELECT 1
+             FROM pg_catalog.pg_depend d
+             LEFT JOIN pg_catalog.pg_proc p ON d.classid = 'pg_catalog.pg_proc'::pg_catalog.regclass AND p.oid = d.objid
+             LEFT JOIN pg_catalog.pg_class c ON d.classid = 'pg_catalog.pg_class'::pg_catalog.regclass AND c.oid = d.objid,
+                  pg_catalog.aclexplode(COALESCE(p.proacl, c.relacl)) a
+            WHERE d.refobjid = (SELECT oid FROM pg_catalog.pg_extension WHERE extname = 'nile_reset')
+              AND d.refclassid = 'pg_catalog.pg_extension'::pg_catalog.regclass AND d.deptype = 'e'
+              AND a.grantee = r.oid
+           UNION ALL
+           SELECT 1 FROM pg_catalog.pg_namespace n, pg_catalog.aclexplode(n.nspacl) a
+            WHERE n.nspname = 'nile_reset' AND a.grantee = r.oid);
+    IF NOT FOUND THEN
+        RETURN;
+    ELSIF existing.attributes THEN
+        RAISE EXCEPTION 'nile_reset cannot be updated: role nile_reset_admin, which administers it here, can log in or has other attributes'
+            USING ERRCODE = 'insufficient_privilege',
+                  HINT = 'The update keeps nile_reset_admin as this database''s administrator. Make it NOLOGIN NOSUPERUSER NOCREATEROLE NOCREATEDB NOREPLICATION NOBYPASSRLS, or take its rights here (DROP OWNED BY nile_reset_admin), then update again; name administrators with auth.grant_admin afterwards.';
+    ELSIF existing.grantors IS NOT NULL THEN
+        RAISE EXCEPTION 'nile_reset cannot be updated: role nile_reset_admin, which administers it here, can be granted by %', existing.grantors
+            USING ERRCODE = 'insufficient_privilege',
+                  HINT = 'The update keeps nile_reset_admin as this database''s administrator, and whoever can grant it would administer this database. REVOKE ADMIN OPTION FOR nile_reset_admin from them, or take its rights here (DROP OWNED BY nile_reset_admin), then update again; name administrators with auth.grant_admin afterwards.';
+    END IF;
+    INSERT INTO nile_reset.admins (role, granted_by, auth_usage)
+    VALUES (existing.oid::pg_catalog.regrole, CURRENT_USER, existing.auth_usage);
+END
+$admins$;
+
 -- Statements of later changes go above this line; the privilege pass stays last.
 -- Exactly the grants nile_reset means (docs/security.md), as an install now
 -- makes them: default privileges (ALTER DEFAULT PRIVILEGES ... GRANT SELECT
 -- ON TABLES TO a BI role) handed 0.2.0's tables, sequences and schema to
 -- whoever they named. Those grants go, with a warning naming each: nothing
--- documented grants them to anyone but nile_reset_admin. Functions that
+-- documented grants them to anyone but this database's administrators
+-- (nile_reset_admin, when recorded above). Functions that
 -- existed keep their grants (the README's app and sender recipes grant
 -- them, and an update cannot tell a recipe's grant from a default one);
 -- functions this update created get the install's treatment.
@@ -219,15 +349,26 @@ BEGIN
               LEFT JOIN pg_catalog.pg_roles r ON r.oid = a.grantee
              WHERE a.grantee <> member.owner
                AND NOT (a.grantee = 0 AND member.kind = 'TYPE')
-               AND (created OR r.rolname IS DISTINCT FROM 'nile_reset_admin')
+               AND (created OR a.grantee NOT IN (SELECT role::pg_catalog.oid FROM nile_reset.admins))
              GROUP BY 1
         LOOP
             EXECUTE pg_catalog.format('REVOKE ALL ON %s FROM %s CASCADE', member.object, grant_.grantee);
             IF NOT created THEN
                 RAISE WARNING 'nile_reset: revoked % on % from %', grant_.privileges, member.object, grant_.grantee
-                    USING DETAIL = 'Only nile_reset_admin is ever granted access to nile_reset''s tables, sequences and schema; this grant most likely came from ALTER DEFAULT PRIVILEGES.';
+                    USING DETAIL = 'Only this database''s administrators (auth.admins()) are ever granted access to nile_reset''s tables, sequences and schema; this grant most likely came from ALTER DEFAULT PRIVILEGES.';
             END IF;
         END LOOP;
     END LOOP;
+    -- As sql/privileges.sql grants them: the database's owner names its
+    -- administrators (the functions check their caller themselves too).
+    GRANT EXECUTE ON FUNCTION auth.grant_admin(regrole), auth.revoke_admin(regrole), auth.admins()
+        TO pg_database_owner;
+    IF nile_reset.auth_schema_created() THEN
+        GRANT USAGE ON SCHEMA auth TO pg_database_owner;
+    END IF;
+    -- Last: the extension's initial privileges become a fresh install's,
+    -- every other grant (nile_reset_admin's, a recipe's, any on `auth`)
+    -- this database's.
+    PERFORM nile_reset.reset_initial_privileges();
 END
 $privileges$;

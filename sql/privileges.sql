@@ -29,6 +29,12 @@ BEGIN
                       AND d.refobjid = (SELECT oid FROM pg_catalog.pg_extension WHERE extname = 'nile_reset')))
       INTO auth_is_ours
       FROM pg_catalog.pg_namespace n WHERE n.nspname = 'auth';
+    -- The finding, kept: administrators get USAGE on `auth` only when this
+    -- install created it (src/admin.rs). A restore finds `auth` already
+    -- there (pg_dump writes it), like any pre-existing one.
+    EXECUTE pg_catalog.format('CREATE FUNCTION nile_reset.auth_schema_created() RETURNS boolean
+        LANGUAGE sql IMMUTABLE PARALLEL SAFE AS %L',
+        CASE WHEN auth_is_ours THEN 'SELECT true' ELSE 'SELECT false' END);
     FOR member IN
         SELECT pg_catalog.format('FUNCTION %s', p.oid::regprocedure) AS object, p.proacl AS acl, p.proowner AS owner
           FROM pg_catalog.pg_depend d JOIN pg_catalog.pg_proc p ON p.oid = d.objid
@@ -72,24 +78,21 @@ BEGIN
         END LOOP;
     END LOOP;
 
-    -- The day-to-day administration role: origins, templates, variables and
-    -- the user directory. It can read neither tokens nor the outbox.
-    GRANT USAGE ON SCHEMA nile_reset TO nile_reset_admin;
-    GRANT SELECT, INSERT, UPDATE, DELETE ON nile_reset.email_templates, nile_reset.template_variables
-        TO nile_reset_admin;
-    GRANT SELECT ON nile_reset.trusted_origins, nile_reset.user_directory TO nile_reset_admin;
-    GRANT EXECUTE ON FUNCTION auth.add_trusted_origin(text), auth.remove_trusted_origin(text),
-        auth.use_user_table(regclass, name, name, name, text, name, name, name, text, regprocedure),
-        auth.use_nile_users(),
-        nile_reset.configure_user_table(oid, text, text, text, text, text, text, text, text, oid),
-        nile_reset.configure_nile_users(),
-        auth.use_email_lookup(regclass, name, name), nile_reset.configure_email_lookup(oid, text, text),
-        auth.use_citus()
-        TO nile_reset_admin;
+    -- Nobody administers a fresh install: the database's owner (or a
+    -- superuser) names its administrators with auth.grant_admin
+    -- (src/admin.rs, docs/security.md). pg_database_owner is whoever owns
+    -- the current database; the functions check their caller themselves
+    -- too, and act as the extension owner only after that.
+    GRANT EXECUTE ON FUNCTION auth.grant_admin(regrole), auth.revoke_admin(regrole), auth.admins()
+        TO pg_database_owner;
     -- The extension schema is granted only when this install created it;
     -- the privileges of a pre-existing one are its owner's business.
     IF auth_is_ours THEN
-        GRANT USAGE ON SCHEMA auth TO nile_reset_admin;
+        GRANT USAGE ON SCHEMA auth TO pg_database_owner;
     END IF;
+    -- Grants on `auth` are the database's, not the extension's initial
+    -- privileges (it is no member: a restore makes it as a schema of its
+    -- own), so that pg_dump dumps them.
+    PERFORM nile_reset.reset_initial_privileges();
 END
 $privileges$;

@@ -66,41 +66,10 @@ $guard$;
 CREATE SCHEMA nile_reset;
 COMMENT ON SCHEMA nile_reset IS 'State of the nile_reset extension: tokens, email outbox, templates, origins, user directory';
 
--- Administrators of origins, templates, variables and the user directory,
--- without superuser. Roles are cluster-wide: the role may exist already
--- (another database's install); it is only ever granted privileges here.
--- An existing one is adopted only if it has no more than an install gives
--- it: whoever holds ADMIN OPTION on it (PostgreSQL 16+ gives that to a
--- CREATEROLE role that creates it) could grant it to anyone, and a LOGIN
--- role could be logged into, in every database with nile_reset.
-DO $role$
-DECLARE
-    existing record;
-BEGIN
-    SELECT r.rolcanlogin OR r.rolsuper OR r.rolcreaterole OR r.rolcreatedb
-               OR r.rolreplication OR r.rolbypassrls AS attributes,
-           (SELECT pg_catalog.string_agg(pg_catalog.quote_ident(mr.rolname), ', ' ORDER BY mr.rolname)
-              FROM pg_catalog.pg_auth_members m
-              JOIN pg_catalog.pg_roles mr ON mr.oid = m.member
-             WHERE m.roleid = r.oid AND m.admin_option AND NOT mr.rolsuper) AS grantors
-      INTO existing
-      FROM pg_catalog.pg_roles r WHERE r.rolname = 'nile_reset_admin';
-    IF NOT FOUND THEN
-        CREATE ROLE nile_reset_admin NOLOGIN;
-    ELSIF existing.attributes THEN
-        RAISE EXCEPTION 'nile_reset cannot be installed: role nile_reset_admin already exists and can log in or has other attributes'
-            USING ERRCODE = 'insufficient_privilege',
-                  HINT = 'nile_reset_admin administers nile_reset in every database. Make it NOLOGIN NOSUPERUSER NOCREATEROLE NOCREATEDB NOREPLICATION NOBYPASSRLS, or drop it, then install again.';
-    ELSIF existing.grantors IS NOT NULL THEN
-        RAISE EXCEPTION 'nile_reset cannot be installed: role nile_reset_admin already exists and % can grant it', existing.grantors
-            USING ERRCODE = 'insufficient_privilege',
-                  HINT = 'Whoever can grant nile_reset_admin administers nile_reset in every database; a role that can create roles may have created it before this install. Drop the role, or REVOKE ADMIN OPTION FOR nile_reset_admin from them, then install again.';
-    END IF;
-EXCEPTION
-    -- Two databases installing at the same moment: the other one made it.
-    WHEN duplicate_object OR unique_violation THEN NULL;
-END
-$role$;
+-- Administrators (origins, templates, variables, the user directory) are
+-- this database's own, named with auth.grant_admin (sql/admin.sql,
+-- src/admin.rs): the install creates no role. Roles are cluster-wide, and
+-- 0.2.0's nile_reset_admin administered every database that had nile_reset.
 
 -- The outcomes the sender may report for an email (auth.mark_email_failed
 -- returns one; the sender's Rust enum parses them exhaustively).

@@ -1,23 +1,36 @@
 //! The rule for the email a reset is requested for, and its normalization
 //! into an identifier (done by the database, `nile_reset.normalize_identifier`).
 
-use pgrx::prelude::*;
-use pgrx::spi::SpiClient;
+use pgrx::{pg_sys, FromDatum, IntoDatum};
 
 use crate::error::ArgError;
-use crate::spi::{first_row, not_null, query, Statement};
-
-const NORMALIZE: Statement = Statement {
-    sql: "SELECT nile_reset.normalize_identifier($1) AS identifier",
-    args: &[PgBuiltInOids::TEXTOID],
-};
 
 /// The identifier an email is stored and compared as: the database's one
-/// normalization, so callers that use `auth.normalize_identifier` agree.
-pub fn normalize(client: &mut SpiClient<'_>, email: &str) -> String {
-    first_row(query(client, &NORMALIZE, &[email.into()]))
-        .map(|row| not_null(&row, "identifier"))
-        .unwrap_or_else(|| crate::error::internal_error("SELECT without FROM returned no row"))
+/// normalization, `nile_reset.normalize_identifier`, i.e.
+/// `lower(btrim(email))`, computed here by the very functions that SQL
+/// calls (`btrim(text)`, `lower(text)`) with the collation it uses (the database's
+/// default), so callers that use `auth.normalize_identifier` agree, letter
+/// for letter, without a statement.
+pub fn normalize(email: &str) -> String {
+    let datum = email
+        .into_datum()
+        .unwrap_or_else(|| crate::error::internal_error("text without a datum"));
+    // SAFETY: both are strict built-ins taking and returning one text; the
+    // datum is a valid text; DirectFunctionCall raises on a NULL result.
+    let lowered = unsafe {
+        let trimmed = pg_sys::OidFunctionCall1Coll(
+            pg_sys::Oid::from(pg_sys::F_BTRIM_TEXT),
+            pg_sys::DEFAULT_COLLATION_OID,
+            datum,
+        );
+        let lowered = pg_sys::OidFunctionCall1Coll(
+            pg_sys::Oid::from(pg_sys::F_LOWER_TEXT),
+            pg_sys::DEFAULT_COLLATION_OID,
+            trimmed,
+        );
+        String::from_datum(lowered, false)
+    };
+    lowered.unwrap_or_else(|| crate::error::internal_error("lower() returned NULL"))
 }
 
 pub const MAX_EMAIL_CHARS: usize = 254;
@@ -41,9 +54,35 @@ pub fn check_email(email: &str) -> Result<(), ArgError> {
     Ok(())
 }
 
-#[cfg(test)]
+#[cfg(any(test, feature = "pg_test"))]
+#[pgrx::pg_schema]
 mod tests {
     use super::*;
+    use pgrx::prelude::*;
+
+    /// The normalization computed without a statement is the SQL
+    /// function's, letter for letter, also where Unicode case rules bite.
+    #[pg_test]
+    fn normalize_agrees_with_the_sql_function() {
+        for email in [
+            "  Jane@Example.COM  ",
+            "ΣΊΣΥΦΟΣ@example.com",
+            "İSTANBUL@example.com",
+            "STRASSE@ß.example",
+            "ǄǅǆDž@example.com",
+            "\u{00A0}nbsp@example.com\u{00A0}",
+            "\tTab@example.com",
+            "",
+        ] {
+            let sql = Spi::get_one_with_args::<String>(
+                "SELECT nile_reset.normalize_identifier($1)",
+                &[email.into()],
+            )
+            .unwrap()
+            .unwrap();
+            assert_eq!(normalize(email), sql, "{email:?}");
+        }
+    }
 
     #[test]
     fn emails() {

@@ -6,66 +6,124 @@ use pgrx::datum::TimestampWithTimeZone;
 use pgrx::prelude::*;
 use pgrx::spi::SpiClient;
 
-use crate::directory;
+use pgrx::datum::DatumWithOid;
+
+use crate::directory::{self, Directory, User};
 use crate::email::check_email;
 use crate::error::{internal_error, or_raise, required, ArgError};
 use crate::links::{origin_of, parse_http_url, reset_link};
-use std::collections::HashMap;
-
-use crate::outbox::{enqueue, wake};
+use crate::outbox::{outbox_columns, wake, wake_args, wake_expression, Email};
 use crate::settings::{MIN_RESEND_INTERVAL_SECONDS, TOKEN_TTL_SECONDS};
-use crate::spi::{execute, first_row, not_null, query, Statement};
-use crate::templates::{load_template, Template};
+use crate::spi::{execute, first_row, not_null, Statement};
+use crate::templates::load_template;
 use crate::token;
 
-/// Whether each URL's origin is trusted, in one round trip.
-const TRUSTED: Statement = Statement {
-    sql: "SELECT EXISTS (SELECT 1 FROM nile_reset.trusted_origins o WHERE o.origin = $1) AS callback,
-                 EXISTS (SELECT 1 FROM nile_reset.trusted_origins o WHERE o.origin = $2) AS redirect",
-    args: &[PgBuiltInOids::TEXTOID, PgBuiltInOids::TEXTOID],
-};
-
-/// Replaces the identifier's token unless one was issued to the same user
-/// inside the resend interval; returns the new expiry, or no row when nothing may happen.
-/// Two sessions racing for one identifier serialize on its primary key.
-const ISSUE: Statement = Statement {
-    sql: "INSERT INTO nile_reset.verification_tokens AS t
+/// Replaces the identifier's token for user $5 unless one was issued to that user inside
+/// the resend interval ($4 seconds); returns the new expiry, or no row when nothing may
+/// happen. $5 is NULL when the email belongs to no live user: then nothing is even tried.
+/// The resend check is a plain read in the INSERT's own query, so a request inside the
+/// interval neither locks nor writes the row (and gives the transaction no id); the
+/// ON CONFLICT clause repeats it for the row a concurrent request just committed. Two
+/// sessions racing for one identifier serialize on its primary key.
+macro_rules! issue_sql {
+    () => {
+        "INSERT INTO nile_reset.verification_tokens AS t
                  (identifier, user_id, token, expires, created)
-          VALUES ($1, $5, $2, now() + $3 * interval '1 second', now())
+          SELECT $1, $5, $2, now() + $3 * interval '1 second', now()
+           WHERE $5 IS NOT NULL
+             AND NOT EXISTS (SELECT 1 FROM nile_reset.verification_tokens r
+                              WHERE r.identifier = $1 AND r.user_id = $5
+                                AND r.created > now() - $4 * interval '1 second')
           ON CONFLICT (identifier) DO UPDATE
              SET user_id = excluded.user_id, token = excluded.token, expires = excluded.expires,
                  created = excluded.created
            WHERE t.created <= now() - $4 * interval '1 second' OR t.user_id <> excluded.user_id
-          RETURNING t.identifier, t.expires",
+          RETURNING t.identifier, t.expires"
+    };
+}
+
+const ISSUE_ARGS: [PgBuiltInOids; 5] = [
+    PgBuiltInOids::TEXTOID,
+    PgBuiltInOids::TEXTOID,
+    PgBuiltInOids::INT4OID,
+    PgBuiltInOids::INT4OID,
+    PgBuiltInOids::TEXTOID,
+];
+
+/// The token alone (`generate_password_link`: no email).
+const ISSUE: Statement = Statement {
+    sql: issue_sql!(),
+    args: &ISSUE_ARGS,
+};
+
+/// The token and, when one was issued, its email ($6-$11, `Email::args`),
+/// in one statement: no row when nothing may happen.
+macro_rules! issue_and_queue_sql {
+    ($returning:expr) => {
+        concat!(
+            "WITH issued AS (",
+            issue_sql!(),
+            "), q AS (
+                INSERT INTO ",
+            outbox_columns!(),
+            " SELECT $6, $7, $8, $9, $10, $11, i.expires FROM issued i
+                RETURNING id, link_expires)
+             SELECT q.id, q.link_expires AS expires",
+            $returning,
+            " FROM q"
+        )
+    };
+}
+
+const QUEUE_ARGS: [PgBuiltInOids; 11] = [
+    PgBuiltInOids::TEXTOID,
+    PgBuiltInOids::TEXTOID,
+    PgBuiltInOids::INT4OID,
+    PgBuiltInOids::INT4OID,
+    PgBuiltInOids::TEXTOID,
+    PgBuiltInOids::TEXTOID,
+    PgBuiltInOids::TEXTOID,
+    PgBuiltInOids::TEXTOID,
+    PgBuiltInOids::TEXTOID,
+    PgBuiltInOids::TEXTOID,
+    PgBuiltInOids::TEXTOID,
+];
+
+/// `issue_and_queue_sql` without the wake-up: a batch wakes once, at its end,
+/// and with `nile_reset.wakeups = off` nothing does.
+const ISSUE_AND_QUEUE: Statement = Statement {
+    sql: issue_and_queue_sql!(""),
+    args: &QUEUE_ARGS,
+};
+
+/// `issue_and_queue_sql` and the wake-up ($12-$14, `outbox::wake_args`).
+const ISSUE_QUEUE_AND_WAKE: Statement = Statement {
+    sql: issue_and_queue_sql!(concat!(", ", wake_expression!("$12", "$13", "$14"))),
     args: &[
         PgBuiltInOids::TEXTOID,
         PgBuiltInOids::TEXTOID,
         PgBuiltInOids::INT4OID,
         PgBuiltInOids::INT4OID,
         PgBuiltInOids::TEXTOID,
+        PgBuiltInOids::TEXTOID,
+        PgBuiltInOids::TEXTOID,
+        PgBuiltInOids::TEXTOID,
+        PgBuiltInOids::TEXTOID,
+        PgBuiltInOids::TEXTOID,
+        PgBuiltInOids::TEXTOID,
+        PgBuiltInOids::TEXTOID,
+        PgBuiltInOids::INT8OID,
+        PgBuiltInOids::INT8OID,
     ],
 };
 
-/// Whether the user got a token inside the resend interval: a plain read,
-/// so a request that will do nothing neither locks nor writes the row.
-const RECENT: Statement = Statement {
-    sql: "SELECT EXISTS (SELECT 1 FROM nile_reset.verification_tokens t
-                          WHERE t.identifier = $1 AND t.user_id = $2
-                            AND t.created > now() - $3 * interval '1 second') AS recent",
-    args: &[
-        PgBuiltInOids::TEXTOID,
-        PgBuiltInOids::TEXTOID,
-        PgBuiltInOids::INT4OID,
-    ],
-};
-
-/// What a request produced.
-struct Issued {
-    expires: TimestampWithTimeZone,
+/// A request, looked up and ready: its user (None: the email belongs to no
+/// live user), a fresh token's digest and the link that carries it.
+struct Request {
+    identifier: String,
+    user: Option<User>,
+    digest: String,
     link: String,
-    email: String,
-    username: String,
-    locale: Option<String>,
 }
 
 /// The request's URLs, checked and trusted.
@@ -76,7 +134,7 @@ struct Urls {
 
 /// Validates both URLs and checks that their origins are trusted.
 fn trusted_urls(
-    client: &mut SpiClient<'_>,
+    client: &SpiClient<'_>,
     callback_url: Option<&str>,
     redirect_url: Option<&str>,
 ) -> Urls {
@@ -84,15 +142,8 @@ fn trusted_urls(
     let redirect_raw = required(redirect_url, "redirect_url");
     let callback = or_raise(parse_http_url("callback_url", callback_raw));
     let redirect = or_raise(parse_http_url("redirect_url", redirect_raw));
-
-    let trusted = first_row(query(
-        client,
-        &TRUSTED,
-        &[origin_of(&callback).into(), origin_of(&redirect).into()],
-    ))
-    .unwrap_or_else(|| internal_error("SELECT without FROM returned no row"));
-    for name in ["callback", "redirect"] {
-        if !not_null::<bool>(&trusted, name) {
+    for (name, url) in [("callback", &callback), ("redirect", &redirect)] {
+        if !crate::origins::is_trusted(client, &origin_of(url)) {
             // A Citus worker has no origins at all: say that instead.
             crate::citus::refuse_on_worker(client);
             ArgError::Invalid(format!(
@@ -104,84 +155,101 @@ fn trusted_urls(
     Urls { callback, redirect }
 }
 
-/// Validates the arguments, then issues a token if the user exists and the
-/// resend interval allows it. Every rule that can fail raises before anything
-/// is written.
-fn issue(
-    client: &mut SpiClient<'_>,
+/// Validates the arguments and looks the user up. Every rule that can fail
+/// raises before anything is written.
+fn request(
+    client: &SpiClient<'_>,
     email: Option<&str>,
     callback_url: Option<&str>,
     redirect_url: Option<&str>,
-    resend_interval_seconds: i32,
-) -> Option<Issued> {
+) -> Request {
     let email = required(email, "email");
     or_raise(check_email(email));
     // No directory (55000) is said before anything about the URLs: an
     // unconfigured database would otherwise report an untrusted origin.
     let directory = directory::load(client);
     let urls = trusted_urls(client, callback_url, redirect_url);
-    issue_for(client, &directory, &urls, email, resend_interval_seconds)
+    request_for(client, &directory, &urls, email)
 }
 
-/// Issues a token for a checked `email` if it belongs to one live user and
-/// the resend interval allows it.
+/// Looks up the live user a checked `email` belongs to (one statement) and
+/// draws a token.
 ///
-/// Timing: up to the decision, an unknown email and a known one inside the
-/// resend interval run the same statements -- normalize, the user lookup, a
-/// token drawn and hashed, and the plain (unlocking, unwriting) resend
-/// check, with an id that matches nothing for an unknown email -- and then
-/// both stop, so neither the row lock nor a write tells them apart. Only an
-/// email that gets a token does more (write, render, queue); the HTTP
-/// layer's latency floor covers that difference.
-fn issue_for(
-    client: &mut SpiClient<'_>,
-    directory: &directory::Directory,
-    urls: &Urls,
-    email: &str,
-    resend_interval_seconds: i32,
-) -> Option<Issued> {
-    let identifier = crate::email::normalize(client, email);
+/// Timing: every request then runs the same write statement (`issue_sql`),
+/// whose own resend check reads the token row: an unknown email and a known
+/// one inside the resend interval both stop there, writing nothing, so
+/// neither a row lock nor a commit record tells them apart. Only an email
+/// that gets a token does more (the rendered email, and the writes); the
+/// HTTP layer's latency floor covers that difference.
+fn request_for(client: &SpiClient<'_>, directory: &Directory, urls: &Urls, email: &str) -> Request {
+    let identifier = crate::email::normalize(email);
     let user = directory.find_by_email(client, &identifier);
     let secret = token::generate()
         .unwrap_or_else(|_| internal_error("the operating system random number generator failed"));
     let digest = token::digest(&secret);
-    let user_id = user.as_ref().map_or("", |u| u.id.as_str());
-    let recent = first_row(query(
-        client,
-        &RECENT,
-        &[
-            identifier.as_str().into(),
-            user_id.into(),
-            resend_interval_seconds.into(),
-        ],
-    ))
-    .is_some_and(|row| not_null::<bool>(&row, "recent"));
-    let user = user?;
-    if recent {
-        return None;
+    // The identifier is the token row's key: an issued row has exactly it.
+    let link = reset_link(&urls.redirect, &secret, &identifier, urls.callback.as_str());
+    Request {
+        identifier,
+        user,
+        digest,
+        link,
     }
-    let issued = execute(
-        client,
-        &ISSUE,
-        &[
-            identifier.as_str().into(),
-            digest.into(),
+}
+
+impl Request {
+    /// `issue_sql`'s five parameters.
+    fn issue_args(&self, resend_interval_seconds: i32) -> [DatumWithOid<'_>; 5] {
+        [
+            self.identifier.as_str().into(),
+            self.digest.as_str().into(),
             TOKEN_TTL_SECONDS.get().into(),
             resend_interval_seconds.into(),
-            user.id.as_str().into(),
-        ],
-    );
-    // No row: a token was issued inside the resend interval.
-    let row = first_row(issued)?;
-    let identifier: String = not_null(&row, "identifier");
-    let expires: TimestampWithTimeZone = not_null(&row, "expires");
-    Some(Issued {
-        expires,
-        link: reset_link(&urls.redirect, &secret, &identifier, urls.callback.as_str()),
-        username: crate::templates::username_for(user.name.as_deref(), &user.email),
-        email: user.email,
-        locale: user.locale,
-    })
+            self.user.as_ref().map(|user| user.id.as_str()).into(),
+        ]
+    }
+
+    /// The `password_reset` email, in the user's locale.
+    fn email(&self, client: &SpiClient<'_>, user: &User) -> Email {
+        let template = load_template(client, "password_reset", user.locale.as_deref());
+        let username = crate::templates::username_for(user.name.as_deref(), &user.email);
+        Email::render(
+            &template,
+            &user.email,
+            &[
+                ("username", username.as_str()),
+                ("api_url", self.link.as_str()),
+            ],
+        )
+    }
+
+    /// Issues the token and queues its email in one statement, waking the
+    /// sender unless `wake` is None; the row's expiry and outbox id, or None
+    /// when nothing may happen (no such user, or a token inside the resend
+    /// interval).
+    fn issue_and_queue(
+        &self,
+        client: &mut SpiClient<'_>,
+        resend_interval_seconds: i32,
+        wake: Option<[DatumWithOid<'static>; 3]>,
+    ) -> Option<(TimestampWithTimeZone, i64)> {
+        let email = self.user.as_ref().map(|user| self.email(client, user));
+        let mut args: Vec<DatumWithOid<'_>> = Vec::with_capacity(14);
+        args.extend(self.issue_args(resend_interval_seconds));
+        match &email {
+            Some(email) => args.extend(email.args()),
+            None => args.extend((0..6).map(|_| DatumWithOid::from(None::<&str>))),
+        }
+        let statement = match wake {
+            Some(wake) => {
+                args.extend(wake);
+                &ISSUE_QUEUE_AND_WAKE
+            }
+            None => &ISSUE_AND_QUEUE,
+        };
+        let row = first_row(execute(client, statement, &args))?;
+        Some((not_null(&row, "expires"), not_null(&row, "id")))
+    }
 }
 
 /// Creates a reset token for `email` and queues the `password_reset` email.
@@ -202,36 +270,19 @@ fn generate_password_token(
         name!(outbox_id, Option<i64>),
     ),
 > {
+    crate::cache::begin_call();
+    let resend_interval = MIN_RESEND_INTERVAL_SECONDS.get();
     let row = Spi::connect_mut(|client| {
-        let issued = issue(
+        request(client, email, callback_url, redirect_url).issue_and_queue(
             client,
-            email,
-            callback_url,
-            redirect_url,
-            MIN_RESEND_INTERVAL_SECONDS.get(),
-        )?;
-        let template = load_template(client, "password_reset", issued.locale.as_deref());
-        let outbox_id = queue_reset_email(client, &template, &issued);
-        wake(client, outbox_id);
-        Some((issued.expires, outbox_id))
+            resend_interval,
+            wake_args(),
+        )
     });
     TableIterator::once(match row {
         Some((expires, outbox_id)) => (true, Some(expires), Some(outbox_id)),
         None => (false, None, None),
     })
-}
-
-fn queue_reset_email(client: &mut SpiClient<'_>, template: &Template, issued: &Issued) -> i64 {
-    enqueue(
-        client,
-        template,
-        &issued.email,
-        &[
-            ("username", issued.username.as_str()),
-            ("api_url", issued.link.as_str()),
-        ],
-        Some(issued.expires),
-    )
 }
 
 /// `generate_password_token` for many emails in one statement, e.g. every
@@ -260,35 +311,31 @@ fn generate_password_tokens(
             email
         })
         .collect();
-    let rows = Spi::connect_mut(|client| {
-        let directory = directory::load(client);
-        let urls = trusted_urls(client, callback_url, redirect_url);
-        let mut templates: HashMap<Option<String>, Template> = HashMap::new();
-        let mut last_id = None;
-        let rows: Vec<(String, bool)> = checked
-            .into_iter()
-            .map(|email| {
-                let Some(issued) = issue_for(
-                    client,
-                    &directory,
-                    &urls,
-                    &email,
-                    MIN_RESEND_INTERVAL_SECONDS.get(),
-                ) else {
-                    return (email, false);
-                };
-                let template = templates.entry(issued.locale.clone()).or_insert_with(|| {
-                    load_template(client, "password_reset", issued.locale.as_deref())
-                });
-                last_id = Some(queue_reset_email(client, template, &issued));
-                (email, true)
-            })
-            .collect();
-        if let Some(id) = last_id {
-            wake(client, id);
-        }
-        rows
-    });
+    crate::cache::begin_call();
+    let resend_interval = MIN_RESEND_INTERVAL_SECONDS.get();
+    let rows =
+        Spi::connect_mut(|client| {
+            let directory = directory::load(client);
+            let urls = trusted_urls(client, callback_url, redirect_url);
+            let mut last_id = None;
+            let rows: Vec<(String, bool)> =
+                checked
+                    .into_iter()
+                    .map(|email| {
+                        let issued = request_for(client, &directory, &urls, &email)
+                            .issue_and_queue(client, resend_interval, None);
+                        let Some((_, outbox_id)) = issued else {
+                            return (email, false);
+                        };
+                        last_id = Some(outbox_id);
+                        (email, true)
+                    })
+                    .collect();
+            if let Some(id) = last_id {
+                wake(client, id);
+            }
+            rows
+        });
     TableIterator::new(rows)
 }
 
@@ -311,9 +358,17 @@ fn generate_password_link(
 > {
     // No resend interval: the caller sends no email, so there is nothing to
     // flood, and Nile's SDK asks for a fresh link on every resetPassword().
-    let issued = Spi::connect_mut(|client| issue(client, email, callback_url, redirect_url, 0));
+    crate::cache::begin_call();
+    let issued = Spi::connect_mut(|client| {
+        let request = request(client, email, callback_url, redirect_url);
+        let row = first_row(execute(client, &ISSUE, &request.issue_args(0)))?;
+        Some((
+            not_null::<TimestampWithTimeZone>(&row, "expires"),
+            request.link,
+        ))
+    });
     TableIterator::once(match issued {
-        Some(issued) => (true, Some(issued.expires), Some(issued.link)),
+        Some((expires, link)) => (true, Some(expires), Some(link)),
         None => (false, None, None),
     })
 }

@@ -15,6 +15,8 @@
 //!   reset (`user_filter`), checked by PostgreSQL's parser; `hook`:
 //!   `on_password_reset`, what a reset ends; `statements`: reading users and
 //!   writing passwords in the application's table (run as its owner).
+//! - `admin`      this database's administrators: `auth.grant_admin`,
+//!   `auth.revoke_admin`, `auth.admins()`.
 //! - `citus`      `auth.use_citus()`: the supported Citus layout, checked;
 //!   refusals on Citus workers.
 //! - `password`   the new-password policy and the hash formats.
@@ -28,16 +30,22 @@
 //! - `templates`  templates loaded from `nile_reset.email_templates`;
 //!   `${name}` rendering.
 //! - `settings`   the `nile_reset.*` GUCs.
+//! - `cache`      the per-backend cache of the directory, origins and
+//!   templates, and its invalidation (`nile_reset.configuration_changed`).
 //! - `spi`        kept plans, columns read by name, running as another role.
 //! - `error`      SQLSTATEs and messages.
 //! - `sql/schema.sql`    install guard, the `nile_reset` schema and tables.
 //! - `sql/sender.sql`    the sender's contract and `auth.sender_limits()`.
 //! - `sql/wakeup.sql`    wake-ups: the sleep and presence locks.
 //! - `sql/directory.sql` SQL signatures of the user-directory functions.
-//! - `sql/privileges.sql` what PUBLIC and `nile_reset_admin` may do.
+//! - `sql/admin.sql`     the record of this database's administrators.
+//! - `sql/cache.sql`     the triggers that invalidate the cache.
+//! - `sql/privileges.sql` what PUBLIC may do (administrators: `admin`).
 
 use pgrx::prelude::*;
 
+mod admin;
+mod cache;
 mod citus;
 mod directory;
 mod email;
@@ -69,6 +77,12 @@ extension_sql_file!(
         directory::configure::nile_reset::configure_email_lookup
     ]
 );
+extension_sql_file!(
+    "../sql/cache.sql",
+    name = "cache",
+    requires = ["schema", cache::nile_reset::configuration_changed]
+);
+extension_sql_file!("../sql/admin.sql", name = "admin", requires = ["schema"]);
 extension_sql_file!("../sql/privileges.sql", name = "privileges", finalize);
 
 #[pg_guard]

@@ -1,9 +1,14 @@
 //! The allow-list of origins that reset links and callbacks may point to.
 
+use std::collections::HashSet;
+use std::rc::Rc;
+
 use pgrx::prelude::*;
+use pgrx::spi::SpiClient;
 
 use crate::error::{or_raise, required};
 use crate::links::{origin_of, parse_http_url, parse_origin};
+use crate::spi::{not_null, query, Statement};
 
 /// Trusts `origin` (e.g. `https://app.example.com`); returns it normalized.
 #[pg_extern(security_definer)]
@@ -42,17 +47,34 @@ fn is_trusted_url(url: &str) -> bool {
     let Ok(parsed) = parse_http_url("url", url) else {
         return false;
     };
-    // A read (`select`), so that the check gives the transaction no id.
-    Spi::connect(|client| {
-        client
-            .select(
-                "SELECT EXISTS (SELECT 1 FROM nile_reset.trusted_origins WHERE origin = $1)",
-                Some(1),
-                &[origin_of(&parsed).into()],
-            )?
-            .first()
-            .get_one::<bool>()
-    })
-    .unwrap_or_else(|e| crate::spi::spi_failed(e))
-    .unwrap_or(false)
+    crate::cache::begin_call();
+    Spi::connect(|client| is_trusted(client, &origin_of(&parsed)))
+}
+
+const ALL_ORIGINS: Statement = Statement {
+    sql: "SELECT origin FROM nile_reset.trusted_origins",
+    args: &[],
+};
+
+thread_local! {
+    static TRUSTED: crate::cache::Slot<Rc<HashSet<String>>> = const { crate::cache::Slot::new() };
+}
+
+/// Whether `origin` (as `origin_of` spells it) is in nile_reset.trusted_origins,
+/// from the backend's cache (src/cache.rs). A read: it gives the
+/// transaction no id.
+pub fn is_trusted(client: &SpiClient<'_>, origin: &str) -> bool {
+    TRUSTED
+        .with(|trusted| {
+            trusted.get(|| {
+                crate::cache::watch_own_table(c"trusted_origins");
+                let rows = query(client, &ALL_ORIGINS, &[]);
+                Rc::new(
+                    rows.into_iter()
+                        .map(|row| not_null::<String>(&row, "origin"))
+                        .collect(),
+                )
+            })
+        })
+        .contains(origin)
 }

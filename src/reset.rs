@@ -2,13 +2,13 @@
 //! using it up; `auth.reset_password` consumes it exactly once and sets the
 //! new password in the application's user directory.
 
-use pgrx::datum::TimestampWithTimeZone;
+use pgrx::datum::{DatumWithOid, TimestampWithTimeZone};
 use pgrx::prelude::*;
 use pgrx::spi::SpiClient;
 
 use crate::directory::{self, Directory, User};
 use crate::error::{bad_token, internal_error, or_raise, required};
-use crate::outbox::enqueue;
+use crate::outbox::{outbox_columns, wake_args, wake_expression, Email};
 use crate::password::{bcrypt_cost_of, check_password_for, hash_replacing, PasswordFormat};
 use crate::spi::{execute, first_row, not_null, query, Statement};
 use crate::status::TokenStatus;
@@ -37,10 +37,48 @@ const LOCK_TOKEN: Statement = Statement {
     args: &[PgBuiltInOids::TEXTOID, PgBuiltInOids::TEXTOID],
 };
 
-/// Consumes the token (after a reset), or drops one whose user is gone.
+/// Drops a token whose user is gone.
 const DELETE_TOKEN: Statement = Statement {
     sql: "DELETE FROM nile_reset.verification_tokens WHERE identifier = $1",
     args: &[PgBuiltInOids::TEXTOID],
+};
+
+/// Consumes the token ($1) and queues the `password_alert` email ($2-$7,
+/// `Email::args`) in one statement.
+macro_rules! consume_and_alert_sql {
+    ($returning:expr) => {
+        concat!(
+            "WITH consumed AS (DELETE FROM nile_reset.verification_tokens WHERE identifier = $1),
+                  q AS (INSERT INTO ",
+            outbox_columns!(),
+            " VALUES ($2, $3, $4, $5, $6, $7, NULL) RETURNING id)
+             SELECT q.id",
+            $returning,
+            " FROM q"
+        )
+    };
+}
+
+const CONSUME_AND_ALERT: Statement = Statement {
+    sql: consume_and_alert_sql!(""),
+    args: &[PgBuiltInOids::TEXTOID; 7],
+};
+
+/// `CONSUME_AND_ALERT` and the wake-up ($8-$10, `outbox::wake_args`).
+const CONSUME_ALERT_AND_WAKE: Statement = Statement {
+    sql: consume_and_alert_sql!(concat!(", ", wake_expression!("$8", "$9", "$10"))),
+    args: &[
+        PgBuiltInOids::TEXTOID,
+        PgBuiltInOids::TEXTOID,
+        PgBuiltInOids::TEXTOID,
+        PgBuiltInOids::TEXTOID,
+        PgBuiltInOids::TEXTOID,
+        PgBuiltInOids::TEXTOID,
+        PgBuiltInOids::TEXTOID,
+        PgBuiltInOids::TEXTOID,
+        PgBuiltInOids::INT8OID,
+        PgBuiltInOids::INT8OID,
+    ],
 };
 
 enum TokenState {
@@ -69,7 +107,7 @@ fn check_token(
     candidate: &str,
     purpose: Purpose,
 ) -> TokenState {
-    let identifier = crate::email::normalize(client, identifier);
+    let identifier = crate::email::normalize(identifier);
     let Some(row) = first_row(query(client, &FIND_TOKEN, &[identifier.as_str().into()])) else {
         // Hash even when there is nothing to compare with, so an unknown
         // identifier costs the same as a wrong token.
@@ -130,6 +168,7 @@ fn verify_password_token(
 > {
     let identifier = required(identifier, "identifier");
     let candidate = required(token, "token");
+    crate::cache::begin_call();
     let (status, expires) = Spi::connect_mut(|client| {
         let directory = directory::load(client);
         status_of(&check_token(
@@ -175,7 +214,8 @@ fn stored_password(format: PasswordFormat, password: &str, user: &User) -> Strin
 #[search_path(pg_catalog, pg_temp)]
 fn check_new_password(new_password: Option<&str>) {
     let password = required(new_password, "new_password");
-    let format = Spi::connect_mut(|client| directory::load(client).format);
+    crate::cache::begin_call();
+    let format = Spi::connect(|client| directory::load(client).format);
     or_raise(check_password_for(format, password));
 }
 
@@ -197,6 +237,7 @@ fn reset_password(
     let candidate = required(token, "token");
     let password = required(new_password, "new_password");
 
+    crate::cache::begin_call();
     Spi::connect_mut(|client| {
         let directory = directory::load(client);
         or_raise(check_password_for(directory.format, password));
@@ -211,21 +252,28 @@ fn reset_password(
             bad_token("reset token is invalid or has already been used");
         }
         let sessions_ended = directory.end_sessions(client, &user);
-        execute(client, &DELETE_TOKEN, &[stored_identifier.as_str().into()]);
         let template = load_template(client, "password_alert", user.locale.as_deref());
         let username = crate::templates::username_for(user.name.as_deref(), &user.email);
         let sessions_note = crate::templates::sessions_note(sessions_ended);
-        let alert_id = enqueue(
-            client,
+        let alert = Email::render(
             &template,
             &user.email,
             &[
                 ("username", username.as_str()),
                 ("sessions_note", sessions_note),
             ],
-            None,
         );
-        crate::outbox::wake(client, alert_id);
+        let mut args: Vec<DatumWithOid<'_>> = Vec::with_capacity(10);
+        args.push(stored_identifier.as_str().into());
+        args.extend(alert.args());
+        let statement = match wake_args() {
+            Some(wake) => {
+                args.extend(wake);
+                &CONSUME_ALERT_AND_WAKE
+            }
+            None => &CONSUME_AND_ALERT,
+        };
+        execute(client, statement, &args);
         user.id
     })
 }

@@ -7,6 +7,7 @@
 
 use std::borrow::Cow;
 use std::collections::HashMap;
+use std::rc::Rc;
 
 use pgrx::prelude::*;
 use pgrx::spi::SpiClient;
@@ -52,15 +53,39 @@ const LOAD_TEMPLATE: Statement = Statement {
     ],
 };
 
-/// Loads template `name` in the best locale for `locale` (the user's, if
-/// the directory has a locale column).
+/// A template's cache key: its name, the user's locale, the default locale.
+type TemplateKey = (&'static str, Option<String>, String);
+
+thread_local! {
+    static LOADED: crate::cache::Map<TemplateKey, Rc<Template>> = crate::cache::Map::new();
+}
+
+/// Template `name` in the best locale for `locale` (the user's, if the
+/// directory has a locale column), from the backend's cache (src/cache.rs)
+/// while neither the templates nor the variables have changed.
 pub fn load_template(
-    client: &mut SpiClient<'_>,
+    client: &SpiClient<'_>,
     name: &'static str,
     locale: Option<&str>,
-) -> Template {
+) -> Rc<Template> {
     let default_locale = crate::settings::default_locale();
-    let args = [name.into(), locale.into(), default_locale.as_str().into()];
+    let key = (name, locale.map(str::to_owned), default_locale);
+    LOADED.with(|loaded| {
+        loaded.get(&key, || {
+            crate::cache::watch_own_table(c"email_templates");
+            crate::cache::watch_own_table(c"template_variables");
+            Rc::new(read_template(client, name, locale, &key.2))
+        })
+    })
+}
+
+fn read_template(
+    client: &SpiClient<'_>,
+    name: &'static str,
+    locale: Option<&str>,
+    default_locale: &str,
+) -> Template {
+    let args = [name.into(), locale.into(), default_locale.into()];
     let Some(row) = first_row(query(client, &LOAD_TEMPLATE, &args)) else {
         ereport!(
             ERROR,

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # pg_dump -Fc + pg_restore into a new database loses nothing: a database
 # with users and passwords, the user-directory configuration, origins, an
-# edited template, a template variable, a live token, a pending and a sent
-# email is dumped and restored; every table and sequence of the extension
+# edited template, a template variable, an administrator (auth.grant_admin),
+# a live token, a pending and a sent email is dumped and restored; every table and sequence of the extension
 # must come back as it was, the token issued before the dump must reset the
 # password after the restore, and the whole flow (request, token from the
 # outbox, verify, reset) must work in the restored database, with outbox ids
@@ -45,6 +45,9 @@ sql source "UPDATE nile_reset.email_templates
                SET subject = 'Reset your \${app_name} password', body = body || E'\nThe \${app_name} team\n'
              WHERE name = 'password_reset'"
 sql source "INSERT INTO nile_reset.template_variables (name, value) VALUES ('app_name', 'Acme')"
+# An administrator of this database: its record and its grants.
+sql postgres "CREATE ROLE restore_admin LOGIN"
+sql source "SELECT auth.grant_admin('restore_admin')" >/dev/null
 # Bob's email is delivered (sent), Jane's waits in the outbox (pending).
 sql source "SELECT created FROM auth.generate_password_token('bob@example.com', $generate)" >/dev/null
 sent_id=$(sql source "SELECT id FROM auth.claim_emails('before-dump', 10) WHERE recipient = 'bob@example.com'")
@@ -99,6 +102,15 @@ done <"$work/source.snapshot"
 
 check_eq "the extension version" "$(sql source "SELECT extversion FROM pg_extension WHERE extname = 'nile_reset'")" \
   "$(sql restored "SELECT extversion FROM pg_extension WHERE extname = 'nile_reset'")"
+check_eq "the administrator is recorded" restore_admin "$(sql restored "SELECT string_agg(role::text, ', ') FROM auth.admins()")"
+check_eq "and still edits the templates and trusts origins" "https://admin.example.com" \
+  "$("$PG_BIN/psql" -X -q -At -v ON_ERROR_STOP=1 -h 127.0.0.1 -p "$port" -U restore_admin -d restored \
+      -c "UPDATE nile_reset.template_variables SET value = value WHERE name = 'app_name'" \
+      -c "SELECT auth.add_trusted_origin('https://admin.example.com')")"
+sql restored "SELECT auth.remove_trusted_origin('https://admin.example.com')" >/dev/null
+check_eq "the database's owner still names administrators" "t|t" \
+  "$(sql restored "SELECT concat_ws('|', has_schema_privilege('pg_database_owner', 'auth', 'USAGE'),
+                     has_function_privilege('pg_database_owner', 'auth.grant_admin(regrole)', 'EXECUTE'))")"
 check_eq "the origins are trusted" "t|t|f" \
   "$(sql restored "SELECT concat_ws('|', auth.is_trusted_url('https://app.example.com/x'),
                      auth.is_trusted_url('http://localhost:3000/'), auth.is_trusted_url('https://evil.example/'))")"

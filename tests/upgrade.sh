@@ -13,12 +13,19 @@
 #      - the last release: the same data with its own API (the user
 #        directory configured with auth.use_nile_users()), and a second
 #        database whose users are the application's own table
-#        (auth.use_user_table(), a Devise-like public.users);
+#        (auth.use_user_table(), a Devise-like public.users); a member of
+#        its cluster-wide nile_reset_admin; the update refuses a
+#        nile_reset_admin that can log in, keeps it as each database's
+#        administrator (its member still edits templates, pg_dump keeps its
+#        grants) until auth.revoke_admin;
 #   3. checks the data still works (the token issued before the upgrade
 #      resets the password after it; emails, template, origin, user
 #      directory kept; the outbox ids continue);
 #   4. compares the schema of upgraded databases with fresh installs
-#      (every object, privilege and configuration-table filter);
+#      (every object, privilege and configuration-table filter): as updated,
+#      with a fresh install whose owner named nile_reset_admin with
+#      auth.grant_admin; after auth.revoke_admin('nile_reset_admin'), with a
+#      fresh install;
 #   5. runs the whole pg_regress and isolation suites on the upgraded
 #      installation;
 #   6. removes the new version's install script, then the last release's,
@@ -66,11 +73,15 @@ rm -rf "$datadir"
 private_installation "$prefix"
 extdir=$("$pg_config" --sharedir)/extension
 
-start_cluster "$bin" "$datadir" "$port"
+# pg_stat_statements for the regress test statements_per_call (step 5).
+start_cluster "$bin" "$datadir" "$port" "shared_preload_libraries = 'pg_stat_statements'"
 trap 'stop_cluster "$bin" "$datadir"' EXIT
 
 sql() { # database statement  -> unaligned, tuples only
   "$bin/psql" -X -q -At -v ON_ERROR_STOP=1 -v VERBOSITY=terse -h 127.0.0.1 -p "$port" -U postgres -d "$1" -c "$2"
+}
+sql_as() { # role database statement  -> as sql, connected as role
+  "$bin/psql" -X -q -At -v ON_ERROR_STOP=1 -v VERBOSITY=terse -h 127.0.0.1 -p "$port" -U "$1" -d "$2" -c "$3"
 }
 extversion() { # database
   sql "$1" "SELECT extversion FROM pg_extension WHERE extname = 'nile_reset'"
@@ -231,11 +242,42 @@ sql app_upgraded "GRANT USAGE ON SCHEMA nile_reset TO upgrade_bi;
   GRANT SELECT ON nile_reset.email_outbox, nile_reset.verification_tokens TO upgrade_bi;
   GRANT EXECUTE ON FUNCTION auth.generate_password_token(text, text, text) TO upgrade_app"
 
+# The release's administrators: members of its cluster-wide role.
+sql postgres "CREATE ROLE upgrade_admin LOGIN IN ROLE nile_reset_admin"
+
 log "installing $new_version over $old_version and running ALTER EXTENSION nile_reset UPDATE"
 install_files "$new_files" "$pg_config"
+# The update keeps nile_reset_admin as each database's administrator: one
+# that can log in is refused, as the release's install refused it.
+sql postgres "ALTER ROLE nile_reset_admin LOGIN"
+if refused=$(sql upgraded_empty "ALTER EXTENSION nile_reset UPDATE" 2>&1); then
+  fail "the update refuses a nile_reset_admin that can log in" "the update succeeded"
+else
+  check_eq "the update refuses a nile_reset_admin that can log in" \
+    "ERROR:  nile_reset cannot be updated: role nile_reset_admin, which administers it here, can log in or has other attributes" "$refused"
+fi
+check_eq "and leaves $old_version in place" "$old_version" "$(extversion upgraded_empty)"
+sql postgres "ALTER ROLE nile_reset_admin NOLOGIN"
 update upgraded "$old_version"
 update app_upgraded "$old_version"
 update upgraded_empty "$old_version"
+
+# Members of nile_reset_admin keep their rights in each database the update
+# recorded it in, through grants pg_dump keeps (the release recorded them as
+# the extension's initial privileges, which pg_dump leaves out).
+for db in upgraded app_upgraded upgraded_empty; do
+  check_eq "$db: nile_reset_admin is recorded as this database's administrator" nile_reset_admin \
+    "$(sql "$db" "SELECT string_agg(role::text, ', ') FROM auth.admins()")"
+  check_eq "$db: a member of nile_reset_admin still edits the templates" "UPDATE 1" \
+    "$("$bin/psql" -X -At -v ON_ERROR_STOP=1 -h 127.0.0.1 -p "$port" -U upgrade_admin -d "$db" \
+        -c "UPDATE nile_reset.email_templates SET sender = sender WHERE name = 'password_reset'")"
+  check_eq "$db: and trusts origins" "https://admin.example.com" \
+    "$(sql_as upgrade_admin "$db" "SELECT auth.add_trusted_origin('https://admin.example.com')")"
+  sql "$db" "SELECT auth.remove_trusted_origin('https://admin.example.com')" >/dev/null
+  check_eq "$db: pg_dump keeps nile_reset_admin's grants" 3 \
+    "$("$bin/pg_dump" --schema-only -h 127.0.0.1 -p "$port" -U postgres "$db" |
+        grep -cE '^GRANT (USAGE ON SCHEMA nile_reset|SELECT,INSERT,DELETE,UPDATE ON TABLE nile_reset.email_templates|ALL ON FUNCTION auth.add_trusted_origin\(origin text\)) TO nile_reset_admin;$')"
+done
 
 check_eq "upgraded: the user directory is kept" t \
   "$(sql upgraded "SELECT to_jsonb(d) @> '$upgraded_directory'::jsonb FROM nile_reset.user_directory d")"
@@ -264,7 +306,9 @@ check_eq "app_upgraded: the app role keeps the EXECUTE its recipe granted" t \
 # databases is left out: OIDs and transaction ids, the placeholders of
 # dropped columns, and ACL entries that restore nothing (a REVOKE in an
 # update leaves the default privileges written out where a fresh install
-# leaves them implied; both restore to the same); the configuration
+# leaves them implied; both restore to the same, whether grants follow or
+# not); the order of an object's grants, which means nothing (an update
+# made them in another order than a fresh install); the configuration
 # tables, given by OID, are listed by name instead.
 schema_of() { # database
   "$bin/pg_dump" --schema-only --binary-upgrade -h 127.0.0.1 -p "$port" -U postgres "$1" | python3 -c '
@@ -285,8 +329,11 @@ for line in sys.stdin:
         kept.append(text)
 kept.append("".join(statement))
 init_privs = "SELECT pg_catalog.binary_upgrade_set_record_init_privs"
-sys.stdout.write(re.sub(r"^-- Name: [^\n]*; Type: ACL; [^\n]*\n--\n" + re.escape(init_privs) + r"\(true\);\n"
-                        + re.escape(init_privs) + r"\(false\);\n--\n", "", "".join(kept), flags=re.M))
+empty_init = re.escape(init_privs) + r"\(true\);\n" + re.escape(init_privs) + r"\(false\);\n"
+text = re.sub(r"^-- Name: [^\n]*; Type: ACL; [^\n]*\n--\n" + empty_init + "--\n", "", "".join(kept), flags=re.M)
+text = re.sub(r"^" + empty_init, "", text, flags=re.M)
+text = re.sub(r"(?:^GRANT [^\n]*\n)+", lambda run: "".join(sorted(run.group(0).splitlines(True))), text, flags=re.M)
+sys.stdout.write(text)
 '
   sql "$1" "SELECT 'configuration table ' || c::regclass || ' dumped ' || quote_literal(w)
               FROM pg_extension e, unnest(e.extconfig, e.extcondition) AS x(c, w)
@@ -295,16 +342,32 @@ sys.stdout.write(re.sub(r"^-- Name: [^\n]*; Type: ACL; [^\n]*\n--\n" + re.escape
 same_schema() { # fresh_database upgraded_database description
   schema_of "$1" >"$work/$1.schema.sql"
   schema_of "$2" >"$work/$2.schema.sql"
-  if diff -u "$work/$1.schema.sql" "$work/$2.schema.sql" >"$work/$2.schema.diff"; then
+  if diff -u "$work/$1.schema.sql" "$work/$2.schema.sql" >"$work/$1-$2.schema.diff"; then
     pass "$3"
   else
-    fail "$3" "diff ($1 -> $2): $work/$2.schema.diff"
-    head -n 80 "$work/$2.schema.diff"
+    fail "$3" "diff ($1 -> $2): $work/$1-$2.schema.diff"
+    head -n 80 "$work/$1-$2.schema.diff"
   fi
 }
+sql postgres "CREATE DATABASE fresh_admin"
+sql fresh_admin "CREATE EXTENSION nile_reset"
+sql fresh_admin "SELECT auth.grant_admin('nile_reset_admin')" >/dev/null
+same_schema fresh_admin upgraded_empty \
+  "a database updated from $old_version has the schema of a fresh install whose owner named nile_reset_admin"
+# revoke_admin ends it: the member loses its rights, and the database is a
+# fresh install.
+check_eq "upgraded_empty: revoke_admin('nile_reset_admin')" t \
+  "$(sql upgraded_empty "SELECT auth.revoke_admin('nile_reset_admin')")"
+if out=$(sql_as upgrade_admin upgraded_empty \
+  "UPDATE nile_reset.email_templates SET sender = 'evil@example.com' WHERE name = 'password_reset'" 2>&1); then
+  fail "upgraded_empty: then the member of nile_reset_admin edits no template" "$out"
+else
+  check_eq "upgraded_empty: then the member of nile_reset_admin edits no template" \
+    "ERROR:  permission denied for schema nile_reset at character 8" "$out"
+fi
 sql postgres "CREATE DATABASE fresh"
 sql fresh "CREATE EXTENSION nile_reset"
-same_schema fresh upgraded_empty "a database updated from $old_version has the schema of a fresh install"
+same_schema fresh upgraded_empty "after it, a database updated from $old_version has the schema of a fresh install"
 if [ -n "$first_files" ]; then
   # A database created by the first release used Nile's users table; the
   # update keeps it as the user directory, so the fresh install is
@@ -312,6 +375,8 @@ if [ -n "$first_files" ]; then
   sql postgres "CREATE DATABASE fresh_nile"
   sql fresh_nile "CREATE EXTENSION nile_reset"
   sql fresh_nile "SELECT auth.use_nile_users()" >/dev/null
+  check_eq "from_first_empty: revoke_admin('nile_reset_admin')" t \
+    "$(sql from_first_empty "SELECT auth.revoke_admin('nile_reset_admin')")"
   same_schema fresh_nile from_first_empty "a database updated from $first_version has the schema of a fresh install"
 fi
 

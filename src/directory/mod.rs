@@ -19,6 +19,8 @@ mod filter;
 mod hook;
 mod statements;
 
+use std::rc::Rc;
+
 use pgrx::prelude::*;
 use pgrx::spi::SpiClient;
 
@@ -200,6 +202,8 @@ pub struct User {
 /// and using tokens as before.
 const LOAD: Statement = Statement {
     sql: "SELECT d.shape, d.id_type, d.password_format, d.disabled_type,
+                 c.oid AS users_oid, cc.oid AS credentials_oid, sc.oid AS sessions_oid,
+                 lc.oid AS lookup_oid,
                  c.relowner AS users_owner,
                  pg_catalog.quote_ident(n.nspname) || '.' || pg_catalog.quote_ident(c.relname) AS users,
                  pg_catalog.quote_ident(d.id_column) AS id_column,
@@ -238,15 +242,31 @@ const LOAD: Statement = Statement {
     args: &[],
 };
 
-/// Reads the configuration; raises 55000 when there is none or its table
-/// no longer exists, XX000 when it holds a spelling nothing writes.
-pub fn load(client: &mut SpiClient<'_>) -> Directory {
+thread_local! {
+    static CURRENT: crate::cache::Slot<Rc<Directory>> = const { crate::cache::Slot::new() };
+}
+
+/// The configuration, from the backend's cache (src/cache.rs) while nothing
+/// it names has changed; raises 55000 when there is none or its table no
+/// longer exists, XX000 when it holds a spelling nothing writes.
+pub fn load(client: &SpiClient<'_>) -> Rc<Directory> {
     // A Citus worker may hold a configuration (an upgrade from 0.1.0
     // writes one on every node) but none of the state: refuse there first.
     crate::citus::refuse_on_worker(client);
+    CURRENT.with(|current| current.get(|| Rc::new(read(client))))
+}
+
+/// Reads the configuration and watches every table it names.
+fn read(client: &SpiClient<'_>) -> Directory {
+    crate::cache::watch_own_table(c"user_directory");
     let Some(row) = first_row(query(client, &LOAD, &[])) else {
         not_configured("nile_reset has no user directory configured");
     };
+    for table in ["users_oid", "credentials_oid", "sessions_oid", "lookup_oid"] {
+        if let Some(oid) = column::<pg_sys::Oid>(&row, table) {
+            crate::cache::watch(oid);
+        }
+    }
     let text = |name: &str| column::<String>(&row, name);
     let Some(users) = text("users") else {
         not_configured("the user table configured for nile_reset no longer exists");

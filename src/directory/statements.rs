@@ -136,7 +136,7 @@ impl Directory {
     /// is confirmed in the users table by id (a stale lookup row can point
     /// nowhere else than at a user who has this email); without one, the
     /// users table is searched by `lower(email)` (an index on it serves).
-    pub fn find_by_email(&self, client: &mut SpiClient<'_>, identifier: &str) -> Option<User> {
+    pub fn find_by_email(&self, client: &SpiClient<'_>, identifier: &str) -> Option<User> {
         if let Some(lookup) = &self.lookup {
             let ids = lookup_ids(client, lookup, identifier);
             let mut found = None;
@@ -181,7 +181,7 @@ impl Directory {
     /// still has the token's identifier (lower-cased email) as its email.
     pub fn find_holder(
         &self,
-        client: &mut SpiClient<'_>,
+        client: &SpiClient<'_>,
         user_id: &str,
         identifier: &str,
     ) -> Option<User> {
@@ -298,7 +298,7 @@ impl Directory {
 /// Up to two user ids the lookup table files under `identifier`. The key
 /// column is compared as it is, so that Citus routes the query to the one
 /// shard that holds the key.
-fn lookup_ids(client: &mut SpiClient<'_>, lookup: &Lookup, identifier: &str) -> Vec<String> {
+fn lookup_ids(client: &SpiClient<'_>, lookup: &Lookup, identifier: &str) -> Vec<String> {
     let sql = lookup_ids_sql(lookup);
     as_role(lookup.table.owner, || {
         query_text(

@@ -3,6 +3,8 @@
 -- (one shard on Citus), and confirms each in the users table by id.
 \set VERBOSITY terse
 DROP EXTENSION IF EXISTS nile_reset CASCADE;
+-- An `auth` the install creates, which administrators may use.
+DROP SCHEMA IF EXISTS auth CASCADE;
 DROP TABLE IF EXISTS public.users, public.user_emails, public.user_emails_by_uuid;
 DROP ROLE IF EXISTS regress_app_owner;
 CREATE TABLE public.users (
@@ -77,9 +79,9 @@ SELECT auth.use_email_lookup('public.users', 'email', 'id');
 SELECT auth.use_email_lookup('public.user_emails', NULL, 'user_id');
 \echo :LAST_ERROR_SQLSTATE
 -- Only the lookup table's owner (or a superuser) may name it (42501), even
--- as nile_reset_admin; the refused calls changed nothing.
+-- as an administrator; the refused calls changed nothing.
 CREATE ROLE regress_app_owner;
-GRANT nile_reset_admin TO regress_app_owner;
+SELECT auth.grant_admin('regress_app_owner');
 SET ROLE regress_app_owner;
 SELECT auth.use_email_lookup('public.user_emails', 'email', 'user_id');
 \echo :LAST_ERROR_SQLSTATE
@@ -105,6 +107,7 @@ DROP TABLE public.user_emails;
 SELECT created FROM auth.generate_password_token('jane@example.com', 'http://localhost:3000/', 'http://localhost:3000/r');
 \echo :LAST_ERROR_SQLSTATE
 
+SELECT auth.revoke_admin('regress_app_owner');
 DROP EXTENSION nile_reset;
 DROP TABLE public.users, public.user_emails_by_uuid;
 DROP ROLE regress_app_owner;

@@ -19,8 +19,10 @@ ALTER DEFAULT PRIVILEGES GRANT USAGE ON TYPES TO regress_bi;
 
 CREATE EXTENSION nile_reset;
 
--- Who holds what on the extension's objects, besides their owner and
--- nile_reset_admin: nobody (PUBLIC keeps only USAGE on its domain).
+-- Who holds what on the extension's objects, besides their owner: the
+-- database's owner (pg_database_owner) the right to name administrators and
+-- USAGE on the `auth` the install created, and nobody else (PUBLIC keeps
+-- only USAGE on its domain).
 CREATE FUNCTION pg_temp.grants() RETURNS TABLE (object text, grantee text, privilege text)
 LANGUAGE sql AS $$
     WITH members AS (
@@ -38,7 +40,7 @@ LANGUAGE sql AS $$
     )
     SELECT m.object, CASE WHEN a.grantee = 0 THEN 'PUBLIC' ELSE a.grantee::regrole::text END, a.privilege_type
       FROM members m, aclexplode(m.acl) a
-     WHERE a.grantee <> m.owner AND a.grantee <> 'nile_reset_admin'::regrole
+     WHERE a.grantee <> m.owner
      ORDER BY 1, 2, 3
 $$;
 SELECT * FROM pg_temp.grants();
@@ -49,8 +51,8 @@ SELECT has_table_privilege('regress_bi', 'nile_reset.email_outbox', 'SELECT') AS
        has_function_privilege('regress_webapp', 'auth.generate_password_link(text, text, text)', 'EXECUTE') AS app_mints_links,
        has_function_privilege('regress_webapp', 'auth.claim_emails(text, integer, interval)', 'EXECUTE') AS app_claims_emails;
 -- The documented grants are still made.
-SELECT has_table_privilege('nile_reset_admin', 'nile_reset.email_templates', 'UPDATE') AS admin_edits_templates,
-       has_schema_privilege('nile_reset_admin', 'auth', 'USAGE') AS admin_uses_auth;
+SELECT has_function_privilege('pg_database_owner', 'auth.grant_admin(regrole)', 'EXECUTE') AS owner_names_admins,
+       has_schema_privilege('pg_database_owner', 'auth', 'USAGE') AS owner_uses_auth;
 
 -- A pre-existing `auth` and its objects keep the privileges their owner gave.
 DROP EXTENSION nile_reset;
@@ -68,7 +70,7 @@ CREATE EXTENSION nile_reset;
 SELECT * FROM pg_temp.grants();
 SELECT has_schema_privilege('regress_bi', 'auth', 'USAGE') AS bi_keeps_auth_usage,
        has_function_privilege('regress_bi', 'auth.app_function()', 'EXECUTE') AS bi_keeps_app_function,
-       has_schema_privilege('nile_reset_admin', 'auth', 'USAGE') AS admin_granted_foreign_auth;
+       has_schema_privilege('pg_database_owner', 'auth', 'USAGE') AS owner_granted_foreign_auth;
 
 DROP EXTENSION nile_reset;
 DROP SCHEMA auth CASCADE;

@@ -45,13 +45,14 @@ END
 $$;
 CREATE TRIGGER spy BEFORE UPDATE ON public.members FOR EACH ROW EXECUTE FUNCTION public.spy();
 INSERT INTO public.members VALUES (1, 'eve@example.com', NULL);
--- Not a superuser nor nile_reset_admin: cannot configure the directory.
+-- Not a superuser nor an administrator: cannot configure the directory.
 SELECT auth.use_user_table('public.members', 'id', 'email', 'pw', 'bcrypt');
 \echo :LAST_ERROR_SQLSTATE
 RESET ROLE;
 -- An administrator may point it only at tables they own: not this one.
 DROP ROLE IF EXISTS regress_admin_member;
-CREATE ROLE regress_admin_member IN ROLE nile_reset_admin;
+CREATE ROLE regress_admin_member;
+SELECT auth.grant_admin('regress_admin_member');
 SET ROLE regress_admin_member;
 SELECT auth.use_user_table('public.members', 'id', 'email', 'pw', 'bcrypt');
 \echo :LAST_ERROR_SQLSTATE
@@ -64,6 +65,7 @@ SELECT auth.reset_password('eve@example.com', :'token', 'correct horse battery')
 SELECT * FROM public.trigger_log;
 SELECT rolsuper FROM pg_roles WHERE rolname = 'regress_db_owner';
 
+SELECT auth.revoke_admin('regress_admin_member');
 DROP EXTENSION nile_reset;
 DROP TABLE public.members, public.trigger_log;
 DROP FUNCTION public.spy();
