@@ -115,10 +115,11 @@ pub fn reset_cookie(
     identifier: &str,
     secure: bool,
 ) -> HeaderValue {
-    let value = signed_value(
-        token,
-        &secret.sign(RESET_LABEL, &[database, token, identifier]),
-    );
+    // The identifier rides along (signed with the token) so that a reset can name its user
+    // without the client sending the email: Nile's React form sends only the password.
+    let signature = secret.sign(RESET_LABEL, &[database, token, identifier]);
+    let value = utf8_percent_encode(&format!("{token}|{identifier}|{signature}"), URI_COMPONENT)
+        .to_string();
     set_cookie(
         &reset_cookie_name(secure),
         &value,
@@ -145,26 +146,55 @@ pub enum ResetCookie {
 pub enum SentResetCookie {
     Missing,
     Malformed,
-    Signed { token: String, signature: String },
+    Signed {
+        token: String,
+        /// The identifier it was issued for; None in a cookie set by 0.2.0 (`token|signature`).
+        identifier: Option<String>,
+        signature: String,
+    },
 }
 
+/// Reads the reset cookie: `token|identifier|signature`, URL-encoded. The token (hex: the
+/// cookie is only ever set for a token the database accepted) ends at the first `|`, the
+/// signature (base64url) starts after the last, and the identifier is what lies between.
 pub fn read_reset(headers: &HeaderMap, secure: bool) -> SentResetCookie {
     let Some(raw) = read(headers, &reset_cookie_name(secure)).filter(|raw| !raw.is_empty()) else {
         return SentResetCookie::Missing;
     };
-    match split_signed(raw) {
-        Some((token, signature)) => SentResetCookie::Signed { token, signature },
-        None => SentResetCookie::Malformed,
+    let Some((rest, signature)) = split_signed(raw) else {
+        return SentResetCookie::Malformed;
+    };
+    let (token, identifier) = match rest.split_once('|') {
+        Some((token, identifier)) => (token.to_owned(), Some(identifier.to_owned())),
+        None => (rest, None),
+    };
+    if token.is_empty() {
+        return SentResetCookie::Malformed;
+    }
+    SentResetCookie::Signed {
+        token,
+        identifier,
+        signature,
     }
 }
 
 impl SentResetCookie {
+    /// The identifier the cookie names, not verified yet (see `verify`).
+    pub fn identifier(&self) -> Option<&str> {
+        match self {
+            SentResetCookie::Signed { identifier, .. } => identifier.as_deref(),
+            _ => None,
+        }
+    }
+
     /// The token, if the cookie was signed by us for `identifier` in `database`.
     pub fn verify(self, secret: &Secret, database: &str, identifier: &str) -> ResetCookie {
         match self {
             SentResetCookie::Missing => ResetCookie::Missing,
             SentResetCookie::Malformed => ResetCookie::Forged,
-            SentResetCookie::Signed { token, signature } => {
+            SentResetCookie::Signed {
+                token, signature, ..
+            } => {
                 if secret.verify(RESET_LABEL, &[database, &token, identifier], &signature) {
                     ResetCookie::Valid(token)
                 } else {
@@ -335,13 +365,28 @@ mod tests {
         assert_eq!(
             set_cookie.to_str().unwrap(),
             format!(
-                "nile.reset=t0k3n%7C{}; Path=/; HttpOnly; SameSite=Lax; Max-Age=14400",
+                "nile.reset=t0k3n%7Calice%40example.com%7C{}; Path=/; HttpOnly; SameSite=Lax; Max-Age=14400",
                 secret.sign(RESET_LABEL, &["app", "t0k3n", "alice@example.com"])
             )
         );
         let request = headers(&[("cookie", &cookie_pair(&set_cookie))]);
+        assert_eq!(
+            read_reset(&request, false).identifier(),
+            Some("alice@example.com")
+        );
         assert!(matches!(
             verify_reset(&request, &secret, "app", "alice@example.com", false),
+            ResetCookie::Valid(token) if token == "t0k3n"
+        ));
+        // 0.2.0's `token|signature` names no identifier and still verifies against the body's.
+        let old = format!(
+            "nile.reset=t0k3n%7C{}",
+            secret.sign(RESET_LABEL, &["app", "t0k3n", "alice@example.com"])
+        );
+        let request_0_2 = headers(&[("cookie", &old)]);
+        assert_eq!(read_reset(&request_0_2, false).identifier(), None);
+        assert!(matches!(
+            verify_reset(&request_0_2, &secret, "app", "alice@example.com", false),
             ResetCookie::Valid(token) if token == "t0k3n"
         ));
         assert!(matches!(

@@ -53,7 +53,7 @@ pub async fn request_reset(
 /// emails 65-75% of the time through it). timerfd wakes at the deadline
 /// itself, whenever the work ended.
 #[cfg(target_os = "linux")]
-async fn sleep_until_precisely(deadline: Instant) {
+pub(crate) async fn sleep_until_precisely(deadline: Instant) {
     match tokio_timerfd::Delay::new(deadline) {
         Ok(delay) => {
             if delay.await.is_ok() {
@@ -66,7 +66,7 @@ async fn sleep_until_precisely(deadline: Instant) {
 }
 
 #[cfg(not(target_os = "linux"))]
-async fn sleep_until_precisely(deadline: Instant) {
+pub(crate) async fn sleep_until_precisely(deadline: Instant) {
     tokio::time::sleep_until(deadline.into()).await;
 }
 
@@ -207,8 +207,10 @@ async fn answer_link(
     Ok(response)
 }
 
-/// PUT (resetPassword): `{password, email}` plus the reset cookie from the GET.
-/// 204 once the password is changed (the cookie is then cleared).
+/// PUT (resetPassword): `{password[, email]}` plus the reset cookie from the GET.
+/// 204 once the password is changed (the cookie is then cleared). Without an email (Nile's
+/// React form sends none, and Nile reads it from the token) the user is the one the cookie
+/// was issued for; with one, it must be that user's.
 pub async fn reset_password(
     State(state): State<Arc<AppState>>,
     ServedDatabase(db): ServedDatabase,
@@ -216,9 +218,7 @@ pub async fn reset_password(
     headers: HeaderMap,
     body: JsonBody,
 ) -> Result<Response, ApiError> {
-    let email = body
-        .non_empty_string("email")
-        .ok_or_else(|| ApiError::bad_request("Email is required"))?;
+    let email = body.non_empty_string("email");
     let password = body
         .optional_string("password")?
         .ok_or_else(|| ApiError::bad_request("Password is required"))?;
@@ -233,13 +233,23 @@ pub async fn reset_password(
     };
     // Links carry the identifier as the database stores it, Nile's SDK sends back the email as
     // typed: the cookie is bound to the database's normalization of either.
-    let binding = sql_api::normalize_identifier(&db, email).await?;
+    let (binding, identifier) = match email {
+        Some(email) => (
+            sql_api::normalize_identifier(&db, email).await?,
+            email.to_owned(),
+        ),
+        None => match sent.identifier() {
+            Some(identifier) => (identifier.to_owned(), identifier.to_owned()),
+            // A cookie from 0.2.0 names no one: the client must.
+            None => return Err(ApiError::bad_request("Email is required")),
+        },
+    };
     let token = match sent.verify(&state.secret, db.name(), &binding) {
         ResetCookie::Valid(token) => token,
         _ => return Err(ApiError::bad_request("Unable to process request")),
     };
     // The database normalizes identifiers its own way; it gets the email as typed.
-    sql_api::reset_password(&db, email, &token, password).await?;
+    sql_api::reset_password(&db, &identifier, &token, password).await?;
     Ok((
         StatusCode::NO_CONTENT,
         [(SET_COOKIE, cookies::clear_reset_cookie(secure))],
