@@ -144,20 +144,31 @@ impl Database {
 
     /// Runs `sql` (a statement returning exactly one row) with a statement prepared once per
     /// connection.
+    ///
+    /// The extension's calls run code the application's table owner wrote (a user filter,
+    /// an `on_password_reset` function, triggers). A session-level advisory lock it takes would
+    /// stay with this pooled connection and pass to whoever's request comes next, so every
+    /// statement is followed, in the same round trip (pipelined), by one that releases them;
+    /// the shim itself never holds one. If that cannot run, the connection leaves the pool.
     pub async fn query_one(
         &self,
         sql: &str,
         params: &[&(dyn ToSql + Sync)],
     ) -> Result<Row, ApiError> {
         let client = self.client().await?;
-        let statement = client
-            .prepare_cached(sql)
-            .await
-            .map_err(|error| self.query_error(error))?;
-        client
-            .query_one(&statement, params)
-            .await
-            .map_err(|error| self.query_error(error))
+        let (statement, release) = tokio::try_join!(
+            client.prepare_cached(sql),
+            client.prepare_cached(RELEASE_SESSION_LOCKS)
+        )
+        .map_err(|error| self.query_error(error))?;
+        let (row, released) = tokio::join!(
+            client.query_one(&statement, params),
+            client.execute(&release, &[])
+        );
+        if released.is_err() {
+            drop(Object::take(client));
+        }
+        row.map_err(|error| self.query_error(error))
     }
 
     /// The installed extension's version, when the database answers and has the version this
@@ -231,6 +242,9 @@ impl Database {
         }
     }
 }
+
+/// Releases the session-level advisory locks of the connection (see `Database::query_one`).
+const RELEASE_SESSION_LOCKS: &str = "SELECT pg_catalog.pg_advisory_unlock_all()";
 
 fn is_user_error(sqlstate: &str) -> bool {
     sqlstate.starts_with("22") || sqlstate.starts_with("28")

@@ -13,6 +13,7 @@ mod database_trouble;
 mod lifecycle;
 mod limits;
 mod link_check;
+mod owner_code;
 mod password_change;
 mod request_reset;
 mod reset_flow;
