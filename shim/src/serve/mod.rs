@@ -19,6 +19,7 @@ mod keys;
 mod metrics;
 mod observe;
 mod options;
+mod pages;
 mod password_policy;
 mod rate_limit;
 mod routes;
@@ -41,6 +42,7 @@ use crate::logging;
 use crate::shutdown::Shutdown;
 pub use keys::ApiKeys;
 pub use options::{NamedDatabase, ServeOptions};
+pub use pages::Pages;
 pub use secret::Secret;
 use state::AppState;
 
@@ -138,10 +140,16 @@ pub struct Routers {
 }
 
 pub fn routers(config: ServeConfig) -> anyhow::Result<Routers> {
+    routers_with_pages(config, None)
+}
+
+/// [`routers`], with the reference pages of `pages` in the public application (`serve
+/// --pages`); `None` leaves them out, as `serve` does by default.
+pub fn routers_with_pages(config: ServeConfig, pages: Option<Pages>) -> anyhow::Result<Routers> {
     let limits = routes::Limits::of(&config);
     let state = Arc::new(AppState::new(config)?);
     Ok(Routers {
-        public: routes::router(state.clone(), limits),
+        public: routes::router(state.clone(), limits, pages.map(Arc::new)),
         admin: routes::admin_router(state.clone()),
         state,
     })
@@ -153,11 +161,15 @@ pub async fn run(options: ServeOptions) -> anyhow::Result<()> {
     let mut shutdown = Shutdown::install()?;
     logging::init(options.common.log_format);
     let config = ServeConfig::from_options(&options)?;
+    let pages = options.pages()?;
+    if let Some(pages) = &pages {
+        tracing::info!(languages = ?pages.languages(), "serving the reference pages");
+    }
     let Routers {
         public,
         admin,
         state,
-    } = routers(config)?;
+    } = routers_with_pages(config, pages)?;
     state.databases.check_extensions(state.db_timeout).await?;
 
     let listener = TcpListener::bind(options.listen)

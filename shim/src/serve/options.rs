@@ -13,6 +13,7 @@ use axum::http::HeaderName;
 use clap::Args;
 use url::Url;
 
+use super::pages::Pages;
 use crate::http_server::ConnectionLimits;
 use crate::options::CommonOptions;
 
@@ -187,9 +188,30 @@ pub struct ServeOptions {
         value_parser = zero_or_at_most_a_minute
     )]
     pub min_response_time: Duration,
+
+    /// Serve the reference pages under /v2/databases/{database}/auth/pages/: forgot-password
+    /// (the email field), reset-password (where the emailed link lands) and done. Their origin
+    /// (--public-url's, else the one browsers reach) must be a trusted origin of the database.
+    #[arg(long, env = "NILE_RESET_PAGES")]
+    pub pages: bool,
+
+    /// Folder with the pages' texts and stylesheet, over the built-in ones: LANGUAGE.toml
+    /// files (en and de change those languages, others add one) and style.css. Needs --pages.
+    #[arg(long, env = "NILE_RESET_PAGES_DIR", value_name = "PATH")]
+    pub pages_dir: Option<PathBuf>,
 }
 
 impl ServeOptions {
+    /// The reference pages, when --pages asks for them, with --pages-dir's texts and
+    /// stylesheet.
+    pub fn pages(&self) -> anyhow::Result<Option<Pages>> {
+        match (self.pages, &self.pages_dir) {
+            (false, None) => Ok(None),
+            (false, Some(_)) => anyhow::bail!("--pages-dir needs --pages"),
+            (true, dir) => Pages::load(dir.as_deref()).map(Some),
+        }
+    }
+
     pub fn connection_limits(&self) -> ConnectionLimits {
         ConnectionLimits {
             header_read_timeout: self.header_read_timeout,
@@ -362,6 +384,16 @@ mod tests {
         );
         assert!("".parse::<DatabaseEntries>().is_err());
         assert!("no-dsn".parse::<DatabaseEntries>().is_err());
+    }
+
+    #[test]
+    fn pages_are_off_unless_asked_for() {
+        let options: ServeOptions = parse_without_env(&[]).unwrap();
+        assert!(options.pages().unwrap().is_none());
+        let options: ServeOptions = parse_without_env(&["--pages"]).unwrap();
+        assert_eq!(options.pages().unwrap().unwrap().languages(), ["en", "de"]);
+        let options: ServeOptions = parse_without_env(&["--pages-dir", "/tmp"]).unwrap();
+        assert!(options.pages().is_err());
     }
 
     #[test]

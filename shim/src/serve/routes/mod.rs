@@ -4,6 +4,9 @@ mod csrf;
 mod ops;
 mod reset;
 
+/// The latency floor's precise sleep, shared with the pages.
+pub(crate) use reset::sleep_until_precisely;
+
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -19,6 +22,7 @@ use tower_http::set_header::SetResponseHeaderLayer;
 
 use super::error::ApiError;
 use super::observe::observe;
+use super::pages::{self, Pages};
 use super::state::AppState;
 use super::ServeConfig;
 
@@ -38,15 +42,20 @@ impl Limits {
     }
 }
 
-pub fn router(state: Arc<AppState>, limits: Limits) -> Router {
-    let auth = Router::new()
+/// The public application; with `pages`, the reference pages too (`serve --pages`).
+pub fn router(state: Arc<AppState>, limits: Limits, pages: Option<Arc<Pages>>) -> Router {
+    let mut auth = Router::new()
         .route("/v2/databases/{database}/auth/csrf", get(csrf::issue))
         .route(
             "/v2/databases/{database}/auth/reset-password",
             get(reset::validate_link)
                 .post(reset::request_reset)
                 .put(reset::reset_password),
-        )
+        );
+    if let Some(pages) = pages {
+        auth = auth.merge(pages::routes(pages));
+    }
+    let auth = auth
         .layer(middleware::from_fn_with_state(
             limits.request_timeout,
             within_request_timeout,

@@ -14,6 +14,7 @@ mod lifecycle;
 mod limits;
 mod link_check;
 mod owner_code;
+mod pages;
 mod password_change;
 mod request_reset;
 mod reset_flow;
