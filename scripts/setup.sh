@@ -16,6 +16,9 @@ packages=(
   python3-venv python3-pip curl wrk sudo shellcheck
   # PHP's password_hash and password_verify (tests/frameworks.sh)
   php-cli
+  # The real-browser tests (tests/browser/run.sh): headless Chromium, driven by
+  # playwright-core; openssl makes the certificate of their TLS proxy
+  chromium openssl
   # Citus's build dependencies (tests/citus.sh builds it from source)
   libcurl4-openssl-dev liblz4-dev libzstd-dev libkrb5-dev libssl-dev
 )

@@ -6,17 +6,18 @@
 # and SMTP), the frameworks' own password verifiers on reset hashes, and a
 # schema-driven fuzz run of the HTTP API; the release
 # tests (upgrade, dump and restore, packages); and the whole flow on a
-# three-node Citus cluster (PostgreSQL 18). Installs what is missing first. Ends with one line counting every test:
+# three-node Citus cluster (PostgreSQL 18); and real-browser tests in headless Chromium (our
+# pages and Nile's React forms). Installs what is missing first. Ends with one line counting every test:
 # "tests: N passed, M failed".
 #
-#   scripts/test.sh [GROUP...]   groups: lint extension shim frameworks fuzz release packages citus (default: all)
+#   scripts/test.sh [GROUP...]   groups: lint extension shim frameworks fuzz release packages citus browser (default: all)
 #   NILE_RESET_PG_MAJORS="15 16 18" the majors the extension group covers
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/common.sh
 
 groups=("$@")
-[ "${#groups[@]}" -gt 0 ] || groups=(lint extension shim frameworks fuzz release packages citus)
+[ "${#groups[@]}" -gt 0 ] || groups=(lint extension shim frameworks fuzz release packages citus browser)
 read -r -a majors <<<"${NILE_RESET_PG_MAJORS:-${PG_MAJORS[*]}}"
 wanted() { [[ " ${groups[*]} " == *" $1 "* ]]; }
 
@@ -42,7 +43,7 @@ count() { # log exit_status
     /^test result:/ { for (i = 1; i <= NF; i++) { if ($(i) ~ /^passed;?$/) p += $(i-1); if ($(i) ~ /^failed;?$/) f += $(i-1) } }
     /All [0-9]+ tests passed/ { for (i = 1; i <= NF; i++) if ($(i) == "All") p += $(i+1) }
     /[0-9]+ of [0-9]+ tests failed/ { for (i = 1; i <= NF; i++) if ($(i) == "of") { f += $(i-1); p += $(i+1) - $(i-1) } }
-    /^(doc_links|schemathesis|sdk|sender_recipe|frameworks|schema_check|upgrade|dump_restore|package|citus): [0-9]+ passed, [0-9]+ failed/ { p += $2; f += $4 }
+    /^(doc_links|schemathesis|sdk|sender_recipe|frameworks|schema_check|upgrade|dump_restore|package|citus|browser): [0-9]+ passed, [0-9]+ failed/ { p += $2; f += $4 }
     END { print p + 0, f + 0 }' "$log")
   if [ "$status" -ne 0 ] && [ "$f" -eq 0 ]; then f=1; fi
   if [ "$status" -eq 0 ] && [ "$p" -eq 0 ] && [ "$f" -eq 0 ]; then p=1; fi
@@ -75,7 +76,7 @@ if wanted lint; then
   suite "rustfmt" cargo fmt --all --check
   suite "clippy (extension with pg15, companion crate)" \
     cargo clippy --workspace --all-targets -- -D warnings
-  suite "shellcheck" shellcheck --external-sources scripts/*.sh bench/*.sh tests/*.sh tests/sdk/*.sh packaging/*.sh .ci/run
+  suite "shellcheck" shellcheck --external-sources scripts/*.sh bench/*.sh tests/*.sh tests/sdk/*.sh tests/browser/*.sh packaging/*.sh .ci/run
   suite "documentation links" python3 tests/doc_links.py
 fi
 
@@ -92,7 +93,7 @@ fi
 
 # The companion crate and the fuzz run talk to PostgreSQL 15.
 use_pg_major 15
-if wanted shim || wanted frameworks || wanted fuzz || wanted release; then
+if wanted shim || wanted frameworks || wanted fuzz || wanted release || wanted browser; then
   log "installing the extension into the checkout's PostgreSQL 15"
   pgrx_install
 fi
@@ -119,6 +120,9 @@ if wanted packages; then
 fi
 if wanted citus; then
   suite "Citus: coordinator and two workers (PostgreSQL 18)" bash tests/citus.sh
+fi
+if wanted browser; then
+  suite "real browser: our pages and Nile's React forms in Chromium" bash tests/browser/run.sh
 fi
 
 echo
