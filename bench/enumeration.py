@@ -1,21 +1,34 @@
-"""Times reset requests (POST) for known and unknown emails over HTTP and
-reports how well a threshold on the latency tells them apart.
+"""Times requests to `nile-reset serve` for two groups of emails and reports
+how well a threshold on the latency tells the groups apart.
 
-Each email gets `rounds` POSTs, in a shuffled order interleaving known and
-unknown ones; an email's score is its median latency. A threshold classifier
-(which side is "known" included) is trained on all emails but one and tested
+  --request post: the reset request (POST) for known and unknown emails;
+  --request get:  the link check (GET) with a wrong token, for identifiers
+                  that have a token row (the known emails, once the POSTs
+                  have issued their tokens) and for identifiers that have
+                  none (the unknown emails).
+
+Each email gets `rounds` requests, in a shuffled order interleaving the two
+groups; an email's score is its median latency. A threshold classifier
+(which side is which included) is trained on all emails but one and tested
 on that one, for each email in turn (leave-one-out): the printed accuracy is
 the share of emails classified right.
+
+--summary FILE appends the result as a tab-separated line (label, request,
+the two medians in ms, accuracy, emails); --table FILE prints such lines as
+one markdown table.
 """
 
 import argparse
 import http.client
 import json
 import random
+import secrets
 import statistics
 import sys
 import time
-from urllib.parse import urlsplit
+from urllib.parse import urlencode, urlsplit
+
+CALLBACK = "http://localhost:3000/signed-in"
 
 
 def session(base):
@@ -31,19 +44,33 @@ def csrf_cookie(connection, path):
     return cookie
 
 
-def post_latency(connection, path, cookie, email):
-    body = json.dumps({
-        "email": email,
-        "callbackUrl": "http://localhost:3000/signed-in",
-        "redirectUrl": "http://localhost:3000/reset",
-    })
-    headers = {"content-type": "application/json", "cookie": cookie}
+def timed(connection, method, url, **kwargs):
     started = time.perf_counter()
-    connection.request("POST", f"{path}/auth/reset-password", body=body, headers=headers)
+    connection.request(method, url, **kwargs)
     response = connection.getresponse()
     response.read()
-    elapsed = time.perf_counter() - started
-    return response.status, elapsed
+    return response, time.perf_counter() - started
+
+
+def post_latency(connection, path, cookie, email):
+    """The reset request; every answer is 201 under --uniform-status."""
+    body = json.dumps({"email": email, "callbackUrl": CALLBACK, "redirectUrl": "http://localhost:3000/reset"})
+    headers = {"content-type": "application/json", "cookie": cookie}
+    response, elapsed = timed(connection, "POST", f"{path}/auth/reset-password", body=body, headers=headers)
+    if response.status != 201:
+        sys.exit(f"POST for {email} answered {response.status}, expected 201 (--uniform-status)")
+    return elapsed
+
+
+def get_latency(connection, path, _cookie, email):
+    """The link check with a wrong (well-formed, fresh) token: always 200
+    with the callback URL carrying the error."""
+    query = urlencode({"token": secrets.token_hex(32), "identifier": email, "callbackUrl": CALLBACK})
+    response, elapsed = timed(connection, "GET", f"{path}/auth/reset-password?{query}")
+    location = response.getheader("location") or ""
+    if response.status != 200 or "error=" not in location:
+        sys.exit(f"GET for {email} answered {response.status} (Location {location!r}), expected 200 with an error")
+    return elapsed
 
 
 def best_threshold(samples):
@@ -60,31 +87,22 @@ def best_threshold(samples):
     return best[1], best[2]
 
 
-def main():
-    parser = argparse.ArgumentParser()
-    parser.add_argument("base")
-    parser.add_argument("--known", type=int, default=10)
-    parser.add_argument("--unknown", type=int, default=10)
-    parser.add_argument("--rounds", type=int, default=7)
-    args = parser.parse_args()
-
+def measure(args):
     emails = [(f"known{i}@example.com", True) for i in range(1, args.known + 1)]
     emails += [(f"unknown{i}@example.com", False) for i in range(1, args.unknown + 1)]
+    request = post_latency if args.request == "post" else get_latency
     connection, path = session(args.base)
     cookie = csrf_cookie(connection, path)
     # Warm-up: the server's pool and the database's caches.
     for email, _ in emails:
-        post_latency(connection, path, cookie, email)
+        request(connection, path, cookie, email)
 
     latencies = {email: [] for email, _ in emails}
     for _ in range(args.rounds):
         order = list(emails)
         random.shuffle(order)
         for email, _ in order:
-            status, elapsed = post_latency(connection, path, cookie, email)
-            if status != 201:
-                sys.exit(f"POST for {email} answered {status}, expected 201 (--uniform-status)")
-            latencies[email].append(elapsed)
+            latencies[email].append(request(connection, path, cookie, email))
 
     samples = [(statistics.median(latencies[email]), known) for email, known in emails]
     right = 0
@@ -93,13 +111,57 @@ def main():
         right += ((score > threshold) == known_above) == known
     accuracy = right / len(samples)
 
-    def summary(known):
-        values = [score * 1000 for score, k in samples if k == known]
-        return f"median {statistics.median(values):.2f} ms (min {min(values):.2f}, max {max(values):.2f})"
+    def values(known):
+        return [score * 1000 for score, k in samples if k == known]
 
-    print(f"known emails:   {summary(True)}")
-    print(f"unknown emails: {summary(False)}")
-    print(f"classifier accuracy (leave-one-out, {len(samples)} emails): {accuracy:.0%}")
+    def summary(known):
+        v = values(known)
+        return f"median {statistics.median(v):.2f} ms (min {min(v):.2f}, max {max(v):.2f})"
+
+    if args.request == "post":
+        groups, noun = ("known emails:   ", "unknown emails: "), "emails"
+    else:
+        groups, noun = ("identifiers with a token:    ", "identifiers without a token: "), "identifiers"
+    print(f"{groups[0]}{summary(True)}")
+    print(f"{groups[1]}{summary(False)}")
+    print(f"classifier accuracy (leave-one-out, {len(samples)} {noun}): {accuracy:.0%}")
+    if args.summary:
+        with open(args.summary, "a") as out:
+            print("\t".join([args.label, args.request.upper(), f"{statistics.median(values(True)):.2f}",
+                             f"{statistics.median(values(False)):.2f}", f"{accuracy:.0%}", str(len(samples))]),
+                  file=out)
+
+
+def table(path):
+    print("| request | `--min-response-time` | known emails / identifiers with a token, median | "
+          "unknown emails / identifiers without, median | classifier accuracy (50% is chance) |")
+    print("|---|---|---|---|---|")
+    with open(path) as f:
+        lines = [line.rstrip("\n").split("\t") for line in f if line.strip()]
+    names = {"POST": "POST (reset request)", "GET": "GET (link check, wrong token)"}
+    for request in ("POST", "GET"):
+        for label, kind, first, second, accuracy, count in lines:
+            if kind == request:
+                print(f"| {names[kind]} | {label} | {first} ms | {second} ms | {accuracy} of {count} |")
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("base", nargs="?")
+    parser.add_argument("--request", choices=("post", "get"), default="post")
+    parser.add_argument("--known", type=int, default=10)
+    parser.add_argument("--unknown", type=int, default=10)
+    parser.add_argument("--rounds", type=int, default=7)
+    parser.add_argument("--summary")
+    parser.add_argument("--label", default="")
+    parser.add_argument("--table")
+    args = parser.parse_args()
+    if args.table:
+        table(args.table)
+    elif args.base:
+        measure(args)
+    else:
+        parser.error("a base URL, or --table FILE")
 
 
 if __name__ == "__main__":

@@ -3,10 +3,18 @@
 # Everything is measured in this one run, on this machine, against one local
 # cluster: variants are interleaved round by round so drift hits them alike.
 #
-#   BENCH_SECONDS   seconds per pgbench/wrk run        (default 6)
-#   BENCH_ROUNDS    rounds of the interleaved matrix   (default 2)
-#   BENCH_EMAILS    emails per sender-throughput run   (default 20000)
-#   BENCH_MASS      resets of the breach-response run  (default 100000)
+#   BENCH_SECONDS     seconds per pgbench/wrk run        (default 6)
+#   BENCH_ROUNDS      rounds of the interleaved matrix   (default 2)
+#   BENCH_EMAILS      emails per sender-throughput run   (default 20000)
+#   BENCH_MASS        resets of the breach-response run  (default 100000)
+#   BENCH_CALLS       calls per function counted by pg_stat_statements
+#                     (default 200)
+#   BENCH_RESET_POOL  tokens issued before each reset run, one per reset
+#                     (default 2500 per second of BENCH_SECONDS)
+#   BENCH_STEPS       the steps to run, of: matrix calls statements wakeup
+#                     sender breach shim enumeration citus (default: all).
+#                     Only a run of all of them becomes the "previous run"
+#                     of the targets table.
 #
 # The SMTP server is Postfix's smtp-sink (a fast C one: the sender, not the
 # server, is what is measured), installed from Debian's postfix package when
@@ -14,11 +22,28 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/common.sh
+. tests/release_lib.sh
+. bench/lib.sh
 
+all_steps="matrix calls statements wakeup sender breach shim enumeration citus"
+steps=" ${BENCH_STEPS:-$all_steps} "
+for step in $steps; do
+  case " $all_steps " in *" $step "*) ;; *) echo "unknown step in BENCH_STEPS: $step (steps: $all_steps)" >&2; exit 2 ;; esac
+done
+has_step() { [[ $steps == *" $1 "* ]]; }
 seconds=${BENCH_SECONDS:-6}
 rounds=${BENCH_ROUNDS:-2}
 emails=${BENCH_EMAILS:-20000}
 mass=${BENCH_MASS:-100000}
+calls=${BENCH_CALLS:-200}
+# The users of the verify rows, u1..u<verify_users>, each with a token; the
+# reset pools use the users after them.
+verify_users=10000
+reset_pool=${BENCH_RESET_POOL:-$((seconds * 2500))}
+if [ $((verify_users + reset_pool)) -gt 100000 ]; then
+  echo "BENCH_RESET_POOL is at most $((100000 - verify_users)) (the seeded users after the verify rows' ones)" >&2
+  exit 2
+fi
 port=${NILE_RESET_BENCH_PORT:-$BENCH_PORT}
 datadir=$PROJECT_ROOT/target/bench-cluster
 work=$PROJECT_ROOT/target/bench
@@ -26,16 +51,31 @@ db=bench
 dsn="postgres://postgres@127.0.0.1:$port/$db"
 mkdir -p "$work"
 results=$work/results.tsv
-: > "$results"
+facts=$work/facts.tsv
+statements=$work/statements.tsv
+: >"$results"
+: >"$statements"
+fact() { printf '%s\t%s\n' "$1" "$2" >>"$facts"; }
+: >"$facts"
+fact started "$(date -u '+%Y-%m-%d %H:%M UTC')"
+fact seconds "$seconds"
+fact rounds "$rounds"
+fact calls "$calls"
+read -ra step_list <<<"$steps"
+fact steps "${step_list[*]}"
 
 bash scripts/setup.sh
-if ! command -v smtp-sink >/dev/null; then
+if { has_step sender || has_step breach; } && ! command -v smtp-sink >/dev/null; then
   log "installing Postfix's smtp-sink (package postfix, no MTA configured)"
   echo "postfix postfix/main_mailer_type select No configuration" | debconf-set-selections
   DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends postfix >/dev/null
 fi
-log "building release binaries"
-pgrx_install --release
+pg_bin=$(bench_bin "$work")
+# A cluster left running by an interrupted run uses the installation about
+# to be replaced.
+if [ -x "$pg_bin/pg_ctl" ]; then stop_cluster "$pg_bin" "$datadir"; fi
+log "building release binaries (the extension into a private copy of PostgreSQL $PG_MAJOR)"
+bench_installation release "$work"
 cargo build --release -q -p nile_reset_shim
 bin=$PROJECT_ROOT/target/release/nile-reset
 
@@ -43,23 +83,36 @@ pids=()
 cleanup() {
   for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
   wait 2>/dev/null || true
-  stop_cluster "$PG_BIN" "$datadir"
+  stop_cluster "$pg_bin" "$datadir"
 }
 trap cleanup EXIT
 
-start_cluster "$PG_BIN" "$datadir" "$port"
+# pg_stat_statements is loaded for the statements-per-call column, but
+# tracks nothing unless a session asks (compute_query_id and track are
+# superuser settings): the measured sessions run as they would without it.
+rm -rf "$datadir"
+start_cluster "$pg_bin" "$datadir" "$port" "shared_preload_libraries = 'pg_stat_statements'
+compute_query_id = off
+pg_stat_statements.track = none"
 q() { psql -X -q -v ON_ERROR_STOP=1 -h 127.0.0.1 -p "$port" -U postgres -d "$db" "$@"; }
 psql -X -q -h 127.0.0.1 -p "$port" -U postgres -d postgres -c "DROP DATABASE IF EXISTS $db" -c "CREATE DATABASE $db"
-log "seeding 100k users"
+log "seeding 100k users, each with a password (bcrypt, cost 4)"
 q <<'SQL'
 SET client_min_messages = warning;
 CREATE EXTENSION nile_reset;
+CREATE EXTENSION pg_stat_statements;
 SELECT auth.use_nile_users() \g /dev/null
 \i bench/peer.sql
 SELECT auth.add_trusted_origin('http://localhost:3000') \g /dev/null
 INSERT INTO users.users (email, name) SELECT 'u' || g || '@example.com', 'User ' || g FROM generate_series(1, 100000) g;
+-- Users who reset have a password: the resets update their credential.
+INSERT INTO auth.credentials (user_id, method, provider, payload)
+SELECT u.id, 'EMAIL_PASSWORD', 'nile', jsonb_build_object('crypt', 'crypt-bf/4', 'hash', h.hash, 'email', u.email)
+  FROM users.users u, (SELECT bench.crypt('seeded password', bench.gen_salt('bf', 4)) AS hash) h;
 -- Requests for the same user in quick succession must all do the work.
 ALTER DATABASE bench SET nile_reset.min_resend_interval = 0;
+-- Resets measure the work around the hash, not bcrypt's (cost 10 by default).
+ALTER DATABASE bench SET nile_reset.bcrypt_cost = 4;
 VACUUM ANALYZE;
 SQL
 
@@ -73,58 +126,175 @@ start_sender() {
 stop_sender() { kill "$sender_pid" 2>/dev/null || true; wait "$sender_pid" 2>/dev/null || true; }
 
 reset_tables() {
-  q -c "TRUNCATE nile_reset.email_outbox, nile_reset.verification_tokens" -c "CHECKPOINT"
+  q -c "TRUNCATE nile_reset.email_outbox, nile_reset.verification_tokens, bench.lean_outbox, bench.lean_tokens" -c "CHECKPOINT"
 }
 
-# One pgbench run; prints tps.
-pgbench_tps() { # script clients sync_commit extra_options
+# One pgbench run; prints tps. A failed transaction fails the benchmark.
+pgbench_tps() { # script clients sync_commit [extra PGOPTIONS [pgbench options...]]
   local script=$1 clients=$2 sync=$3 extra=${4:-}
-  local threads=$(( clients < 2 ? clients : 2 ))
-  PGOPTIONS="-c synchronous_commit=$sync $extra" \
-    pgbench -n -h 127.0.0.1 -p "$port" -U postgres -c "$clients" -j "$threads" -T "$seconds" \
-      -f "bench/$script.pgbench" "$db" 2>/dev/null | awk '/^tps/ {print $3; exit}'
+  shift $(($# < 4 ? $# : 4))
+  local threads=$((clients < 2 ? clients : 2))
+  if ! PGOPTIONS="-c synchronous_commit=$sync $extra" \
+    pgbench -n -h 127.0.0.1 -p "$port" -U postgres -c "$clients" -j "$threads" -T "$seconds" "$@" \
+    -f "bench/$script.pgbench" "$db" >"$work/pgbench.txt" 2>&1; then
+    tail -n 20 "$work/pgbench.txt" >&2
+    echo "pgbench failed: $script, $clients client(s), synchronous_commit=$sync" >&2
+    return 1
+  fi
+  awk '/^tps/ {print $3; exit}' "$work/pgbench.txt"
+}
+record() { # round sync clients variant tps
+  printf '%s\t%s\t%s\t%s\t%s\n' "$@" >>"$results"
+  log "round $1 sync=$2 clients=$3 $4: $5 tps"
 }
 
-log "throughput matrix: $rounds round(s) x 2 sync modes x 3 client counts x 4 variants x ${seconds}s"
-start_sender
-for round in $(seq "$rounds"); do
+# Tokens for users u<first>..: issued through auth.generate_password_link
+# and kept in bench.tokens under purpose.
+issue_tokens() { # purpose first count
+  local issued
+  issued=$(q -tA -c "SELECT bench.issue_tokens('$1', $2, $3)")
+  [ "$issued" = "$3" ] || { echo "issued $issued of $3 $1 tokens" >&2; exit 1; }
+}
+
+# The generate matrix: sync modes x client counts x variants.
+matrix_round() { # round
+  local round=$1 sync clients variant tps
   for sync in on off; do
     for clients in 1 8 32; do
-      for variant in nile_reset peer floor nile_reset_no_wakeups; do
+      for variant in nile_reset peer lean_peer floor nile_reset_no_wakeups; do
         reset_tables
         case $variant in
-          nile_reset) tps=$(pgbench_tps nile_reset "$clients" "$sync") ;;
-          peer) tps=$(pgbench_tps peer "$clients" "$sync") ;;
-          floor) tps=$(pgbench_tps floor "$clients" "$sync") ;;
           nile_reset_no_wakeups) tps=$(pgbench_tps nile_reset "$clients" "$sync" "-c nile_reset.wakeups=off") ;;
+          *) tps=$(pgbench_tps "$variant" "$clients" "$sync") ;;
         esac
-        printf '%s\t%s\t%s\t%s\t%s\n' "$round" "$sync" "$clients" "$variant" "$tps" >>"$results"
-        log "round $round sync=$sync clients=$clients $variant: $tps tps"
+        record "$round" "$sync" "$clients" "$variant" "$tps"
       done
     done
   done
-done
+}
 
-log "wake-up latency with an idle sender: 200 requests at 20/s, commit to sent"
-reset_tables
-sleep 2
-PGOPTIONS="-c synchronous_commit=on" pgbench -n -h 127.0.0.1 -p "$port" -U postgres -c 1 -R 20 -t 200 \
-  -f bench/nile_reset.pgbench "$db" >/dev/null 2>&1
-sleep 3
-latency=$(q -tA -F $'\t' -c "
-  WITH waits AS (SELECT 1000 * extract(epoch FROM sent_at - created) AS ms, sent_at FROM nile_reset.email_outbox)
-  SELECT round(percentile_cont(0.50) WITHIN GROUP (ORDER BY ms)::numeric, 1),
-         round(percentile_cont(0.90) WITHIN GROUP (ORDER BY ms)::numeric, 1),
-         round(percentile_cont(0.99) WITHIN GROUP (ORDER BY ms)::numeric, 1),
-         round(max(ms)::numeric, 1),
-         count(sent_at), count(*)
-    FROM waits")
-stop_sender
+# Verify and reset, 1 client, synchronous_commit off (the work of the call,
+# not the commit's flush), with their baselines: verify with a wrong token
+# (u1..u10000 all hold one) against one indexed SELECT on the token table,
+# both with the identifier in a literal (pgbench substitutes :id inside
+# quotes too), as an application passes it; verify with u1's right token,
+# which it does not consume; reset_password against the PL/pgSQL + pgcrypto
+# peer, each with a fresh pool of tokens (one per transaction, handed out in
+# order by a sequence).
+calls_round() { # round
+  local round=$1 variant tps right used
+  reset_tables
+  issue_tokens verify 1 "$verify_users"
+  right=$(q -tA -F ' ' -c "SELECT identifier, token FROM bench.tokens WHERE purpose = 'verify' AND n = 1")
+  for variant in verify_wrong token_select verify_right reset peer_reset; do
+    case $variant in
+      verify_right)
+        [ "$(q -tA -c "SELECT status FROM auth.verify_password_token('${right% *}', '${right#* }')")" = valid ] ||
+          { echo "the verify row's token is not valid" >&2; exit 1; }
+        tps=$(pgbench_tps verify_right 1 off "" -D "identifier=${right% *}" -D "token=${right#* }")
+        ;;
+      reset | peer_reset)
+        issue_tokens reset $((verify_users + 1)) "$reset_pool"
+        q -c "SELECT setval('bench.reset_next', 1, false)" -c "CHECKPOINT" >/dev/null
+        tps=$(pgbench_tps "$variant" 1 off)
+        used=$(q -tA -c "SELECT last_value FROM bench.reset_next")
+        if [ "$used" -ge "$reset_pool" ]; then
+          echo "$variant used up its $reset_pool tokens: raise BENCH_RESET_POOL" >&2
+          exit 1
+        fi
+        ;;
+      *) tps=$(pgbench_tps "$variant" 1 off) ;;
+    esac
+    record "$round" off 1 "$variant" "$tps"
+  done
+}
+
+if has_step matrix || has_step calls; then
+  log "throughput: $rounds round(s) of the generate matrix (2 sync modes x 3 client counts x 5 variants)" \
+    "and the verify and reset rows (5 at 1 client), as BENCH_STEPS selects, ${seconds}s each"
+  start_sender
+  for round in $(seq "$rounds"); do
+    if has_step matrix; then matrix_round "$round"; fi
+    if has_step calls; then calls_round "$round"; fi
+  done
+  stop_sender
+fi
+
+# Statements per call: pg_stat_statements with track = all in one session
+# (and nowhere else), $warmup warm-up calls (the plan cache makes custom
+# plans for the first five executions of a statement, then a generic one),
+# then $calls calls, each its own top-level statement; the statements they
+# run inside the database (every entry but the top-level ones) divided by
+# $calls. :n in the call is the call's number: 1..$calls, then the
+# warm-ups' numbers after them.
+warmup=10
+count_statements() { # name call
+  local name=$1 call=$2 i per_call
+  per_call=$({
+    echo "SET compute_query_id = on;"
+    echo "SET pg_stat_statements.track = 'all';"
+    echo "\\o /dev/null"
+    for i in $(seq $((calls + 1)) $((calls + warmup))); do echo "${call//:n/$i};"; done
+    echo "SELECT pg_stat_statements_reset();"
+    for i in $(seq "$calls"); do echo "${call//:n/$i};"; done
+    echo "SET pg_stat_statements.track = 'none';"
+    echo "\\o"
+    echo "SELECT round(coalesce(sum(calls) FILTER (WHERE NOT toplevel), 0)::numeric / $calls, 1) FROM pg_stat_statements;"
+  } | q -tA)
+  printf '%s\t%s\n' "$name" "$per_call" >>"$statements"
+  log "statements per call, $name: $per_call"
+}
+if has_step statements; then
+  log "statements per call: $calls calls of each function, counted by pg_stat_statements"
+  start_sender
+  reset_tables
+  urls="'http://localhost:3000/done', 'http://localhost:3000/reset'"
+  count_statements nile_reset "SELECT created FROM auth.generate_password_token('u:n@example.com', $urls)"
+  count_statements peer "SELECT created FROM bench.peer_generate_password_token('u:n@example.com', $urls)"
+  count_statements lean_peer "SELECT created FROM bench.lean_generate_password_token('u:n@example.com', $urls)"
+  count_statements floor "SELECT bench.floor_two_writes('u:n@example.com')"
+  reset_tables
+  issue_tokens verify 1 "$verify_users"
+  count_statements verify_wrong \
+    "SELECT status FROM auth.verify_password_token('u:n@example.com', '$(printf '0%.0s' {1..64})')"
+  count_statements verify_right "SELECT v.status FROM bench.tokens t, auth.verify_password_token(t.identifier, t.token) v
+     WHERE t.purpose = 'verify' AND t.n = 1"
+  for variant in reset peer_reset; do
+    function=auth.reset_password
+    if [ "$variant" = peer_reset ]; then function=bench.peer_reset_password; fi
+    issue_tokens reset $((verify_users + 1)) $((calls + warmup))
+    count_statements "$variant" "SELECT $function(t.identifier, t.token, 'bench password :n')
+       FROM bench.tokens t WHERE t.purpose = 'reset' AND t.n = :n"
+  done
+  stop_sender
+fi
+
+if has_step wakeup; then
+  log "wake-up latency with an idle sender: 200 requests at 20/s, commit to sent"
+  start_sender
+  reset_tables
+  sleep 2
+  PGOPTIONS="-c synchronous_commit=on" pgbench -n -h 127.0.0.1 -p "$port" -U postgres -c 1 -R 20 -t 200 \
+    -f bench/nile_reset.pgbench "$db" >/dev/null 2>&1
+  sleep 3
+  latency=$(q -tA -F $'\t' -c "
+    WITH waits AS (SELECT 1000 * extract(epoch FROM sent_at - created) AS ms, sent_at FROM nile_reset.email_outbox)
+    SELECT round(percentile_cont(0.50) WITHIN GROUP (ORDER BY ms)::numeric, 1),
+           round(percentile_cont(0.90) WITHIN GROUP (ORDER BY ms)::numeric, 1),
+           round(percentile_cont(0.99) WITHIN GROUP (ORDER BY ms)::numeric, 1),
+           round(max(ms)::numeric, 1),
+           count(sent_at), count(*)
+      FROM waits")
+  stop_sender
+  fact wakeup "$latency"
+fi
 
 smtp_port=$BENCH_SMTP_PORT
-smtp-sink -u nobody "127.0.0.1:$smtp_port" 1024 >"$work/smtp-sink.log" 2>&1 &
-pids+=("$!")
 smtp_flags=(--transport smtp --smtp-url "smtp://127.0.0.1:$smtp_port")
+if has_step sender || has_step breach; then
+  smtp-sink -u nobody "127.0.0.1:$smtp_port" 1024 >"$work/smtp-sink.log" 2>&1 &
+  pids+=("$!")
+fi
 # Throughput settings: big claims, many connections. Logs at warn: one info
 # line per email would be part of what is measured.
 fast_flags=(--poll-interval 1s --batch-size 1000 --concurrency 16)
@@ -141,93 +311,114 @@ queue_resets() { # count: one auth.generate_password_tokens statement for u1..u<
 # Queues $1 resets with no sender running, then times a sender started with
 # the remaining arguments, from its start to an empty outbox: emails/s.
 delivery_rate() {
-  local count=$1; shift
+  local count=$1
+  shift
   reset_tables
   rm -rf "$work/mail"
   [ "$(queue_resets "$count")" = "$count" ] || { echo "not every reset was queued" >&2; exit 1; }
-  local start; start=$(now)
+  local start
+  start=$(now)
   RUST_LOG=warn "$bin" send --database-url "$dsn" "${fast_flags[@]}" "$@" >"$work/sender-rate.log" 2>&1 &
   sender_pid=$!
   pids+=("$sender_pid")
   wait_drained
-  local end; end=$(now)
+  local end
+  end=$(now)
   stop_sender
-  local sent; sent=$(q -tA -c "SELECT count(*) FROM nile_reset.email_outbox WHERE sent_at IS NOT NULL")
+  local sent
+  sent=$(q -tA -c "SELECT count(*) FROM nile_reset.email_outbox WHERE sent_at IS NOT NULL")
   [ "$sent" = "$count" ] || { echo "sent $sent of $count" >&2; exit 1; }
   awk -v n="$sent" -v a="$start" -v b="$end" 'BEGIN { printf "%.0f", n / (b - a) }'
 }
-
-log "sender throughput: $emails queued emails, SMTP (smtp-sink) and file transport, interleaved"
-smtp_runs=()
-file_runs=()
-for round in $(seq "$rounds"); do
-  smtp_runs+=("$(delivery_rate "$emails" "${smtp_flags[@]}")")
-  file_runs+=("$(delivery_rate "$emails" --transport file --outbox-dir "$work/mail")")
-  log "round $round: SMTP ${smtp_runs[-1]} emails/s, file ${file_runs[-1]} emails/s"
-done
 mean() { printf '%s\n' "$@" | awk '{ s += $1 } END { printf "%.0f", s / NR }'; }
-smtp_rate=$(mean "${smtp_runs[@]}")
-file_rate=$(mean "${file_runs[@]}")
 
-log "breach response: $mass resets in one statement, delivered over SMTP by a running sender"
-reset_tables
-RUST_LOG=warn "$bin" send --database-url "$dsn" "${fast_flags[@]}" "${smtp_flags[@]}" >"$work/sender-mass.log" 2>&1 &
-sender_pid=$!
-pids+=("$sender_pid")
-sleep 2
-start=$(now)
-queued=$(queue_resets "$mass")
-committed=$(now)
-wait_drained
-delivered=$(now)
-stop_sender
-[ "$queued" = "$mass" ] || { echo "queued $queued of $mass" >&2; exit 1; }
-mass_queue=$(seconds_between "$start" "$committed")
-mass_deliver=$(seconds_between "$committed" "$delivered")
-log "queued in ${mass_queue}s, delivered ${mass_deliver}s after the commit"
+if has_step sender; then
+  log "sender throughput: $emails queued emails, SMTP (smtp-sink) and file transport, interleaved"
+  smtp_runs=()
+  file_runs=()
+  for round in $(seq "$rounds"); do
+    smtp_runs+=("$(delivery_rate "$emails" "${smtp_flags[@]}")")
+    file_runs+=("$(delivery_rate "$emails" --transport file --outbox-dir "$work/mail")")
+    log "round $round: SMTP ${smtp_runs[-1]} emails/s, file ${file_runs[-1]} emails/s"
+  done
+  fact smtp_rate "$(mean "${smtp_runs[@]}")"
+  fact file_rate "$(mean "${file_runs[@]}")"
+fi
 
-log "HTTP shim under wrk vs the same call through pgbench, 8 connections"
-reset_tables
-start_sender
-http_port=$BENCH_HTTP_PORT
-admin_port=$BENCH_ADMIN_PORT
-# Throughput, not the guards: no per-address limit (wrk is one address) and
-# no latency floor.
-NILE_RESET_SECRET=bench-secret-bench-secret-bench-secret "$bin" serve --listen "127.0.0.1:$http_port" \
-  --admin-listen "127.0.0.1:$admin_port" --rate-limit-per-minute 0 --min-response-time 0 \
-  --database "$db=$dsn" >"$work/shim.log" 2>&1 &
-pids+=("$!")
-for _ in $(seq 50); do curl -fsS "http://127.0.0.1:$admin_port/healthz" >/dev/null 2>&1 && break; sleep 0.2; done
-cookie=$(curl -fsS -D - -o /dev/null "http://127.0.0.1:$http_port/v2/databases/$db/auth/csrf" \
-  | awk -F': ' 'tolower($1) == "set-cookie" { split($2, c, ";"); print c[1]; exit }')
-# Interleaved, like the matrix: wrk, pgbench, wrk, pgbench ...
-wrk_runs=()
-direct_runs=()
-for round in $(seq "$rounds"); do
+if has_step breach; then
+  log "breach response: $mass resets in one statement, delivered over SMTP by a running sender"
   reset_tables
-  COOKIE="$cookie" wrk -t 2 -c 8 -d "${seconds}s" -s bench/reset_password.lua \
-    "http://127.0.0.1:$http_port/v2/databases/$db/auth/reset-password" >"$work/wrk.txt"
-  # Every answer must be 201 (created) for the comparison to mean anything.
-  if grep -q "Non-2xx" "$work/wrk.txt"; then cat "$work/wrk.txt"; echo "wrk saw failed requests" >&2; exit 1; fi
-  wrk_runs+=("$(awk '/^Requests\/sec/ {print $2}' "$work/wrk.txt")")
+  RUST_LOG=warn "$bin" send --database-url "$dsn" "${fast_flags[@]}" "${smtp_flags[@]}" >"$work/sender-mass.log" 2>&1 &
+  sender_pid=$!
+  pids+=("$sender_pid")
+  sleep 2
+  start=$(now)
+  queued=$(queue_resets "$mass")
+  committed=$(now)
+  wait_drained
+  delivered=$(now)
+  stop_sender
+  [ "$queued" = "$mass" ] || { echo "queued $queued of $mass" >&2; exit 1; }
+  fact mass "$mass"
+  fact mass_queue "$(seconds_between "$start" "$committed")"
+  fact mass_deliver "$(seconds_between "$committed" "$delivered")"
+  log "queued in $(seconds_between "$start" "$committed")s, delivered $(seconds_between "$committed" "$delivered")s after the commit"
+fi
+
+if has_step shim; then
+  log "HTTP shim under wrk vs the same call through pgbench, 8 connections"
   reset_tables
-  direct_runs+=("$(pgbench_tps nile_reset 8 on)")
-  log "round $round: shim ${wrk_runs[-1]} req/s, direct ${direct_runs[-1]} tps"
-done
-wrk_rps=$(mean "${wrk_runs[@]}")
-direct_tps=$(mean "${direct_runs[@]}")
-stop_sender
+  start_sender
+  http_port=$BENCH_HTTP_PORT
+  admin_port=$BENCH_ADMIN_PORT
+  # Throughput, not the guards: no per-address limit (wrk is one address) and
+  # no latency floor.
+  NILE_RESET_SECRET=bench-secret-bench-secret-bench-secret "$bin" serve --listen "127.0.0.1:$http_port" \
+    --admin-listen "127.0.0.1:$admin_port" --rate-limit-per-minute 0 --min-response-time 0 \
+    --database "$db=$dsn" >"$work/shim.log" 2>&1 &
+  pids+=("$!")
+  for _ in $(seq 50); do curl -fsS "http://127.0.0.1:$admin_port/healthz" >/dev/null 2>&1 && break; sleep 0.2; done
+  cookie=$(curl -fsS -D - -o /dev/null "http://127.0.0.1:$http_port/v2/databases/$db/auth/csrf" |
+    awk -F': ' 'tolower($1) == "set-cookie" { split($2, c, ";"); print c[1]; exit }')
+  # Interleaved, like the matrix: wrk, pgbench, wrk, pgbench ...
+  wrk_runs=()
+  direct_runs=()
+  for round in $(seq "$rounds"); do
+    reset_tables
+    COOKIE="$cookie" wrk -t 2 -c 8 -d "${seconds}s" -s bench/reset_password.lua \
+      "http://127.0.0.1:$http_port/v2/databases/$db/auth/reset-password" >"$work/wrk.txt"
+    # Every answer must be 201 (created) for the comparison to mean anything.
+    if grep -q "Non-2xx" "$work/wrk.txt"; then cat "$work/wrk.txt"; echo "wrk saw failed requests" >&2; exit 1; fi
+    wrk_runs+=("$(awk '/^Requests\/sec/ {print $2}' "$work/wrk.txt")")
+    reset_tables
+    direct_runs+=("$(pgbench_tps nile_reset 8 on)")
+    log "round $round: shim ${wrk_runs[-1]} req/s, direct ${direct_runs[-1]} tps"
+  done
+  fact wrk_rps "$(mean "${wrk_runs[@]}")"
+  fact direct_tps "$(mean "${direct_runs[@]}")"
+  stop_sender
+fi
 
-python3 bench/report.py "$results" "$latency" "$smtp_rate" "$wrk_rps" "$direct_tps" \
-  "$file_rate" "$mass" "$mass_queue" "$mass_deliver" | tee "$work/report.md"
+# The targets table compares with the previous complete run.
+python3 bench/report.py "$work" | tee "$work/report.md"
+if [ "$steps" = " $all_steps " ]; then cp "$work/targets.tsv" "$work/previous.tsv"; fi
 
-# Account enumeration by timing (docs/security.md): the classifier's
-# accuracy with the latency floor, and without it as the same run's baseline.
-log "timing: can a client tell known emails from unknown ones?"
-BENCH_PROFILE=release bash bench/enumeration.sh | tail -n 1 | sed 's/^/with the latency floor (default 50ms): /'
-BENCH_PROFILE=release bash bench/enumeration.sh --min-response-time 0 | tail -n 1 | sed 's/^/without it (--min-response-time 0):   /'
+# Account enumeration by timing (docs/security.md): for the reset request
+# (POST) and the link check (GET), the classifier's accuracy with the
+# latency floor, and without it as the same run's baseline.
+if has_step enumeration; then
+  log "timing: can a client tell known emails from unknown ones, or identifiers with a token from those without?"
+  rm -f "$work/enumeration.tsv"
+  BENCH_PG_BIN=$pg_bin ENUM_SUMMARY=$work/enumeration.tsv ENUM_LABEL="50 ms (default)" \
+    bash bench/enumeration.sh >"$work/enumeration-floor.txt"
+  BENCH_PG_BIN=$pg_bin ENUM_SUMMARY=$work/enumeration.tsv ENUM_LABEL="0 (off)" \
+    bash bench/enumeration.sh --min-response-time 0 >"$work/enumeration-no-floor.txt"
+  python3 bench/enumeration.py --table "$work/enumeration.tsv" | tee -a "$work/report.md"
+fi
 
 # Scaling out (docs/citus.md): the users table distributed
 # over a coordinator and two workers, against single-node PostgreSQL 18.
-log "Citus: generate_password_token with the users table distributed, against one node"
-bash bench/citus.sh | tail -n 6
+if has_step citus; then
+  log "Citus: generate_password_token with the users table distributed, against one node"
+  bash bench/citus.sh | tail -n 6
+fi
