@@ -55,7 +55,7 @@ async fn full_reset_flow_and_logs_without_secrets() {
     assert_eq!(
         reset_cookie,
         format!(
-            "nile.reset={token}%7C{}; Path=/; HttpOnly; SameSite=Lax; Max-Age=14400",
+            "nile.reset={token}%7Calice%40example.com%7C{}; Path=/; HttpOnly; SameSite=Lax; Max-Age=14400",
             reset_signature("http_flow", &token, "alice@example.com")
         )
     );
