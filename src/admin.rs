@@ -516,6 +516,11 @@ fn to_reset(client: &SpiClient<'_>) -> Vec<ToReset> {
 mod tests {
     use pgrx::prelude::*;
 
+    /// The first column of `sql`'s one row.
+    fn answer<T: pgrx::IntoDatum + pgrx::FromDatum>(sql: &str) -> Option<T> {
+        Spi::get_one::<T>(sql).unwrap()
+    }
+
     fn role(name: &str) {
         Spi::run(&format!("CREATE ROLE {name}")).unwrap();
     }
@@ -547,28 +552,24 @@ mod tests {
         };
         assert_eq!(rights(), "f f f f f f f f f f f f f");
         assert_eq!(
-            Spi::get_one::<bool>("SELECT auth.grant_admin('admin_set_test')").unwrap(),
+            answer::<bool>("SELECT auth.grant_admin('admin_set_test')"),
             Some(true)
         );
         assert_eq!(rights(), "t t t t f t f f f f t t f");
         assert_eq!(
-            Spi::get_one::<bool>("SELECT auth.grant_admin('admin_set_test')").unwrap(),
+            answer::<bool>("SELECT auth.grant_admin('admin_set_test')"),
             Some(false)
         );
         assert_eq!(
-            Spi::get_one::<String>("SELECT string_agg(role::text, ',') FROM auth.admins()")
-                .unwrap(),
+            answer::<String>("SELECT string_agg(role::text, ',') FROM auth.admins()"),
             Some("admin_set_test".to_owned())
         );
         assert_eq!(
-            Spi::get_one::<bool>("SELECT auth.revoke_admin('admin_set_test')").unwrap(),
+            answer::<bool>("SELECT auth.revoke_admin('admin_set_test')"),
             Some(true)
         );
         assert_eq!(rights(), "f f f f f f f f f f f f f");
-        assert_eq!(
-            Spi::get_one::<i64>("SELECT count(*) FROM auth.admins()").unwrap(),
-            Some(0)
-        );
+        assert_eq!(answer::<i64>("SELECT count(*) FROM auth.admins()"), Some(0));
     }
 
     /// Inside an extension script (an update calling grant_admin's code)

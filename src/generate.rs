@@ -12,9 +12,12 @@ use crate::directory::{self, Directory, User};
 use crate::email::check_email;
 use crate::error::{internal_error, or_raise, required, ArgError};
 use crate::links::{origin_of, parse_http_url, reset_link};
-use crate::outbox::{outbox_columns, wake, wake_args, wake_expression, Email};
+use crate::outbox::{
+    outbox_columns, wake, wake_args, wake_expression, Email, EMAIL_ARGS, EMAIL_TYPES, WAKE_ARGS,
+    WAKE_TYPES,
+};
 use crate::settings::{MIN_RESEND_INTERVAL_SECONDS, TOKEN_TTL_SECONDS};
-use crate::spi::{execute, first_row, not_null, Statement};
+use crate::spi::{execute, first_row, not_null, types, Statement};
 use crate::templates::load_template;
 use crate::token;
 
@@ -42,7 +45,9 @@ macro_rules! issue_sql {
     };
 }
 
-const ISSUE_ARGS: [PgBuiltInOids; 5] = [
+/// How many parameters `issue_sql` takes (`Request::issue_args`), and their types.
+const ISSUE_ARGS: usize = 5;
+const ISSUE_TYPES: [PgBuiltInOids; ISSUE_ARGS] = [
     PgBuiltInOids::TEXTOID,
     PgBuiltInOids::TEXTOID,
     PgBuiltInOids::INT4OID,
@@ -53,7 +58,7 @@ const ISSUE_ARGS: [PgBuiltInOids; 5] = [
 /// The token alone (`generate_password_link`: no email).
 const ISSUE: Statement = Statement {
     sql: issue_sql!(),
-    args: &ISSUE_ARGS,
+    args: &ISSUE_TYPES,
 };
 
 /// The token and, when one was issued, its email ($6-$11, `Email::args`),
@@ -75,46 +80,22 @@ macro_rules! issue_and_queue_sql {
     };
 }
 
-const QUEUE_ARGS: [PgBuiltInOids; 11] = [
-    PgBuiltInOids::TEXTOID,
-    PgBuiltInOids::TEXTOID,
-    PgBuiltInOids::INT4OID,
-    PgBuiltInOids::INT4OID,
-    PgBuiltInOids::TEXTOID,
-    PgBuiltInOids::TEXTOID,
-    PgBuiltInOids::TEXTOID,
-    PgBuiltInOids::TEXTOID,
-    PgBuiltInOids::TEXTOID,
-    PgBuiltInOids::TEXTOID,
-    PgBuiltInOids::TEXTOID,
-];
+const QUEUE_TYPES: [PgBuiltInOids; ISSUE_ARGS + EMAIL_ARGS] = types(ISSUE_TYPES, EMAIL_TYPES);
 
 /// `issue_and_queue_sql` without the wake-up: a batch wakes once, at its end,
 /// and with `nile_reset.wakeups = off` nothing does.
 const ISSUE_AND_QUEUE: Statement = Statement {
     sql: issue_and_queue_sql!(""),
-    args: &QUEUE_ARGS,
+    args: &QUEUE_TYPES,
 };
+
+const QUEUE_AND_WAKE_TYPES: [PgBuiltInOids; ISSUE_ARGS + EMAIL_ARGS + WAKE_ARGS] =
+    types(QUEUE_TYPES, WAKE_TYPES);
 
 /// `issue_and_queue_sql` and the wake-up ($12-$14, `outbox::wake_args`).
 const ISSUE_QUEUE_AND_WAKE: Statement = Statement {
     sql: issue_and_queue_sql!(concat!(", ", wake_expression!("$12", "$13", "$14"))),
-    args: &[
-        PgBuiltInOids::TEXTOID,
-        PgBuiltInOids::TEXTOID,
-        PgBuiltInOids::INT4OID,
-        PgBuiltInOids::INT4OID,
-        PgBuiltInOids::TEXTOID,
-        PgBuiltInOids::TEXTOID,
-        PgBuiltInOids::TEXTOID,
-        PgBuiltInOids::TEXTOID,
-        PgBuiltInOids::TEXTOID,
-        PgBuiltInOids::TEXTOID,
-        PgBuiltInOids::TEXTOID,
-        PgBuiltInOids::TEXTOID,
-        PgBuiltInOids::INT8OID,
-        PgBuiltInOids::INT8OID,
-    ],
+    args: &QUEUE_AND_WAKE_TYPES,
 };
 
 /// A request, looked up and ready: its user (None: the email belongs to no
@@ -199,7 +180,7 @@ fn request_for(client: &SpiClient<'_>, directory: &Directory, urls: &Urls, email
 
 impl Request {
     /// `issue_sql`'s five parameters.
-    fn issue_args(&self, resend_interval_seconds: i32) -> [DatumWithOid<'_>; 5] {
+    fn issue_args(&self, resend_interval_seconds: i32) -> [DatumWithOid<'_>; ISSUE_ARGS] {
         [
             self.identifier.as_str().into(),
             self.digest.as_str().into(),
@@ -234,11 +215,12 @@ impl Request {
         wake: Option<[DatumWithOid<'static>; 3]>,
     ) -> Option<(TimestampWithTimeZone, i64)> {
         let email = self.user.as_ref().map(|user| self.email(client, user));
-        let mut args: Vec<DatumWithOid<'_>> = Vec::with_capacity(14);
+        let mut args: Vec<DatumWithOid<'_>> =
+            Vec::with_capacity(ISSUE_ARGS + EMAIL_ARGS + WAKE_ARGS);
         args.extend(self.issue_args(resend_interval_seconds));
         match &email {
             Some(email) => args.extend(email.args()),
-            None => args.extend((0..6).map(|_| DatumWithOid::from(None::<&str>))),
+            None => args.extend((0..EMAIL_ARGS).map(|_| DatumWithOid::from(None::<&str>))),
         }
         let statement = match wake {
             Some(wake) => {

@@ -7,7 +7,7 @@ use pgrx::prelude::*;
 use pgrx::spi::SpiClient;
 use sha2::{Digest, Sha256};
 
-use crate::spi::{execute, Statement};
+use crate::spi::{execute, types, Statement};
 use crate::templates::{one_line, render, render_html, Template, Variables};
 
 /// The columns of an outbox row that a rendered email fills, in the order
@@ -47,6 +47,9 @@ macro_rules! wake_expression {
 }
 pub(crate) use wake_expression;
 
+/// The row id, then `wake_args`.
+const WAKE_ROW_TYPES: [PgBuiltInOids; 1 + WAKE_ARGS] = types([PgBuiltInOids::INT8OID], WAKE_TYPES);
+
 /// Wakes the sender for row `$1` on its own (after a batch).
 const WAKE: Statement = Statement {
     sql: concat!(
@@ -54,13 +57,20 @@ const WAKE: Statement = Statement {
         wake_expression!("$2", "$3", "$4"),
         " FROM (SELECT $1::pg_catalog.int8 AS id) q"
     ),
-    args: &[
-        PgBuiltInOids::INT8OID,
-        PgBuiltInOids::TEXTOID,
-        PgBuiltInOids::INT8OID,
-        PgBuiltInOids::INT8OID,
-    ],
+    args: &WAKE_ROW_TYPES,
 };
+
+/// How many parameters `Email::args` binds, and their types.
+pub const EMAIL_ARGS: usize = 6;
+pub const EMAIL_TYPES: [PgBuiltInOids; EMAIL_ARGS] = [PgBuiltInOids::TEXTOID; EMAIL_ARGS];
+
+/// How many parameters `wake_args` binds, and their types.
+pub const WAKE_ARGS: usize = 3;
+pub const WAKE_TYPES: [PgBuiltInOids; WAKE_ARGS] = [
+    PgBuiltInOids::TEXTOID,
+    PgBuiltInOids::INT8OID,
+    PgBuiltInOids::INT8OID,
+];
 
 /// An email rendered from its template, ready to be queued.
 pub struct Email {
@@ -101,7 +111,7 @@ impl Email {
 
     /// kind, recipient, sender, subject, body, html_body: the outbox
     /// columns before `link_expires` (see `outbox_columns`).
-    pub fn args(&self) -> [DatumWithOid<'_>; 6] {
+    pub fn args(&self) -> [DatumWithOid<'_>; EMAIL_ARGS] {
         [
             self.kind.into(),
             self.recipient.as_str().into(),
@@ -116,7 +126,7 @@ impl Email {
 /// The wake-up's parameters (channel, sleep lock key, presence lock key),
 /// or None with `nile_reset.wakeups = off`: senders then find rows by
 /// polling.
-pub fn wake_args() -> Option<[DatumWithOid<'static>; 3]> {
+pub fn wake_args() -> Option<[DatumWithOid<'static>; WAKE_ARGS]> {
     if !crate::settings::WAKEUPS.get() {
         return None;
     }

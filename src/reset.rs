@@ -8,9 +8,12 @@ use pgrx::spi::SpiClient;
 
 use crate::directory::{self, Directory, User};
 use crate::error::{bad_token, internal_error, or_raise, required};
-use crate::outbox::{outbox_columns, wake_args, wake_expression, Email};
+use crate::outbox::{
+    outbox_columns, wake_args, wake_expression, Email, EMAIL_ARGS, EMAIL_TYPES, WAKE_ARGS,
+    WAKE_TYPES,
+};
 use crate::password::{bcrypt_cost_of, check_password_for, hash_replacing, PasswordFormat};
-use crate::spi::{execute, first_row, not_null, query, Statement};
+use crate::spi::{execute, first_row, not_null, query, types, Statement};
 use crate::status::TokenStatus;
 use crate::templates::load_template;
 use crate::token;
@@ -59,26 +62,21 @@ macro_rules! consume_and_alert_sql {
     };
 }
 
+/// The token's identifier, then `Email::args`.
+const CONSUME_TYPES: [PgBuiltInOids; 1 + EMAIL_ARGS] = types([PgBuiltInOids::TEXTOID], EMAIL_TYPES);
+
 const CONSUME_AND_ALERT: Statement = Statement {
     sql: consume_and_alert_sql!(""),
-    args: &[PgBuiltInOids::TEXTOID; 7],
+    args: &CONSUME_TYPES,
 };
+
+const CONSUME_AND_WAKE_TYPES: [PgBuiltInOids; 1 + EMAIL_ARGS + WAKE_ARGS] =
+    types(CONSUME_TYPES, WAKE_TYPES);
 
 /// `CONSUME_AND_ALERT` and the wake-up ($8-$10, `outbox::wake_args`).
 const CONSUME_ALERT_AND_WAKE: Statement = Statement {
     sql: consume_and_alert_sql!(concat!(", ", wake_expression!("$8", "$9", "$10"))),
-    args: &[
-        PgBuiltInOids::TEXTOID,
-        PgBuiltInOids::TEXTOID,
-        PgBuiltInOids::TEXTOID,
-        PgBuiltInOids::TEXTOID,
-        PgBuiltInOids::TEXTOID,
-        PgBuiltInOids::TEXTOID,
-        PgBuiltInOids::TEXTOID,
-        PgBuiltInOids::TEXTOID,
-        PgBuiltInOids::INT8OID,
-        PgBuiltInOids::INT8OID,
-    ],
+    args: &CONSUME_AND_WAKE_TYPES,
 };
 
 enum TokenState {
@@ -263,7 +261,7 @@ fn reset_password(
                 ("sessions_note", sessions_note),
             ],
         );
-        let mut args: Vec<DatumWithOid<'_>> = Vec::with_capacity(10);
+        let mut args: Vec<DatumWithOid<'_>> = Vec::with_capacity(1 + EMAIL_ARGS + WAKE_ARGS);
         args.push(stored_identifier.as_str().into());
         args.extend(alert.args());
         let statement = match wake_args() {

@@ -17,6 +17,27 @@ pub struct Statement {
     pub args: &'static [PgBuiltInOids],
 }
 
+/// `first` then `second`: a statement's parameter types composed from its
+/// parts' (e.g. the token's, then `Email::args`'s), so that the types and the
+/// code binding each part cannot drift apart.
+pub const fn types<const A: usize, const B: usize, const N: usize>(
+    first: [PgBuiltInOids; A],
+    second: [PgBuiltInOids; B],
+) -> [PgBuiltInOids; N] {
+    assert!(A + B == N, "the parts' lengths do not add up");
+    let mut all = [PgBuiltInOids::UNKNOWNOID; N];
+    let mut i = 0;
+    while i < A {
+        all[i] = first[i];
+        i += 1;
+    }
+    while i < N {
+        all[i] = second[i - A];
+        i += 1;
+    }
+    all
+}
+
 /// Statements built at run time (from the user-directory configuration) are
 /// kept too, keyed by their text; a configuration change makes new texts, so
 /// the map is bounded rather than invalidated.
