@@ -76,7 +76,7 @@ if wanted lint; then
   suite "rustfmt" cargo fmt --all --check
   suite "clippy (extension with pg15, companion crate)" \
     cargo clippy --workspace --all-targets -- -D warnings
-  suite "shellcheck" shellcheck --external-sources scripts/*.sh bench/*.sh tests/*.sh tests/sdk/*.sh tests/browser/*.sh packaging/*.sh .ci/run
+  suite "shellcheck" shellcheck --external-sources scripts/*.sh bench/*.sh tests/*.sh tests/lib/*.sh tests/sdk/*.sh tests/browser/*.sh packaging/*.sh .ci/run
   suite "documentation links" python3 tests/doc_links.py
 fi
 

@@ -1,14 +1,9 @@
 // What every browser test shares: the servers tests/browser/run.sh started (read from the
 // environment) and the database reads that check what the browser did.
 import pg from 'pg';
+import { databaseChecks, envReader } from '../../lib/env.mjs';
 
-function required(name) {
-  const value = process.env[name];
-  if (!value) {
-    throw new Error(`${name} is not set: run the tests through tests/browser/run.sh`);
-  }
-  return value;
-}
+const required = envReader('tests/browser/run.sh');
 
 /// `nile-reset serve`, e.g. http://127.0.0.1:28847, and the database it serves.
 export const SHIM = required('NILE_RESET_BROWSER_SHIM');
@@ -32,43 +27,13 @@ export const README_SCREENSHOT = process.env.NILE_RESET_BROWSER_README_SCREENSHO
 
 const pool = new pg.Pool({ connectionString: DATABASE_URL, max: 2 });
 
-export async function closeDatabase() {
-  await pool.end();
-}
-
-/// A user of its own for one flow.
-export async function addUser(email) {
-  await pool.query('INSERT INTO users.users (email, name) VALUES ($1, $2)', [email, email]);
-}
-
-/// Whether `password` is the user's password now: the bcrypt hash in Nile's credentials row,
-/// checked with pgcrypto's crypt().
-export async function passwordIs(email, password) {
-  const { rows } = await pool.query(
-    `SELECT (c.payload->>'hash') = crypt($2::text, c.payload->>'hash') AS matches
-       FROM auth.credentials c JOIN users.users u ON u.id = c.user_id
-      WHERE u.email = $1 AND c.method = 'EMAIL_PASSWORD' AND c.deleted IS NULL`,
-    [email, password],
-  );
-  return rows.length === 1 && rows[0].matches === true;
-}
-
-/// How many reset tokens exist for `email` (issued and not yet used).
-export async function tokensOf(email) {
-  const { rows } = await pool.query(
-    'SELECT count(*)::int AS n FROM nile_reset.verification_tokens WHERE identifier = auth.normalize_identifier($1)',
-    [email],
-  );
-  return rows[0].n;
-}
+/// The database reads of tests/lib/env.mjs.
+const checks = databaseChecks(pool);
+export const { addUser, closeDatabase, passwordIs, tokensOf } = checks;
 
 /// How many reset emails were queued for `email`.
 export async function resetEmailsTo(email) {
-  const { rows } = await pool.query(
-    "SELECT count(*)::int AS n FROM nile_reset.email_outbox WHERE recipient = $1 AND kind = 'password_reset'",
-    [email],
-  );
-  return rows[0].n;
+  return checks.emailsTo(email, 'password_reset');
 }
 
 /// The shortest password the database's policy takes.
