@@ -80,11 +80,14 @@ pub struct ServeConfig {
     pub uniform_status: bool,
     /// Least time a reset request takes to answer (zero: no floor).
     pub min_response_time: Duration,
+    /// The reference pages (`serve --pages`); `None` leaves them out, as `serve` does by
+    /// default.
+    pub pages: Option<Pages>,
 }
 
 impl ServeConfig {
     /// Resolves the options: expands --dsn-template, reads the cookie secret and the API keys
-    /// from their files or the environment.
+    /// from their files or the environment, loads the pages.
     pub fn from_options(options: &ServeOptions) -> anyhow::Result<ServeConfig> {
         let mut databases: Vec<NamedDatabase> = options
             .databases
@@ -120,6 +123,7 @@ impl ServeConfig {
             ipv6_prefix_length: options.ipv6_prefix_length,
             uniform_status: options.uniform_status,
             min_response_time: options.min_response_time,
+            pages: options.pages()?,
         })
     }
 }
@@ -139,17 +143,13 @@ pub struct Routers {
     state: Arc<AppState>,
 }
 
-pub fn routers(config: ServeConfig) -> anyhow::Result<Routers> {
-    routers_with_pages(config, None)
-}
-
-/// [`routers`], with the reference pages of `pages` in the public application (`serve
-/// --pages`); `None` leaves them out, as `serve` does by default.
-pub fn routers_with_pages(config: ServeConfig, pages: Option<Pages>) -> anyhow::Result<Routers> {
+/// The applications of `config`, with its pages (if any) in the public one.
+pub fn routers(mut config: ServeConfig) -> anyhow::Result<Routers> {
     let limits = routes::Limits::of(&config);
+    let pages = config.pages.take().map(Arc::new);
     let state = Arc::new(AppState::new(config)?);
     Ok(Routers {
-        public: routes::router(state.clone(), limits, pages.map(Arc::new)),
+        public: routes::router(state.clone(), limits, pages),
         admin: routes::admin_router(state.clone()),
         state,
     })
@@ -161,15 +161,14 @@ pub async fn run(options: ServeOptions) -> anyhow::Result<()> {
     let mut shutdown = Shutdown::install()?;
     logging::init(options.common.log_format);
     let config = ServeConfig::from_options(&options)?;
-    let pages = options.pages()?;
-    if let Some(pages) = &pages {
+    if let Some(pages) = &config.pages {
         tracing::info!(languages = ?pages.languages(), "serving the reference pages");
     }
     let Routers {
         public,
         admin,
         state,
-    } = routers_with_pages(config, pages)?;
+    } = routers(config)?;
     state.databases.check_extensions(state.db_timeout).await?;
 
     let listener = TcpListener::bind(options.listen)

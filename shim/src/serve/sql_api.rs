@@ -82,10 +82,71 @@ impl TokenStatus {
     }
 }
 
+/// What the database says about an emailed link.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LinkCheck {
+    /// Its callback URL may not be redirected to; the token was not looked at.
+    Untrusted,
+    /// The token's status, and the identifier in the database's one normalization.
+    Trusted {
+        identifier: String,
+        status: TokenStatus,
+    },
+}
+
+/// An emailed link in one round trip: [`check_link`], then, only when the callback URL is
+/// trusted, [`verify_password_token`], with the errors of those two calls in turn: a refusal of
+/// the link itself (e.g. a malformed identifier) is an error, a malformed token is just an
+/// invalid link to the person clicking it.
+pub async fn check_and_verify_link(
+    db: &Database,
+    callback_url: &str,
+    identifier: &str,
+    token: &str,
+) -> Result<LinkCheck, ApiError> {
+    let answer = db
+        .query_one(
+            // OFFSET 0 keeps the subquery from being inlined, which would call is_trusted_url
+            // twice; the token is verified only for a trusted callback URL.
+            "SELECT link.trusted, link.identifier, \
+                    CASE WHEN link.trusted THEN \
+                        (SELECT v.status::text FROM auth.verify_password_token($2, $3) v) \
+                    END AS status \
+             FROM (SELECT auth.is_trusted_url($1) AS trusted, \
+                          auth.normalize_identifier($2) AS identifier OFFSET 0) link",
+            &[&callback_url, &identifier, &token],
+        )
+        .await;
+    let row = match answer {
+        Ok(row) => row,
+        // One statement does not say which call refused: ask again without the token, which
+        // is verified at most once.
+        Err(ApiError::BadRequest(_)) => {
+            return Ok(match check_link(db, callback_url, identifier).await? {
+                (false, _) => LinkCheck::Untrusted,
+                (true, identifier) => LinkCheck::Trusted {
+                    identifier,
+                    status: TokenStatus::Invalid,
+                },
+            });
+        }
+        Err(other) => return Err(other),
+    };
+    let trusted = column::<Option<bool>>(db, &row, "trusted")? == Some(true);
+    let identifier = normalized(db, &row)?;
+    if !trusted {
+        return Ok(LinkCheck::Untrusted);
+    }
+    Ok(LinkCheck::Trusted {
+        identifier,
+        status: token_status(db, &row)?,
+    })
+}
+
 /// Whether `callback_url` may be redirected to (`auth.is_trusted_url`: the extension's URL
 /// rules and origin allow-list), and `identifier` in the database's one normalization
 /// (`auth.normalize_identifier`), in one round trip that counts nothing against any token.
-pub async fn check_link(
+async fn check_link(
     db: &Database,
     callback_url: &str,
     identifier: &str,
@@ -122,8 +183,8 @@ fn normalized(db: &Database, row: &Row) -> Result<String, ApiError> {
     })
 }
 
-/// `auth.verify_password_token`: the token's status. A wrong token counts against the
-/// identifier, so callers check everything else about the request first.
+/// `auth.verify_password_token`: the token's status. A right token whose user no longer holds
+/// the email is dropped, so callers check everything else about the request first.
 pub async fn verify_password_token(
     db: &Database,
     identifier: &str,
@@ -136,7 +197,12 @@ pub async fn verify_password_token(
             &[&identifier, &token],
         )
         .await?;
-    let answer: Option<&str> = column(db, &row, "status")?;
+    token_status(db, &row)
+}
+
+/// Column `status`: a status this binary does not know is an error, as is NULL.
+fn token_status(db: &Database, row: &Row) -> Result<TokenStatus, ApiError> {
+    let answer: Option<&str> = column(db, row, "status")?;
     answer.and_then(TokenStatus::parse).ok_or_else(|| {
         tracing::error!(
             database = db.name(),

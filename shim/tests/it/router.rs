@@ -41,6 +41,7 @@ fn config() -> ServeConfig {
         ipv6_prefix_length: 64,
         uniform_status: false,
         min_response_time: Duration::ZERO,
+        pages: None,
     }
 }
 

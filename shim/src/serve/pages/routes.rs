@@ -28,7 +28,7 @@ use crate::serve::error::ApiError;
 use crate::serve::extract::{query_param, ServedDatabase, WithinRateLimit};
 use crate::serve::password_policy;
 use crate::serve::routes::sleep_until_precisely;
-use crate::serve::sql_api::{self, TokenStatus};
+use crate::serve::sql_api::{self, LinkCheck, TokenStatus};
 use crate::serve::state::AppState;
 
 const FORGOT_PAGE: &str = "forgot-password";
@@ -462,18 +462,11 @@ async fn open_link(state: &AppState, visit: &Visit, uri: &Uri, headers: &HeaderM
     if nile_reset_urls::is_ambiguous(&callback_url) {
         return visit.invalid_link(None);
     }
-    let (trusted, binding) = match sql_api::check_link(&visit.db, &callback_url, &identifier).await
-    {
-        Ok(checked) => checked,
-        Err(ApiError::BadRequest(_)) => return visit.invalid_link(None),
-        Err(error) => return visit.failure(error),
-    };
-    if !trusted {
-        return visit.invalid_link(None);
-    }
-    let status = match sql_api::verify_password_token(&visit.db, &identifier, &token).await {
-        Ok(status) => status,
-        Err(ApiError::BadRequest(_)) => TokenStatus::Invalid,
+    let checked =
+        sql_api::check_and_verify_link(&visit.db, &callback_url, &identifier, &token).await;
+    let (binding, status) = match checked {
+        Ok(LinkCheck::Trusted { identifier, status }) => (identifier, status),
+        Ok(LinkCheck::Untrusted) | Err(ApiError::BadRequest(_)) => return visit.invalid_link(None),
         Err(error) => return visit.failure(error),
     };
     if status != TokenStatus::Valid {

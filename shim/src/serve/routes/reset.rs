@@ -16,7 +16,7 @@ use crate::serve::cookies::{self, ResetCookie, SentResetCookie};
 use crate::serve::databases::Database;
 use crate::serve::error::ApiError;
 use crate::serve::extract::{query_param, JsonBody, ServedDatabase, WithinRateLimit};
-use crate::serve::sql_api::{self, TokenStatus};
+use crate::serve::sql_api::{self, LinkCheck, TokenStatus};
 use crate::serve::state::AppState;
 use crate::serve::{callback_url, password_policy};
 
@@ -167,7 +167,7 @@ async fn answer_link(
         .or_else(|| required("callbackURL"))
         .ok_or_else(|| ApiError::bad_request("Missing callbackUrl"))?;
     let follow = query_param(query, "redirect").as_deref() != Some("false");
-    // Refused before the database is asked anything, so it counts against no token.
+    // Refused before the database is asked anything, so no token is looked at.
     if nile_reset_urls::is_ambiguous(&callback_url) {
         return Err(ApiError::bad_request("Invalid callbackUrl"));
     }
@@ -175,20 +175,17 @@ async fn answer_link(
     let valid_location = location(&callback_url)?;
     let invalid_location = location(&with_error(&callback_url))?;
 
-    // Everything else about the request is checked before the token: a wrong token counts
-    // against the identifier, a request refused for another reason must count for nothing.
-    let (trusted, binding) = sql_api::check_link(db, &callback_url, &identifier).await?;
-    // Never a Location (which Nile's SDK follows) to an origin the database does not trust:
-    // the link's callbackUrl is attacker-controlled input.
-    if !trusted {
-        return Err(ApiError::bad_request("callbackUrl origin is not trusted"));
-    }
-    let status = match sql_api::verify_password_token(db, &identifier, &token).await {
-        Ok(status) => status,
-        // A malformed identifier or token is just an invalid link to the person clicking it.
-        Err(ApiError::BadRequest(_)) => TokenStatus::Invalid,
-        Err(other) => return Err(other),
-    };
+    // Everything else about the request is checked before the token: verifying may drop a
+    // token whose user changed, which a request refused for another reason must never do.
+    let (binding, status) =
+        match sql_api::check_and_verify_link(db, &callback_url, &identifier, &token).await? {
+            LinkCheck::Trusted { identifier, status } => (identifier, status),
+            // Never a Location (which Nile's SDK follows) to an origin the database does not
+            // trust: the link's callbackUrl is attacker-controlled input.
+            LinkCheck::Untrusted => {
+                return Err(ApiError::bad_request("callbackUrl origin is not trusted"))
+            }
+        };
 
     let mut response = StatusCode::OK.into_response();
     let response_headers = response.headers_mut();

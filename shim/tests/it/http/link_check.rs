@@ -8,8 +8,9 @@ use serde_json::json;
 use super::alice_request;
 use crate::support::cluster::replace_function;
 use crate::support::fixture::{cookie_pair, set_cookie, text, APP_ORIGIN, NEW_PASSWORD, RESET};
-use crate::support::tables::TOKENS;
-use crate::support::Fixture;
+use crate::support::statements::StatementLog;
+use crate::support::tables::{TOKENS, USERS};
+use crate::support::{Cluster, Fixture};
 
 #[tokio::test]
 async fn link_validation_answers() {
@@ -191,4 +192,111 @@ async fn strangers_guessing_tokens_cannot_lock_the_user_out() {
         );
     }
     f.finish_reset(&link, "alice@example.com").await;
+}
+
+/// The statements `log` recorded since the last call, but for the lock release pipelined with
+/// each one (the same round trip).
+fn round_trips(log: &StatementLog) -> Vec<String> {
+    let mut statements = log.take();
+    statements.retain(|sql| !sql.contains("pg_advisory_unlock_all"));
+    statements
+}
+
+/// The link costs one round trip: the callback URL and the token are checked in one statement.
+/// A statement refused falls back to the check without the token, to tell whose refusal it
+/// was (the link's: its error; the token's: an invalid link), and never verifies it again.
+#[tokio::test]
+async fn a_link_is_checked_in_one_round_trip() {
+    let name = "http_one_round_trip";
+    let log = StatementLog::start(Cluster::shared().port);
+    let f = Fixture::with_dsn(name, &log.url(name), &[]).await;
+    let link = f.request_link("alice@example.com").await;
+    let token = url::Url::parse(&link)
+        .unwrap()
+        .query_pairs()
+        .find(|(key, _)| key == "token")
+        .unwrap()
+        .1
+        .into_owned();
+    let trusted = format!("{APP_ORIGIN}/signed-in");
+    let invalid = format!("{trusted}?error=Token%20is%20invalid");
+    let open = |token: &str, identifier: &str, callback: &str| {
+        f.http.get(f.api(RESET)).query(&[
+            ("token", token),
+            ("identifier", identifier),
+            ("callbackUrl", callback),
+        ])
+    };
+    let tokens = || async {
+        let sql = format!("SELECT count(*) FROM {TOKENS}");
+        f.db.query_one(&sql, &[]).await.unwrap().get::<_, i64>(0)
+    };
+    round_trips(&log);
+
+    let response = f.http.get(&link).send().await.unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    assert_eq!(response.headers()[LOCATION], trusted.as_str());
+    assert!(set_cookie(response.headers(), "nile.reset").is_some());
+    let statements = round_trips(&log);
+    assert_eq!(statements.len(), 1, "{statements:#?}");
+    assert!(
+        statements[0].contains("auth.is_trusted_url")
+            && statements[0].contains("auth.verify_password_token"),
+        "{statements:#?}"
+    );
+
+    // A token PostgreSQL refuses (NUL): an invalid link, its token verified once.
+    let response = open("\0", "alice@example.com", &trusted)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    assert_eq!(response.headers()[LOCATION], invalid.as_str());
+    assert!(set_cookie(response.headers(), "nile.reset").is_none());
+    let statements = round_trips(&log);
+    assert_eq!(statements.len(), 2, "{statements:#?}");
+    assert!(
+        !statements[1].contains("verify_password_token"),
+        "{statements:#?}"
+    );
+    // Refused for its callback URL first.
+    let (status, message) = text(open("\0", "alice@example.com", "https://evil.example/")).await;
+    assert_eq!(
+        (status, message.as_str()),
+        (StatusCode::BAD_REQUEST, "callbackUrl origin is not trusted")
+    );
+    // An identifier PostgreSQL refuses: the link's error, whatever the callback URL.
+    for callback in [trusted.as_str(), "https://evil.example/"] {
+        let (status, message) = text(open(&token, "alice\0@example.com", callback)).await;
+        assert_eq!(
+            (status, message.as_str()),
+            (
+                StatusCode::BAD_REQUEST,
+                "invalid byte sequence for encoding \"UTF8\": 0x00"
+            ),
+            "{callback}"
+        );
+    }
+
+    // Alice's email changes: verifying her token would now delete it. A link refused for its
+    // callback URL leaves it alone; a trusted one verifies it.
+    f.db.execute(
+        &format!("UPDATE {USERS} SET email = 'alice@elsewhere.example'"),
+        &[],
+    )
+    .await
+    .unwrap();
+    assert_eq!(tokens().await, 1);
+    let (status, message) = text(open(&token, "alice@example.com", "https://evil.example/")).await;
+    assert_eq!(
+        (status, message.as_str()),
+        (StatusCode::BAD_REQUEST, "callbackUrl origin is not trusted")
+    );
+    assert_eq!(tokens().await, 1);
+    let response = open(&token, "alice@example.com", &trusted)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.headers()[LOCATION], invalid.as_str());
+    assert_eq!(tokens().await, 0);
 }

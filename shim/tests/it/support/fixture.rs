@@ -99,7 +99,23 @@ impl Fixture {
                 .await
                 .unwrap();
         }
-        let database = format!("{name}={}", cluster.url(name));
+        Fixture::serve(db, name, &cluster.url(name), extra, env)
+    }
+
+    /// Like `with_args`, with the server reaching the database at `dsn` (e.g. through a proxy).
+    pub async fn with_dsn(name: &str, dsn: &str, extra: &[&str]) -> Fixture {
+        let db = app_database(Cluster::shared(), name).await;
+        Fixture::serve(db, name, dsn, extra, &[])
+    }
+
+    fn serve(
+        db: tokio_postgres::Client,
+        name: &str,
+        dsn: &str,
+        extra: &[&str],
+        env: &[(&str, &str)],
+    ) -> Fixture {
+        let database = format!("{name}={dsn}");
         let mut args = vec!["--database", database.as_str()];
         // Every request of a test comes from one address: no limit unless the test sets one.
         if !extra.contains(&"--rate-limit-per-minute") {

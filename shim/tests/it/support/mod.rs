@@ -2,8 +2,8 @@
 //! nile_reset extension (cluster.rs) on ports from ports.rs, the real `nile-reset` binary
 //! (process.rs), a served database with its HTTP client (fixture.rs), the SMTP sink of
 //! tests/smtp_sink.py (sink.rs), a plain LISTEN session (listen.rs), every direct read or write
-//! of the extension's tables (tables.rs), and the latency measurements' exclusive turn
-//! (alone.rs). Each process is stopped when its guard drops, also when a test fails.
+//! of the extension's tables (tables.rs), a proxy that records the statements a server runs
+//! (statements.rs), and the latency measurements' exclusive turn (alone.rs). Each process is stopped when its guard drops, also when a test fails.
 
 pub mod alone;
 pub mod cluster;
@@ -12,6 +12,7 @@ pub mod listen;
 pub mod ports;
 pub mod process;
 pub mod sink;
+pub mod statements;
 pub mod tables;
 
 use std::fs;
