@@ -49,6 +49,7 @@ BENCH_PORT=28820             # bench/run.sh: PostgreSQL
 BENCH_SMTP_PORT=28821        #   smtp-sink
 BENCH_HTTP_PORT=28822        #   nile-reset serve
 BENCH_ADMIN_PORT=28823       #   its /healthz
+TABLE_SHAPE_PORT=28824       # bench/table_shape.sh
 SCHEMATHESIS_PORT=28842      # tests/schemathesis.sh
 SDK_PG_PORT=28844            # tests/sdk/run.sh: PostgreSQL
 SDK_HTTP_PORT=28845          #   nile-reset serve
