@@ -1,4 +1,4 @@
-.PHONY: run stop test lint ci bench
+.PHONY: run stop test lint ci bench bench-tables
 
 # The README's two commands.
 run:
@@ -20,6 +20,10 @@ ci:
 
 bench:
 	bash bench/run.sh
+
+# What each index and constraint of the hot path's two tables costs per call.
+bench-tables:
+	bash bench/table_shape.sh
 
 .PHONY: package
 package:
