@@ -16,7 +16,7 @@ pub fn normalize(email: &str) -> String {
         .into_datum()
         .unwrap_or_else(|| crate::error::internal_error("text without a datum"));
     // SAFETY: both are strict built-ins taking and returning one text; the
-    // datum is a valid text; DirectFunctionCall raises on a NULL result.
+    // datum is a valid text; OidFunctionCall raises on a NULL result.
     let lowered = unsafe {
         let trimmed = pg_sys::OidFunctionCall1Coll(
             pg_sys::Oid::from(pg_sys::F_BTRIM_TEXT),

@@ -161,6 +161,9 @@ pub struct Directory {
     filter: Option<String>,
     /// The application's `on_password_reset` function.
     hook: Option<Hook>,
+    /// `by_email_sql`'s text, built on first use: every request runs it, and
+    /// the directory itself is cached per backend.
+    by_email: std::cell::OnceCell<String>,
 }
 
 /// The `on_password_reset` function: `(id <type>) RETURNS void`.
@@ -327,6 +330,7 @@ fn read(client: &SpiClient<'_>) -> Directory {
         lookup,
         filter: text("user_filter"),
         hook,
+        by_email: Default::default(),
     }
 }
 

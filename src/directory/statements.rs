@@ -99,16 +99,18 @@ impl Directory {
     }
 
     /// Up to two eligible users whose lower-cased email is $1.
-    fn by_email_sql(&self) -> String {
-        format!(
-            "SELECT {list} FROM {users} u
+    fn by_email_sql(&self) -> &str {
+        self.by_email.get_or_init(|| {
+            format!(
+                "SELECT {list} FROM {users} u
               WHERE pg_catalog.lower(u.{email}::pg_catalog.text) = $1 AND {eligible}
               LIMIT 2",
-            list = self.select_list(),
-            users = self.users.name,
-            email = self.email,
-            eligible = self.eligible()
-        )
+                list = self.select_list(),
+                users = self.users.name,
+                email = self.email,
+                eligible = self.eligible()
+            )
+        })
     }
 
     /// The eligible user with id `placeholder` whose lower-cased email is $2.
@@ -152,12 +154,7 @@ impl Directory {
         }
         let sql = self.by_email_sql();
         as_role(self.users.owner, || {
-            let table = query_text(
-                client,
-                &sql,
-                &[PgBuiltInOids::TEXTOID],
-                &[identifier.into()],
-            );
+            let table = query_text(client, sql, &[PgBuiltInOids::TEXTOID], &[identifier.into()]);
             if table.len() != 1 {
                 return None;
             }
@@ -352,6 +349,7 @@ mod tests {
             lookup: None,
             filter: None,
             hook: None,
+            by_email: Default::default(),
         }
     }
 

@@ -176,20 +176,17 @@ mod tests {
     fn a_changed_or_lone_cookie_is_refused() {
         let secret = secret();
         let cookies = state().set_cookies(&secret, "app", false);
-        let page = cookies[1]
-            .to_str()
-            .unwrap()
-            .split(';')
-            .next()
-            .unwrap()
-            .to_owned();
-        let reset = cookies[0]
-            .to_str()
-            .unwrap()
-            .split(';')
-            .next()
-            .unwrap()
-            .to_owned();
+        // name=value of each Set-Cookie, as a browser sends it back.
+        let pair = |i: usize| {
+            cookies[i]
+                .to_str()
+                .unwrap()
+                .split(';')
+                .next()
+                .unwrap()
+                .to_owned()
+        };
+        let (reset, page) = (pair(0), pair(1));
         let read = |cookie: &str| {
             let mut headers = HeaderMap::new();
             headers.insert(COOKIE, HeaderValue::from_str(cookie).unwrap());
