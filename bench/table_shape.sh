@@ -140,6 +140,7 @@ value_of() { # table column
     email_outbox.sender) echo "'no-reply@localhost'" ;;
     email_outbox.subject) echo "'Reset your password'" ;;
     email_outbox.body) echo "$body" ;;
+    # NULL, as for the shipped templates: none of them has an HTML part.
     email_outbox.html_body) echo "CAST(NULL AS text)" ;;
     email_outbox.link_expires) echo "i.expires" ;;
     *) die "the extension writes $1.$2, for which this script has no value: give it one in value_of" ;;

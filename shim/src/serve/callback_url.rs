@@ -69,15 +69,7 @@ fn http_origin(value: &str) -> Option<Url> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use axum::http::HeaderValue;
-
-    fn headers(pairs: &[(&'static str, &str)]) -> HeaderMap {
-        let mut map = HeaderMap::new();
-        for (name, value) in pairs {
-            map.append(*name, HeaderValue::from_str(value).unwrap());
-        }
-        map
-    }
+    use crate::serve::test_headers::headers;
 
     const REDIRECT: Option<&str> = Some("https://app.example.com/auth/reset-password");
 

@@ -243,20 +243,10 @@ fn set_cookie(name: &str, value: &str, secure: bool, max_age: Option<u32>) -> He
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::serve::test_headers::headers;
 
     fn secret() -> Secret {
         Secret::new("0123456789abcdef0123456789abcdef").unwrap()
-    }
-
-    fn headers(pairs: &[(&str, &str)]) -> HeaderMap {
-        let mut map = HeaderMap::new();
-        for (name, value) in pairs {
-            map.append(
-                axum::http::HeaderName::from_bytes(name.as_bytes()).unwrap(),
-                HeaderValue::from_str(value).unwrap(),
-            );
-        }
-        map
     }
 
     /// The `name=value` part of a Set-Cookie header, as a browser would send it back.

@@ -26,6 +26,8 @@ mod routes;
 mod secret;
 mod sql_api;
 mod state;
+#[cfg(test)]
+mod test_headers;
 
 use std::sync::Arc;
 use std::time::Duration;

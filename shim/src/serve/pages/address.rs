@@ -127,15 +127,7 @@ fn request_authority(headers: &HeaderMap, uri: &Uri, scheme: &str) -> Option<Url
 #[cfg(test)]
 mod tests {
     use super::*;
-    use axum::http::HeaderValue;
-
-    fn headers(pairs: &[(&'static str, &str)]) -> HeaderMap {
-        let mut map = HeaderMap::new();
-        for (name, value) in pairs {
-            map.append(*name, HeaderValue::from_str(value).unwrap());
-        }
-        map
-    }
+    use crate::serve::test_headers::headers;
 
     fn uri() -> Uri {
         Uri::from_static("/v2/databases/app/auth/pages/forgot-password")
