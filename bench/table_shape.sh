@@ -116,7 +116,7 @@ column_list() { # file pattern
     sed -E 's/.*\(([^)]*)\)$/\1/; s/[[:space:]]+//g; s/,/ /g'
 }
 read -ra token_columns <<<"$(column_list src/generate.rs 'INSERT INTO nile_reset\.verification_tokens AS t')"
-read -ra outbox_columns <<<"$(column_list src/outbox.rs 'nile_reset\.email_outbox')"
+read -ra outbox_columns <<<"$(column_list src/outbox.rs 'nile_reset\.email_outbox AS q')"
 [ "${#token_columns[@]}" -gt 0 ] || die "found no token INSERT column list in src/generate.rs"
 [ "${#outbox_columns[@]}" -gt 0 ] || die "found no outbox column list in src/outbox.rs"
 

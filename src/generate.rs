@@ -62,20 +62,19 @@ const ISSUE: Statement = Statement {
 };
 
 /// The token and, when one was issued, its email ($6-$11, `Email::args`),
-/// in one statement: no row when nothing may happen.
+/// in one statement: no row when nothing may happen. The outbox INSERT is
+/// the statement itself, not a second CTE, so that it returns its row
+/// directly.
 macro_rules! issue_and_queue_sql {
     ($returning:expr) => {
         concat!(
             "WITH issued AS (",
             issue_sql!(),
-            "), q AS (
-                INSERT INTO ",
+            ") INSERT INTO ",
             outbox_columns!(),
             " SELECT $6, $7, $8, $9, $10, $11, i.expires FROM issued i
-                RETURNING id, link_expires)
-             SELECT q.id, q.link_expires AS expires",
-            $returning,
-            " FROM q"
+              RETURNING q.id, q.link_expires AS expires",
+            $returning
         )
     };
 }

@@ -11,10 +11,10 @@ use crate::spi::{execute, types, Statement};
 use crate::templates::{one_line, render, render_html, Template, Variables};
 
 /// The columns of an outbox row that a rendered email fills, in the order
-/// `Email::args` binds them.
+/// `Email::args` binds them; the new row is `q`, for `wake_expression`.
 macro_rules! outbox_columns {
     () => {
-        "nile_reset.email_outbox (kind, recipient, sender, subject, body, html_body, link_expires)"
+        "nile_reset.email_outbox AS q (kind, recipient, sender, subject, body, html_body, link_expires)"
     };
 }
 pub(crate) use outbox_columns;
@@ -24,24 +24,26 @@ pub(crate) use outbox_columns;
 /// the protocol and why it loses nothing). CASE fixes the order: the sleep
 /// lock first (shared, held to the end of the transaction, so no sender can
 /// fall asleep before this row is visible), then the presence lock (shared,
-/// given back at once: only asked about). The parameters are the channel,
-/// the sleep lock key and the presence lock key (`wake_args`).
+/// given back at once: only asked about). A plain expression, not a
+/// subquery, so that it can sit in an INSERT's RETURNING list without a
+/// plan of its own. The parameters are the channel, the sleep lock key and
+/// the presence lock key (`wake_args`).
 macro_rules! wake_expression {
     ($channel:literal, $sleep:literal, $presence:literal) => {
         concat!(
-            "(SELECT pg_catalog.pg_notify(",
-            $channel,
-            ", q.id::pg_catalog.text)
-               WHERE CASE WHEN NOT pg_catalog.pg_try_advisory_xact_lock_shared(",
+            "CASE WHEN CASE WHEN NOT pg_catalog.pg_try_advisory_xact_lock_shared(",
             $sleep,
             ") THEN true
-                          WHEN pg_catalog.pg_try_advisory_lock_shared(",
+                           WHEN pg_catalog.pg_try_advisory_lock_shared(",
             $presence,
             ")
-                               THEN pg_catalog.pg_advisory_unlock_shared(",
+                                THEN pg_catalog.pg_advisory_unlock_shared(",
             $presence,
             ")
-                          ELSE false END)"
+                           ELSE false END
+                 THEN pg_catalog.pg_notify(",
+            $channel,
+            ", q.id::pg_catalog.text) END"
         )
     };
 }

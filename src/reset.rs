@@ -51,13 +51,11 @@ const DELETE_TOKEN: Statement = Statement {
 macro_rules! consume_and_alert_sql {
     ($returning:expr) => {
         concat!(
-            "WITH consumed AS (DELETE FROM nile_reset.verification_tokens WHERE identifier = $1),
-                  q AS (INSERT INTO ",
+            "WITH consumed AS (DELETE FROM nile_reset.verification_tokens WHERE identifier = $1)
+             INSERT INTO ",
             outbox_columns!(),
-            " VALUES ($2, $3, $4, $5, $6, $7, NULL) RETURNING id)
-             SELECT q.id",
-            $returning,
-            " FROM q"
+            " VALUES ($2, $3, $4, $5, $6, $7, NULL) RETURNING q.id",
+            $returning
         )
     };
 }
