@@ -189,6 +189,12 @@ pub const MAX_USER_VALUE_CHARS: usize = 200;
 /// is cut to `MAX_USER_VALUE_CHARS` characters.
 pub fn user_value(value: &str) -> String {
     use unicode_properties::{GeneralCategory, UnicodeGeneralCategory};
+    // Printable ASCII (U+0020-U+007E) has none of those categories, and there
+    // every byte is one character: most names and emails stop here, without
+    // a category lookup per character.
+    if value.len() <= MAX_USER_VALUE_CHARS && value.bytes().all(|b| (b' '..=b'~').contains(&b)) {
+        return value.to_owned();
+    }
     value
         .chars()
         .filter(|c| {
@@ -305,6 +311,15 @@ mod tests {
             "JaneBcc: x@ygpj.exe!"
         );
         assert_eq!(user_value("Zoë Σ").as_str(), "Zoë Σ");
+        assert_eq!(
+            user_value("Jane Doe <jane@example.com>"),
+            "Jane Doe <jane@example.com>"
+        );
+        assert_eq!(user_value("tab\tand\x7fdel"), "tabanddel");
+        assert_eq!(
+            user_value(&"a".repeat(MAX_USER_VALUE_CHARS + 1)),
+            "a".repeat(MAX_USER_VALUE_CHARS)
+        );
         assert_eq!(
             user_value(&"é".repeat(10_000)).chars().count(),
             MAX_USER_VALUE_CHARS
