@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Runs every test of nile_reset: the lints (rustfmt, clippy, shellcheck);
+# Runs every test of nile_reset: the lints (rustfmt, clippy, shellcheck,
+# links, the benchmark statistics);
 # for each tested PostgreSQL major (15, 16 and 18) the Rust unit tests and
 # #[pg_test]s and the pg_regress and isolation suites against a real server;
 # against 15 the companion crate's integration tests (real PostgreSQL, HTTP
@@ -43,7 +44,7 @@ count() { # log exit_status
     /^test result:/ { for (i = 1; i <= NF; i++) { if ($(i) ~ /^passed;?$/) p += $(i-1); if ($(i) ~ /^failed;?$/) f += $(i-1) } }
     /All [0-9]+ tests passed/ { for (i = 1; i <= NF; i++) if ($(i) == "All") p += $(i+1) }
     /[0-9]+ of [0-9]+ tests failed/ { for (i = 1; i <= NF; i++) if ($(i) == "of") { f += $(i-1); p += $(i+1) - $(i-1) } }
-    /^(doc_links|schemathesis|sdk|sender_recipe|frameworks|schema_check|upgrade|dump_restore|package|citus|browser): [0-9]+ passed, [0-9]+ failed/ { p += $2; f += $4 }
+    /^(doc_links|bench_statistics|schemathesis|sdk|sender_recipe|frameworks|schema_check|upgrade|dump_restore|package|citus|browser): [0-9]+ passed, [0-9]+ failed/ { p += $2; f += $4 }
     END { print p + 0, f + 0 }' "$log")
   if [ "$status" -ne 0 ] && [ "$f" -eq 0 ]; then f=1; fi
   if [ "$status" -eq 0 ] && [ "$p" -eq 0 ] && [ "$f" -eq 0 ]; then p=1; fi
@@ -78,6 +79,7 @@ if wanted lint; then
     cargo clippy --workspace --all-targets -- -D warnings
   suite "shellcheck" shellcheck --external-sources scripts/*.sh bench/*.sh tests/*.sh tests/lib/*.sh tests/sdk/*.sh tests/browser/*.sh packaging/*.sh .ci/run
   suite "documentation links" python3 tests/doc_links.py
+  suite "benchmark statistics" python3 tests/bench_statistics.py
 fi
 
 if wanted extension; then
