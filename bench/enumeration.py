@@ -19,8 +19,8 @@ nothing) with its z-score: finer than the classifier for a small residue
 with |z| > 3 over a few thousand requests).
 
 --summary FILE appends the result as a tab-separated line (label, request,
-the two medians in ms, accuracy, emails); --table FILE prints such lines as
-one markdown table.
+the two medians in ms, accuracy, emails, single-request AUC, z); --table
+FILE prints such lines as one markdown table.
 """
 
 import argparse
