@@ -2,6 +2,9 @@
 //! `auth.generate_password_link`: Nile's reset-password request, in the
 //! caller's transaction.
 
+use std::cell::RefCell;
+use std::rc::Rc;
+
 use pgrx::datum::TimestampWithTimeZone;
 use pgrx::prelude::*;
 use pgrx::spi::SpiClient;
@@ -11,7 +14,7 @@ use pgrx::datum::DatumWithOid;
 use crate::directory::{self, Directory, User};
 use crate::email::check_email;
 use crate::error::{internal_error, or_raise, required, ArgError};
-use crate::links::{origin_of, parse_http_url, reset_link};
+use crate::links::{origin_of, parse_http_url, LinkPattern};
 use crate::outbox::{
     outbox_columns, wake, wake_args, wake_expression, Email, EMAIL_ARGS, EMAIL_TYPES, WAKE_ARGS,
     WAKE_TYPES,
@@ -106,10 +109,44 @@ struct Request {
     link: String,
 }
 
-/// The request's URLs, checked and trusted.
+/// The request's URLs, checked: their origins and the link they make.
 struct Urls {
-    callback: url::Url,
-    redirect: url::Url,
+    callback_origin: String,
+    redirect_origin: String,
+    link: LinkPattern,
+}
+
+thread_local! {
+    /// The last pair of URL texts and what they parsed to. Parsing is a pure
+    /// function of the text (trust is checked on every call), and an app
+    /// passes the same two URLs on every request.
+    static LAST_URLS: RefCell<Option<(String, String, Rc<Urls>)>> = const { RefCell::new(None) };
+}
+
+/// Parses both URLs (the callback URL's errors first), or takes the last
+/// call's result when the texts are the same.
+fn parsed_urls(callback_raw: &str, redirect_raw: &str) -> Rc<Urls> {
+    let last = LAST_URLS.with_borrow(|last| {
+        last.as_ref()
+            .filter(|(callback, redirect, _)| callback == callback_raw && redirect == redirect_raw)
+            .map(|(_, _, urls)| Rc::clone(urls))
+    });
+    if let Some(urls) = last {
+        return urls;
+    }
+    let callback = or_raise(parse_http_url("callback_url", callback_raw));
+    let redirect = or_raise(parse_http_url("redirect_url", redirect_raw));
+    let urls = Rc::new(Urls {
+        callback_origin: origin_of(&callback),
+        redirect_origin: origin_of(&redirect),
+        link: LinkPattern::new(&redirect, callback.as_str()),
+    });
+    LAST_URLS.set(Some((
+        callback_raw.to_owned(),
+        redirect_raw.to_owned(),
+        Rc::clone(&urls),
+    )));
+    urls
 }
 
 /// Validates both URLs and checks that their origins are trusted.
@@ -117,13 +154,15 @@ fn trusted_urls(
     client: &SpiClient<'_>,
     callback_url: Option<&str>,
     redirect_url: Option<&str>,
-) -> Urls {
+) -> Rc<Urls> {
     let callback_raw = required(callback_url, "callback_url");
     let redirect_raw = required(redirect_url, "redirect_url");
-    let callback = or_raise(parse_http_url("callback_url", callback_raw));
-    let redirect = or_raise(parse_http_url("redirect_url", redirect_raw));
-    for (name, url) in [("callback", &callback), ("redirect", &redirect)] {
-        if !crate::origins::is_trusted(client, &origin_of(url)) {
+    let urls = parsed_urls(callback_raw, redirect_raw);
+    for (name, origin) in [
+        ("callback", &urls.callback_origin),
+        ("redirect", &urls.redirect_origin),
+    ] {
+        if !crate::origins::is_trusted(client, origin) {
             // A Citus worker has no origins at all: say that instead.
             crate::citus::refuse_on_worker(client);
             ArgError::Invalid(format!(
@@ -132,7 +171,7 @@ fn trusted_urls(
             .raise();
         }
     }
-    Urls { callback, redirect }
+    urls
 }
 
 /// Validates the arguments and looks the user up. Every rule that can fail
@@ -168,7 +207,7 @@ fn request_for(client: &SpiClient<'_>, directory: &Directory, urls: &Urls, email
         .unwrap_or_else(|_| internal_error("the operating system random number generator failed"));
     let digest = token::digest(&secret);
     // The identifier is the token row's key: an issued row has exactly it.
-    let link = reset_link(&urls.redirect, &secret, &identifier, urls.callback.as_str());
+    let link = urls.link.link(&secret, &identifier);
     Request {
         identifier,
         user,

@@ -1,7 +1,7 @@
 //! The rules for URLs and origins, and the reset link in Nile's format.
 //! Pure code, no SPI: the origin allow-list lookup happens in the caller.
 
-use url::Url;
+use url::{form_urlencoded, Url};
 
 use crate::error::ArgError;
 
@@ -73,28 +73,60 @@ pub fn parse_origin(raw: &str) -> Result<String, ArgError> {
     Ok(origin_of(&url))
 }
 
-/// Nile's link: `{redirect_url}?token=..&identifier=..&callbackUrl=..`,
-/// form-encoded like URLSearchParams. Parameters already in redirect_url are
-/// kept, except ones with the link's own names, which are replaced.
-pub fn reset_link(redirect_url: &Url, token: &str, identifier: &str, callback_url: &str) -> String {
-    let mut link = redirect_url.clone();
-    let kept: Vec<(String, String)> = link
-        .query_pairs()
-        .filter(|(name, _)| !LINK_PARAMS.contains(&name.as_ref()))
-        .map(|(name, value)| (name.into_owned(), value.into_owned()))
-        .collect();
-    {
-        let mut query = link.query_pairs_mut();
-        query.clear();
-        for (name, value) in &kept {
-            query.append_pair(name, value);
+/// Nile's link for one redirect URL and one callback URL:
+/// `{redirect_url}?token=..&identifier=..&callbackUrl=..`, form-encoded like
+/// URLSearchParams. Parameters already in redirect_url are kept, except ones
+/// with the link's own names, which are replaced. Everything but the token
+/// and the identifier is the same on every call, so it is built once.
+pub struct LinkPattern {
+    /// The redirect URL without its fragment, its kept parameters, `token=`.
+    head: String,
+    /// `&callbackUrl=..` and the redirect URL's `#fragment`, if any.
+    tail: String,
+}
+
+impl LinkPattern {
+    pub fn new(redirect_url: &Url, callback_url: &str) -> Self {
+        let mut base = redirect_url.clone();
+        base.set_fragment(None);
+        let kept: Vec<(String, String)> = base
+            .query_pairs()
+            .filter(|(name, _)| !LINK_PARAMS.contains(&name.as_ref()))
+            .map(|(name, value)| (name.into_owned(), value.into_owned()))
+            .collect();
+        {
+            // The URL's own serializer, so the head is exactly what it writes.
+            let mut query = base.query_pairs_mut();
+            query.clear();
+            for (name, value) in &kept {
+                query.append_pair(name, value);
+            }
+            query.append_pair("token", "");
         }
-        query
-            .append_pair("token", token)
-            .append_pair("identifier", identifier)
-            .append_pair("callbackUrl", callback_url);
+        let mut tail = String::from("&callbackUrl=");
+        tail.extend(form_urlencoded::byte_serialize(callback_url.as_bytes()));
+        if let Some(fragment) = redirect_url.fragment() {
+            tail.push('#');
+            tail.push_str(fragment);
+        }
+        LinkPattern {
+            head: base.into(),
+            tail,
+        }
     }
-    link.into()
+
+    /// The link carrying `token` for `identifier`.
+    pub fn link(&self, token: &str, identifier: &str) -> String {
+        let mut link = String::with_capacity(
+            self.head.len() + token.len() + 3 * identifier.len() + self.tail.len() + 12,
+        );
+        link.push_str(&self.head);
+        link.extend(form_urlencoded::byte_serialize(token.as_bytes()));
+        link.push_str("&identifier=");
+        link.extend(form_urlencoded::byte_serialize(identifier.as_bytes()));
+        link.push_str(&self.tail);
+        link
+    }
 }
 
 #[cfg(test)]
@@ -103,6 +135,32 @@ mod tests {
 
     fn url(raw: &str) -> Url {
         parse_http_url("redirect_url", raw).unwrap()
+    }
+
+    fn reset_link(redirect_url: &Url, token: &str, identifier: &str, callback_url: &str) -> String {
+        LinkPattern::new(redirect_url, callback_url).link(token, identifier)
+    }
+
+    /// The link as the URL's own query serializer writes it, in one go.
+    fn link_by_url(
+        redirect_url: &Url,
+        token: &str,
+        identifier: &str,
+        callback_url: &str,
+    ) -> String {
+        let mut link = redirect_url.clone();
+        let kept: Vec<(String, String)> = link
+            .query_pairs()
+            .filter(|(name, _)| !LINK_PARAMS.contains(&name.as_ref()))
+            .map(|(name, value)| (name.into_owned(), value.into_owned()))
+            .collect();
+        link.query_pairs_mut()
+            .clear()
+            .extend_pairs(&kept)
+            .append_pair("token", token)
+            .append_pair("identifier", identifier)
+            .append_pair("callbackUrl", callback_url);
+        link.into()
     }
 
     #[test]
@@ -196,5 +254,45 @@ mod tests {
             "https://app.example.com/r?lang=fr&token=t0k&identifier=a+b%40example.com\
              &callbackUrl=https%3A%2F%2Fapp.example.com%2F#top"
         );
+    }
+
+    #[test]
+    fn pattern_writes_what_the_url_serializer_writes() {
+        let redirects = [
+            "http://localhost:3000/reset-password",
+            "https://app.example.com/r?lang=fr&token=evil#top",
+            "https://app.example.com/r?identifier=x&callbackUrl=y&keep=%E2%9C%93",
+            "https://app.example.com/r?",
+            "https://app.example.com/r?a&b=&=c#",
+            "https://app.example.com/r?q=a+b%20c#frag%20ment?x",
+            "https://xn--bcher-kva.example/%C3%BC/?x=%26",
+            "https://app.example.com:8443",
+        ];
+        let callbacks = [
+            "http://localhost:3000/done?a=1&b=2",
+            "https://app.example.com/",
+            "https://app.example.com/p?x=%2B+y#h",
+        ];
+        let identifiers = [
+            "jane+x@example.com",
+            "a b@example.com",
+            "jörg&co#1%@例え.jp",
+            "\"quoted\"@example.com",
+        ];
+        for redirect in redirects {
+            let redirect = url(redirect);
+            for callback in callbacks {
+                let pattern = LinkPattern::new(&redirect, callback);
+                for identifier in identifiers {
+                    for token in ["ab12", "0f".repeat(32).as_str()] {
+                        assert_eq!(
+                            pattern.link(token, identifier),
+                            link_by_url(&redirect, token, identifier, callback),
+                            "{redirect} {callback} {identifier}"
+                        );
+                    }
+                }
+            }
+        }
     }
 }

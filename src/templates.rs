@@ -6,7 +6,6 @@
 //! user's row are cleaned first (see `user_value`).
 
 use std::borrow::Cow;
-use std::collections::HashMap;
 use std::rc::Rc;
 
 use pgrx::prelude::*;
@@ -115,17 +114,25 @@ fn read_template(
 /// by the built-ins (`username`, `email`, `sender`, `api_url`,
 /// `sessions_note`) so that a stored variable cannot replace the link.
 pub struct Variables<'a> {
-    values: HashMap<&'a str, &'a str>,
+    /// Stored variables, then the built-ins: the last of a name wins. A
+    /// template has a handful of names, so a scan beats hashing them.
+    values: Vec<(&'a str, &'a str)>,
 }
 
 impl<'a> Variables<'a> {
     pub fn new(stored: &'a [(String, String)], builtins: &[(&'a str, &'a str)]) -> Self {
-        let mut values: HashMap<&str, &str> = stored
-            .iter()
-            .map(|(k, v)| (k.as_str(), v.as_str()))
-            .collect();
-        values.extend(builtins.iter().copied());
+        let mut values = Vec::with_capacity(stored.len() + builtins.len());
+        values.extend(stored.iter().map(|(k, v)| (k.as_str(), v.as_str())));
+        values.extend_from_slice(builtins);
         Variables { values }
+    }
+
+    fn get(&self, name: &str) -> Option<&'a str> {
+        self.values
+            .iter()
+            .rev()
+            .find(|(known, _)| *known == name)
+            .map(|(_, value)| *value)
     }
 }
 
@@ -163,7 +170,7 @@ fn render_with<'v>(
         match after.find('}') {
             Some(end) if is_name(&after[..end]) => {
                 let name = &after[..end];
-                match variables.values.get(name) {
+                match variables.get(name) {
                     Some(value) => out.push_str(&escape(value)),
                     None => out.push_str(&rest[start..start + 2 + end + 1]),
                 }

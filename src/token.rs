@@ -13,7 +13,7 @@ pub const TOKEN_BYTES: usize = 32;
 pub fn generate() -> Result<String, rand::rngs::SysError> {
     let mut bytes = [0u8; TOKEN_BYTES];
     fill_random(&mut bytes)?;
-    Ok(hex::encode(bytes))
+    Ok(lower_hex(&bytes))
 }
 
 /// Fills `bytes` from the operating system's CSPRNG (also for salts).
@@ -23,7 +23,17 @@ pub fn fill_random(bytes: &mut [u8]) -> Result<(), rand::rngs::SysError> {
 
 /// The hex SHA-256 of a token: the only form the database keeps.
 pub fn digest(token: &str) -> String {
-    hex::encode(Sha256::digest(token.as_bytes()))
+    lower_hex(&Sha256::digest(token.as_bytes()).into())
+}
+
+/// `hex::encode` for the 32 bytes of a token or digest, without its
+/// character-at-a-time `String` (it is on every reset's path).
+fn lower_hex(bytes: &[u8; TOKEN_BYTES]) -> String {
+    let mut out = [0u8; 2 * TOKEN_BYTES];
+    hex::encode_to_slice(bytes, &mut out).expect("the output is twice the input's length");
+    std::str::from_utf8(&out)
+        .expect("hex digits are ASCII")
+        .to_owned()
 }
 
 /// Does `candidate` hash to `stored_digest`? The comparison of the digests
