@@ -20,7 +20,7 @@ use crate::outbox::{
     WAKE_TYPES,
 };
 use crate::settings::{MIN_RESEND_INTERVAL_SECONDS, TOKEN_TTL_SECONDS};
-use crate::spi::{execute, first_row, not_null, types, Statement};
+use crate::spi::{execute_growing, first_row, not_null, types, Statement};
 use crate::templates::load_template;
 use crate::token;
 
@@ -267,7 +267,7 @@ impl Request {
             }
             None => &ISSUE_AND_QUEUE,
         };
-        let row = first_row(execute(client, statement, &args))?;
+        let row = first_row(execute_growing(client, statement, &args))?;
         Some((not_null(&row, "expires"), not_null(&row, "id")))
     }
 }
@@ -381,7 +381,7 @@ fn generate_password_link(
     crate::cache::begin_call();
     let issued = Spi::connect_mut(|client| {
         let request = request(client, email, callback_url, redirect_url);
-        let row = first_row(execute(client, &ISSUE, &request.issue_args(0)))?;
+        let row = first_row(execute_growing(client, &ISSUE, &request.issue_args(0)))?;
         Some((
             not_null::<TimestampWithTimeZone>(&row, "expires"),
             request.link,

@@ -74,6 +74,62 @@ fn prepared(
     plan
 }
 
+/// Forgets `statement`'s kept plan: its next use prepares and plans it
+/// again, for the tables' sizes of then.
+fn replan(statement: &Statement) {
+    KEPT.with(|kept| kept.borrow_mut().remove(statement.sql));
+}
+
+/// A growing statement's uses in one transaction: from this many on it is
+/// planned again at every doubling.
+const REPLAN_FROM: usize = 64;
+
+thread_local! {
+    /// Per growing statement (by its text's address): the transaction
+    /// counted in and how many uses it has had there.
+    static GROWING_USES: RefCell<Vec<(usize, pg_sys::TransactionId, usize)>> =
+        const { RefCell::new(Vec::new()) };
+}
+
+/// Runs `statement` as `execute` does, for a statement that inserts into
+/// the table it also looks rows up in (a token's resend check reads the
+/// token table). A kept plan is made for the table's size at the time, and
+/// nothing inside one transaction plans it again (the statistics another
+/// session gathers cannot count rows not yet committed): a transaction that
+/// issues many tokens (`generate_password_tokens`, or a query calling
+/// `generate_password_token` per row) would scan an ever larger table with a
+/// plan made while it was small, each token costing as much as every one
+/// before it. So it is planned again at its 64th, 128th, 256th ... use in a
+/// transaction, and probes the index once the table is a few pages long.
+pub fn execute_growing<'conn>(
+    client: &mut SpiClient<'conn>,
+    statement: &'static Statement,
+    args: &[DatumWithOid<'_>],
+) -> SpiTupleTable<'conn> {
+    let key = statement.sql.as_ptr() as usize;
+    // SAFETY: reads the current transaction's id (invalid before it writes).
+    let transaction = unsafe { pg_sys::GetTopTransactionIdIfAny() };
+    let uses = GROWING_USES.with_borrow_mut(|growing| {
+        let position = match growing.iter().position(|(k, _, _)| *k == key) {
+            Some(position) => position,
+            None => {
+                growing.push((key, transaction, 0));
+                growing.len() - 1
+            }
+        };
+        let entry = &mut growing[position];
+        if entry.1 != transaction {
+            *entry = (key, transaction, 0);
+        }
+        entry.2 += 1;
+        entry.2
+    });
+    if uses >= REPLAN_FROM && uses.is_power_of_two() {
+        replan(statement);
+    }
+    execute(client, statement, args)
+}
+
 /// Runs `statement` with `args`; the plan is prepared on first use.
 pub fn execute<'conn>(
     client: &mut SpiClient<'conn>,
