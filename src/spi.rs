@@ -84,11 +84,16 @@ fn replan(statement: &Statement) {
 /// planned again at every doubling.
 const REPLAN_FROM: usize = 64;
 
+/// A growing statement's uses in the transaction it was last used in.
+struct Uses {
+    /// The statement, by its text's address.
+    statement: usize,
+    transaction: pg_sys::TransactionId,
+    count: usize,
+}
+
 thread_local! {
-    /// Per growing statement (by its text's address): the transaction
-    /// counted in and how many uses it has had there.
-    static GROWING_USES: RefCell<Vec<(usize, pg_sys::TransactionId, usize)>> =
-        const { RefCell::new(Vec::new()) };
+    static GROWING_USES: RefCell<Vec<Uses>> = const { RefCell::new(Vec::new()) };
 }
 
 /// Runs `statement` as `execute` does, for a statement that inserts into
@@ -110,19 +115,24 @@ pub fn execute_growing<'conn>(
     // SAFETY: reads the current transaction's id (invalid before it writes).
     let transaction = unsafe { pg_sys::GetTopTransactionIdIfAny() };
     let uses = GROWING_USES.with_borrow_mut(|growing| {
-        let position = match growing.iter().position(|(k, _, _)| *k == key) {
-            Some(position) => position,
-            None => {
-                growing.push((key, transaction, 0));
+        let index = growing
+            .iter()
+            .position(|uses| uses.statement == key)
+            .unwrap_or_else(|| {
+                growing.push(Uses {
+                    statement: key,
+                    transaction,
+                    count: 0,
+                });
                 growing.len() - 1
-            }
-        };
-        let entry = &mut growing[position];
-        if entry.1 != transaction {
-            *entry = (key, transaction, 0);
+            });
+        let uses = &mut growing[index];
+        if uses.transaction != transaction {
+            uses.transaction = transaction;
+            uses.count = 0;
         }
-        entry.2 += 1;
-        entry.2
+        uses.count += 1;
+        uses.count
     });
     if uses >= REPLAN_FROM && uses.is_power_of_two() {
         replan(statement);
