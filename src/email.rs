@@ -12,6 +12,9 @@ use crate::error::ArgError;
 /// default), so callers that use `auth.normalize_identifier` agree, letter
 /// for letter, without a statement.
 pub fn normalize(email: &str) -> String {
+    if is_normalized_ascii(email) {
+        return email.to_owned();
+    }
     let datum = email
         .into_datum()
         .unwrap_or_else(|| crate::error::internal_error("text without a datum"));
@@ -31,6 +34,21 @@ pub fn normalize(email: &str) -> String {
         String::from_datum(lowered, false)
     };
     lowered.unwrap_or_else(|| crate::error::internal_error("lower() returned NULL"))
+}
+
+/// Whether `lower(btrim(email))` is `email` itself whatever the database's
+/// collation: ASCII without capitals and without a space at either end.
+/// `btrim(text)` trims only spaces; no collation provider (libc in any
+/// locale, ICU, the builtin one) lower-cases an ASCII character other than
+/// A-Z (the Turkish and Lithuanian rules start from capitals). Most emails
+/// arrive this way, and then need neither call nor conversion.
+fn is_normalized_ascii(email: &str) -> bool {
+    let bytes = email.as_bytes();
+    bytes.first() != Some(&b' ')
+        && bytes.last() != Some(&b' ')
+        && bytes
+            .iter()
+            .all(|byte| byte.is_ascii() && !byte.is_ascii_uppercase())
 }
 
 pub const MAX_EMAIL_CHARS: usize = 254;
@@ -73,6 +91,17 @@ mod tests {
             "\u{00A0}nbsp@example.com\u{00A0}",
             "\tTab@example.com",
             "",
+            // ASCII that is already its own normalization, and the cases
+            // just beside it.
+            "jane.doe+reset@example.com",
+            "\ttab@example.com\t",
+            "u:42@example.com",
+            " jane@example.com",
+            "jane@example.com ",
+            "Jane@example.com",
+            "jane@exampl\u{00E9}.com",
+            "I@example.com",
+            " ",
         ] {
             let sql = Spi::get_one_with_args::<String>(
                 "SELECT nile_reset.normalize_identifier($1)",
@@ -82,6 +111,70 @@ mod tests {
             .unwrap();
             assert_eq!(normalize(email), sql, "{email:?}");
         }
+    }
+
+    /// The fast path's premise, over every collation this server has
+    /// (libc, ICU's hundreds of locales with Turkish and Lithuanian among
+    /// them): lower() keeps ASCII without capitals as it is.
+    #[pg_test]
+    fn no_collation_lowers_ascii_without_capitals() {
+        let collations = Spi::get_one::<i64>(
+            "SELECT count(*) FROM pg_collation
+              WHERE collencoding IN (-1, pg_char_to_encoding(current_setting('server_encoding')))",
+        )
+        .unwrap()
+        .unwrap();
+        let s: String = (1u8..=127)
+            .filter(|b| !b.is_ascii_uppercase())
+            .map(char::from)
+            .collect();
+        let mut checked = 0;
+        for (schema, name) in Spi::connect(|client| {
+            client
+                .select(
+                    "SELECT n.nspname::text, l.collname::text FROM pg_collation l
+                       JOIN pg_namespace n ON n.oid = l.collnamespace
+                      WHERE l.collencoding IN (-1, pg_char_to_encoding(current_setting('server_encoding')))",
+                    None,
+                    &[],
+                )
+                .unwrap()
+                .map(|row| {
+                    (
+                        row.get::<String>(1).unwrap().unwrap(),
+                        row.get::<String>(2).unwrap().unwrap(),
+                    )
+                })
+                .collect::<Vec<_>>()
+        }) {
+            let lowered = Spi::get_one_with_args::<String>(
+                &format!(
+                    "SELECT pg_catalog.lower($1 COLLATE {}.{})",
+                    pgrx::spi::quote_identifier(&schema),
+                    pgrx::spi::quote_identifier(&name)
+                ),
+                &[s.as_str().into()],
+            )
+            .unwrap()
+            .unwrap();
+            assert_eq!(lowered, s, "collation {schema}.{name}");
+            assert!(is_normalized_ascii(&lowered));
+            checked += 1;
+        }
+        assert_eq!(checked, collations);
+    }
+
+    #[test]
+    fn ascii_fast_path_takes_only_what_needs_no_database() {
+        assert!(is_normalized_ascii("jane.doe+reset@example.com"));
+        assert!(is_normalized_ascii("\tjane@example.com"));
+        assert!(is_normalized_ascii(""));
+        assert!(!is_normalized_ascii("Jane@example.com"));
+        assert!(!is_normalized_ascii("jane@example.COM"));
+        assert!(!is_normalized_ascii(" jane@example.com"));
+        assert!(!is_normalized_ascii("jane@example.com "));
+        assert!(!is_normalized_ascii("jane@exampl\u{00E9}.com"));
+        assert!(!is_normalized_ascii("\u{00A0}jane@example.com"));
     }
 
     #[test]

@@ -133,9 +133,30 @@ pub fn wake_args() -> Option<[DatumWithOid<'static>; WAKE_ARGS]> {
         return None;
     }
     let channel = crate::settings::notify_channel();
-    let sleep = wakeup_lock_key(&channel);
-    let presence = presence_lock_key(&channel);
+    let (sleep, presence) = lock_keys(&channel);
     Some([channel.into(), sleep.into(), presence.into()])
+}
+
+thread_local! {
+    /// The last channel's lock keys: the channel is a setting that rarely
+    /// changes, and its keys are a pure function of it.
+    static LAST_KEYS: std::cell::RefCell<Option<(String, i64, i64)>> =
+        const { std::cell::RefCell::new(None) };
+}
+
+/// The channel's sleep and presence lock keys.
+fn lock_keys(channel: &str) -> (i64, i64) {
+    LAST_KEYS.with(|last| {
+        let mut last = last.borrow_mut();
+        match &*last {
+            Some((kept, sleep, presence)) if kept == channel => (*sleep, *presence),
+            _ => {
+                let keys = (wakeup_lock_key(channel), presence_lock_key(channel));
+                *last = Some((channel.to_owned(), keys.0, keys.1));
+                keys
+            }
+        }
+    })
 }
 
 /// `NOTIFY channel, '<outbox id>'` on commit, for every listener, unless
@@ -164,4 +185,23 @@ fn lock_key(purpose: &str, channel: &str) -> i64 {
             .try_into()
             .expect("a SHA-256 digest has 32 bytes"),
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The kept keys follow the channel: another channel, then the first
+    /// again, each gets its own keys.
+    #[test]
+    fn lock_keys_follow_the_channel() {
+        for channel in ["nile_reset_email", "other_channel", "nile_reset_email", "x"] {
+            assert_eq!(
+                lock_keys(channel),
+                (wakeup_lock_key(channel), presence_lock_key(channel)),
+                "{channel}"
+            );
+        }
+        assert_ne!(lock_keys("a"), lock_keys("b"));
+    }
 }

@@ -10,6 +10,7 @@ use pgrx::datum::DatumWithOid;
 use pgrx::prelude::*;
 use pgrx::spi::{OwnedPreparedStatement, SpiClient, SpiError, SpiHeapTupleData, SpiTupleTable};
 use pgrx::{FromDatum, IntoDatum, PgTryBuilder};
+use rustc_hash::FxBuildHasher;
 
 /// A statement fixed at compile time and the types of its parameters.
 pub struct Statement {
@@ -44,8 +45,11 @@ pub const fn types<const A: usize, const B: usize, const N: usize>(
 const MAX_KEPT: usize = 256;
 
 thread_local! {
-    static KEPT: RefCell<HashMap<String, Rc<OwnedPreparedStatement>>> =
-        RefCell::new(HashMap::new());
+    /// Hashed with FxHash: the keys are the extension's own statements (a
+    /// kilobyte or two each, looked up on every execution), never a
+    /// caller's text, so SipHash's defence against chosen keys buys nothing.
+    static KEPT: RefCell<HashMap<String, Rc<OwnedPreparedStatement>, FxBuildHasher>> =
+        const { RefCell::new(HashMap::with_hasher(FxBuildHasher)) };
 }
 
 fn prepared(
