@@ -1,9 +1,12 @@
 """Prints the benchmark's tables (markdown) from the raw measurements in the
 work folder of bench/run.sh, and records this run's targets.
 
-Reads results.tsv (round, sync, clients, variant, tps), statements.tsv
-(variant, statements per call), facts.tsv (name, value) and previous.tsv
-(the targets of the last complete run, if any); writes targets.tsv.
+Reads results.tsv (round, sync, clients, variant, tps), paired.tsv
+(target, pair, A's tps, B's tps), statements.tsv (variant, statements per
+call), facts.tsv (name, value) and previous.tsv (the targets of the last
+complete run, if any); writes targets.tsv. A target's ratio is the median
+of its pairs' ratios where the run has them (the paired step, the shim),
+else the ratio of the matrix's means.
 Prints only the parts this run measured (BENCH_STEPS).
 """
 
@@ -13,7 +16,7 @@ import platform
 import subprocess
 import sys
 from collections import defaultdict
-from statistics import mean
+from statistics import mean, median
 
 work = sys.argv[1]
 
@@ -30,6 +33,9 @@ tps = defaultdict(list)
 for _round, sync, clients, variant, value in rows("results.tsv"):
     tps[(sync, int(clients), variant)].append(float(value))
 avg = {key: mean(values) for key, values in tps.items()}
+pairs = defaultdict(list)
+for target, _pair, a, b in rows("paired.tsv"):
+    pairs[target].append(float(a) / float(b))
 statements = {variant: value for variant, value in rows("statements.tsv")}
 facts = {name: "\t".join(value) for name, *value in rows("facts.tsv")}
 previous_rows = rows("previous.tsv")
@@ -112,12 +118,27 @@ if "mass" in facts:
 if "wrk_rps" in facts:
     http, direct = float(facts["wrk_rps"]), float(facts["direct_tps"])
     print(f"HTTP shim (wrk, 8 connections): {http:,.0f} req/s; the same call through pgbench (8 clients): "
-          f"{direct:,.0f} tps; ratio {http / direct:.2f}x.")
+          f"{direct:,.0f} tps; ratio of the means {http / direct:.2f}x.")
 
 
 def ratio(a, b):
     return None if a is None or b is None else a / b
 
+
+def paired_or(target, fallback):
+    """The median of the target's paired ratios, if this run has them."""
+    return median(pairs[target]) if pairs.get(target) else fallback
+
+
+if pairs:
+    print()
+    print(f"The targets' ratios, each the median of {facts.get('pairs', '?')} pairs of "
+          f"{facts.get('slice', '?')} s runs back to back (order alternating):")
+    print()
+    print("| target | pairs | median ratio | lowest | highest |")
+    print("|---|---|---|---|---|")
+    for target, values in pairs.items():
+        print(f"| {target} | {len(values)} | {median(values):.2f}x | {min(values):.2f}x | {max(values):.2f}x |")
 
 http_ratio = ratio(float(facts["wrk_rps"]), float(facts["direct_tps"])) if "wrk_rps" in facts else None
 # (key, target as the issue words it, value, bound, at least (True) or at most (False), unit)
@@ -140,6 +161,7 @@ targets = [
     ("wakeup_p99", "idle wake-up p99: <= 50 ms",
      float(facts["wakeup"].split("\t")[2]) if "wakeup" in facts else None, 50, False, " ms"),
 ]
+targets = [(key, name, paired_or(key, value), *rest) for key, name, value, *rest in targets]
 
 
 def show(value, unit):
@@ -150,12 +172,14 @@ def show(value, unit):
 
 print()
 when = f"previous complete run: {previous_run}" if previous_run else "no previous complete run recorded"
-print(f"Targets (this run against the previous complete run of `make bench`, {when}):")
+print(f"Targets (this run against the previous complete run of `make bench`, {when}; "
+      "ratios from the pairs above where measured):")
 print()
 print("| target | this run | previous run | met in both runs? |")
 print("|---|---|---|---|")
 with open(os.path.join(work, "targets.tsv"), "w") as out:
-    print(f"#run\t{facts['started']}, BENCH_SECONDS={facts['seconds']}, BENCH_ROUNDS={facts['rounds']}", file=out)
+    print(f"#run\t{facts['started']}, BENCH_SECONDS={facts['seconds']}, BENCH_ROUNDS={facts['rounds']}, "
+          f"BENCH_PAIRS={facts.get('pairs', '?')}, BENCH_SLICE={facts.get('slice', '?')}", file=out)
     for key, name, value, bound, at_least, unit in targets:
         if value is None:
             print(f"| {name} | not measured | | |")

@@ -11,8 +11,12 @@
 #                     (default 200)
 #   BENCH_RESET_POOL  tokens issued before each reset run, one per reset
 #                     (default 2500 per second of BENCH_SECONDS)
-#   BENCH_STEPS       the steps to run, of: matrix calls statements wakeup
-#                     sender breach shim enumeration citus (default: all).
+#   BENCH_PAIRS       pairs of short runs behind each target's ratio
+#                     (default 6)
+#   BENCH_SLICE       seconds per run of a pair                (default 2)
+#   BENCH_STEPS       the steps to run, of: matrix calls paired statements
+#                     wakeup sender breach shim enumeration citus (default:
+#                     all).
 #                     Only a run of all of them becomes the "previous run"
 #                     of the targets table.
 #
@@ -25,7 +29,7 @@ cd "$(dirname "$0")/.."
 . tests/release_lib.sh
 . bench/lib.sh
 
-all_steps="matrix calls statements wakeup sender breach shim enumeration citus"
+all_steps="matrix calls paired statements wakeup sender breach shim enumeration citus"
 steps=" ${BENCH_STEPS:-$all_steps} "
 for step in $steps; do
   case " $all_steps " in *" $step "*) ;; *) echo "unknown step in BENCH_STEPS: $step (steps: $all_steps)" >&2; exit 2 ;; esac
@@ -36,6 +40,8 @@ rounds=${BENCH_ROUNDS:-2}
 emails=${BENCH_EMAILS:-20000}
 mass=${BENCH_MASS:-100000}
 calls=${BENCH_CALLS:-200}
+pairs=${BENCH_PAIRS:-6}
+slice=${BENCH_SLICE:-2}
 # The users of the verify rows, u1..u<verify_users>, each with a token; the
 # reset pools use the users after them.
 verify_users=10000
@@ -51,13 +57,17 @@ db=bench
 dsn="postgres://postgres@127.0.0.1:$port/$db"
 mkdir -p "$work"
 results=$work/results.tsv
+paired=$work/paired.tsv
 facts=$work/facts.tsv
 statements=$work/statements.tsv
 : >"$results"
+: >"$paired"
 : >"$statements"
 fact() { printf '%s\t%s\n' "$1" "$2" >>"$facts"; }
 : >"$facts"
 fact started "$(date -u '+%Y-%m-%d %H:%M UTC')"
+fact pairs "$pairs"
+fact slice "$slice"
 fact seconds "$seconds"
 fact rounds "$rounds"
 fact calls "$calls"
@@ -217,6 +227,53 @@ if has_step matrix || has_step calls; then
     if has_step matrix; then matrix_round "$round"; fi
     if has_step calls; then calls_round "$round"; fi
   done
+  stop_sender
+fi
+
+# The targets' ratios, each from $pairs pairs of ${slice}-second runs back to
+# back, the order alternating (A B, B A, ...). This machine's speed drifts
+# by tens of percent over tens of seconds; the two runs of a pair share
+# that drift, so the median of the pairs' ratios holds where a ratio of
+# means taken minutes apart (the matrix's) swings with it. The sender runs,
+# as in the matrix.
+paired_run() { # variant clients sync: calls/s of one short run
+  local variant=$1 clients=$2 sync=$3
+  # pgbench_tps runs for $seconds: this call's are the slice's.
+  local seconds=$slice
+  case $variant in
+    verify_wrong | token_select) ;; # they read the tokens issued before
+    *) reset_tables ;;
+  esac
+  case $variant in
+    nile_reset_no_wakeups) pgbench_tps nile_reset "$clients" "$sync" "-c nile_reset.wakeups=off" ;;
+    *) pgbench_tps "$variant" "$clients" "$sync" ;;
+  esac
+}
+paired_ratio() { # target A B clients sync
+  local target=$1 a=$2 b=$3 clients=$4 sync=$5 pair ta tb
+  for pair in $(seq "$pairs"); do
+    if [ $((pair % 2)) = 1 ]; then
+      ta=$(paired_run "$a" "$clients" "$sync")
+      tb=$(paired_run "$b" "$clients" "$sync")
+    else
+      tb=$(paired_run "$b" "$clients" "$sync")
+      ta=$(paired_run "$a" "$clients" "$sync")
+    fi
+    printf '%s\t%s\t%s\t%s\n' "$target" "$pair" "$ta" "$tb" >>"$paired"
+    log "pair $pair of $target: $a $ta, $b $tb"
+  done
+}
+if has_step paired; then
+  log "the targets' ratios: $pairs pairs of ${slice}s runs each, back to back"
+  start_sender
+  paired_ratio generate_peer nile_reset peer 1 off
+  paired_ratio generate_floor nile_reset floor 1 off
+  paired_ratio generate_lean nile_reset lean_peer 1 off
+  paired_ratio generate_32_floor nile_reset floor 32 off
+  paired_ratio wakeups_32 nile_reset nile_reset_no_wakeups 32 on
+  reset_tables
+  issue_tokens verify 1 "$verify_users"
+  paired_ratio verify_wrong verify_wrong token_select 1 off
   stop_sender
 fi
 
@@ -380,19 +437,32 @@ if has_step shim; then
   for _ in $(seq 50); do curl -fsS "http://127.0.0.1:$admin_port/healthz" >/dev/null 2>&1 && break; sleep 0.2; done
   cookie=$(curl -fsS -D - -o /dev/null "http://127.0.0.1:$http_port/v2/databases/$db/auth/csrf" |
     awk -F': ' 'tolower($1) == "set-cookie" { split($2, c, ";"); print c[1]; exit }')
-  # Interleaved, like the matrix: wrk, pgbench, wrk, pgbench ...
-  wrk_runs=()
-  direct_runs=()
-  for round in $(seq "$rounds"); do
+  # In pairs, like the paired step: wrk then pgbench, pgbench then wrk ...
+  shim_run() {
     reset_tables
-    COOKIE="$cookie" wrk -t 2 -c 8 -d "${seconds}s" -s bench/reset_password.lua \
+    COOKIE="$cookie" wrk -t 2 -c 8 -d "${slice}s" -s bench/reset_password.lua \
       "http://127.0.0.1:$http_port/v2/databases/$db/auth/reset-password" >"$work/wrk.txt"
     # Every answer must be 201 (created) for the comparison to mean anything.
     if grep -q "Non-2xx" "$work/wrk.txt"; then cat "$work/wrk.txt"; echo "wrk saw failed requests" >&2; exit 1; fi
-    wrk_runs+=("$(awk '/^Requests\/sec/ {print $2}' "$work/wrk.txt")")
+    awk '/^Requests\/sec/ {print $2}' "$work/wrk.txt"
+  }
+  direct_run() {
+    local seconds=$slice
     reset_tables
-    direct_runs+=("$(pgbench_tps nile_reset 8 on)")
-    log "round $round: shim ${wrk_runs[-1]} req/s, direct ${direct_runs[-1]} tps"
+    pgbench_tps nile_reset 8 on
+  }
+  wrk_runs=()
+  direct_runs=()
+  for pair in $(seq "$pairs"); do
+    if [ $((pair % 2)) = 1 ]; then
+      wrk_runs+=("$(shim_run)")
+      direct_runs+=("$(direct_run)")
+    else
+      direct_runs+=("$(direct_run)")
+      wrk_runs+=("$(shim_run)")
+    fi
+    printf '%s\t%s\t%s\t%s\n' shim "$pair" "${wrk_runs[-1]}" "${direct_runs[-1]}" >>"$paired"
+    log "pair $pair: shim ${wrk_runs[-1]} req/s, direct ${direct_runs[-1]} tps"
   done
   fact wrk_rps "$(mean "${wrk_runs[@]}")"
   fact direct_tps "$(mean "${direct_runs[@]}")"

@@ -2,10 +2,14 @@
 against their definitions: the single-request AUC (Mann-Whitney's U over
 n1*n2) against a count of every pair, its z-score against the exact null
 mean and variance, and the threshold classifier against groups it must
-split perfectly or cannot split at all."""
+split perfectly or cannot split at all; and bench/report.py's targets, from
+the pairs' median ratios where a run has them."""
+import csv
 import math
 import random
+import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "bench"))
@@ -57,6 +61,34 @@ threshold, known_above = enumeration.best_threshold([(1, False), (2, False), (10
 check("threshold between separated groups", 2 < threshold < 10 and known_above, f"{threshold} {known_above}")
 threshold, known_above = enumeration.best_threshold([(10, False), (11, False), (1, True), (2, True)])
 check("threshold direction follows the groups", 2 < threshold < 10 and not known_above, f"{threshold} {known_above}")
+
+# bench/report.py on a run's raw files: a target's ratio is the median of its
+# pairs' ratios where the run has pairs, else the ratio of the matrix's means.
+with tempfile.TemporaryDirectory() as work:
+    def write(name, lines):
+        Path(work, name).write_text("".join("\t".join(map(str, line)) + "\n" for line in lines))
+
+    write("facts.tsv", [("started", "2026-12-03 12:00 UTC"), ("seconds", 6), ("rounds", 2), ("calls", 200),
+                        ("pairs", 3), ("slice", 2)])
+    # generate_floor: pair ratios 0.80, 0.86, 0.90 (median 0.86, met); the
+    # ratio of their means, 336/400 = 0.84, would miss.
+    write("paired.tsv", [("generate_floor", 1, 160, 200), ("generate_floor", 2, 86, 100),
+                         ("generate_floor", 3, 90, 100)])
+    # verify_wrong has no pairs: the matrix's means, 0.8.
+    write("results.tsv", [(1, "off", 1, "verify_wrong", 70), (2, "off", 1, "verify_wrong", 90),
+                          (1, "off", 1, "token_select", 100), (2, "off", 1, "token_select", 100)])
+    report = subprocess.run([sys.executable, str(Path(__file__).resolve().parent.parent / "bench" / "report.py"), work],
+                            capture_output=True, text=True)
+    check("report.py runs on a partial run", report.returncode == 0, report.stderr)
+    recorded = {row[0]: row[1:] for row in csv.reader(open(Path(work, "targets.tsv")), delimiter="\t")}
+    floor = recorded.get("generate_floor", ["nan", ""])
+    check("a paired target is the median of its pairs' ratios", math.isclose(float(floor[0]), 0.86) and floor[1] == "met",
+          str(floor))
+    verify = recorded.get("verify_wrong", ["nan", ""])
+    check("an unpaired target is the ratio of the matrix's means",
+          math.isclose(float(verify[0]), 0.8) and verify[1] == "missed", str(verify))
+    check("the pairs' table shows median, lowest and highest",
+          "| generate_floor | 3 | 0.86x | 0.80x | 0.90x |" in report.stdout, report.stdout)
 
 print(f"bench_statistics: {passed} passed, {failed} failed")
 sys.exit(1 if failed else 0)
