@@ -236,7 +236,7 @@ fi
 # that drift, so the median of the pairs' ratios holds where a ratio of
 # means taken minutes apart (the matrix's) swings with it. The sender runs,
 # as in the matrix.
-paired_run() { # variant clients sync: calls/s of one short run
+paired_run() { # variant clients sync: calls/s of one short pgbench run
   local variant=$1 clients=$2 sync=$3
   # pgbench_tps runs for $seconds: this call's are the slice's.
   local seconds=$slice
@@ -249,15 +249,16 @@ paired_run() { # variant clients sync: calls/s of one short run
     *) pgbench_tps "$variant" "$clients" "$sync" ;;
   esac
 }
-paired_ratio() { # target A B clients sync
-  local target=$1 a=$2 b=$3 clients=$4 sync=$5 pair ta tb
+paired_ratio() { # target A B run [run's arguments after the variant]: "$run" A ..., "$run" B ...
+  local target=$1 a=$2 b=$3 run=$4 pair ta tb
+  shift 4
   for pair in $(seq "$pairs"); do
     if [ $((pair % 2)) = 1 ]; then
-      ta=$(paired_run "$a" "$clients" "$sync")
-      tb=$(paired_run "$b" "$clients" "$sync")
+      ta=$("$run" "$a" "$@")
+      tb=$("$run" "$b" "$@")
     else
-      tb=$(paired_run "$b" "$clients" "$sync")
-      ta=$(paired_run "$a" "$clients" "$sync")
+      tb=$("$run" "$b" "$@")
+      ta=$("$run" "$a" "$@")
     fi
     printf '%s\t%s\t%s\t%s\n' "$target" "$pair" "$ta" "$tb" >>"$paired"
     log "pair $pair of $target: $a $ta, $b $tb"
@@ -266,14 +267,14 @@ paired_ratio() { # target A B clients sync
 if has_step paired; then
   log "the targets' ratios: $pairs pairs of ${slice}s runs each, back to back"
   start_sender
-  paired_ratio generate_peer nile_reset peer 1 off
-  paired_ratio generate_floor nile_reset floor 1 off
-  paired_ratio generate_lean nile_reset lean_peer 1 off
-  paired_ratio generate_32_floor nile_reset floor 32 off
-  paired_ratio wakeups_32 nile_reset nile_reset_no_wakeups 32 on
+  paired_ratio generate_peer nile_reset peer paired_run 1 off
+  paired_ratio generate_floor nile_reset floor paired_run 1 off
+  paired_ratio generate_lean nile_reset lean_peer paired_run 1 off
+  paired_ratio generate_32_floor nile_reset floor paired_run 32 off
+  paired_ratio wakeups_32 nile_reset nile_reset_no_wakeups paired_run 32 on
   reset_tables
   issue_tokens verify 1 "$verify_users"
-  paired_ratio verify_wrong verify_wrong token_select 1 off
+  paired_ratio verify_wrong verify_wrong token_select paired_run 1 off
   stop_sender
 fi
 
@@ -437,8 +438,13 @@ if has_step shim; then
   for _ in $(seq 50); do curl -fsS "http://127.0.0.1:$admin_port/healthz" >/dev/null 2>&1 && break; sleep 0.2; done
   cookie=$(curl -fsS -D - -o /dev/null "http://127.0.0.1:$http_port/v2/databases/$db/auth/csrf" |
     awk -F': ' 'tolower($1) == "set-cookie" { split($2, c, ";"); print c[1]; exit }')
-  # In pairs, like the paired step: wrk then pgbench, pgbench then wrk ...
-  shim_run() {
+  # In pairs, like the paired step: the shim under wrk, the call through
+  # pgbench (8 clients).
+  shim_or_direct_run() { # shim | direct: requests or calls per second
+    if [ "$1" = direct ]; then
+      paired_run nile_reset 8 on
+      return
+    fi
     reset_tables
     COOKIE="$cookie" wrk -t 2 -c 8 -d "${slice}s" -s bench/reset_password.lua \
       "http://127.0.0.1:$http_port/v2/databases/$db/auth/reset-password" >"$work/wrk.txt"
@@ -446,26 +452,9 @@ if has_step shim; then
     if grep -q "Non-2xx" "$work/wrk.txt"; then cat "$work/wrk.txt"; echo "wrk saw failed requests" >&2; exit 1; fi
     awk '/^Requests\/sec/ {print $2}' "$work/wrk.txt"
   }
-  direct_run() {
-    local seconds=$slice
-    reset_tables
-    pgbench_tps nile_reset 8 on
-  }
-  wrk_runs=()
-  direct_runs=()
-  for pair in $(seq "$pairs"); do
-    if [ $((pair % 2)) = 1 ]; then
-      wrk_runs+=("$(shim_run)")
-      direct_runs+=("$(direct_run)")
-    else
-      direct_runs+=("$(direct_run)")
-      wrk_runs+=("$(shim_run)")
-    fi
-    printf '%s\t%s\t%s\t%s\n' shim "$pair" "${wrk_runs[-1]}" "${direct_runs[-1]}" >>"$paired"
-    log "pair $pair: shim ${wrk_runs[-1]} req/s, direct ${direct_runs[-1]} tps"
-  done
-  fact wrk_rps "$(mean "${wrk_runs[@]}")"
-  fact direct_tps "$(mean "${direct_runs[@]}")"
+  paired_ratio shim shim direct shim_or_direct_run
+  fact wrk_rps "$(awk -F '\t' '$1 == "shim" { s += $3; n++ } END { printf "%.0f", s / n }' "$paired")"
+  fact direct_tps "$(awk -F '\t' '$1 == "shim" { s += $4; n++ } END { printf "%.0f", s / n }' "$paired")"
   stop_sender
 fi
 
