@@ -165,6 +165,14 @@ issue_tokens() { # purpose first count
   issued=$(q -tA -c "SELECT bench.issue_tokens('$1', $2, $3)")
   [ "$issued" = "$3" ] || { echo "issued $issued of $3 $1 tokens" >&2; exit 1; }
 }
+# verify_wrong's answer for every user it picks from is 'invalid'.
+wrong_token=$(printf '0%.0s' {1..64})
+check_wrong_tokens() {
+  local others
+  others=$(q -tA -c "SELECT count(*) FROM generate_series(1, $verify_users) g,
+      auth.verify_password_token('u' || g || '@example.com', '$wrong_token') v WHERE v.status <> 'invalid'")
+  [ "$others" = 0 ] || { echo "verify with a wrong token answered other than invalid $others time(s)" >&2; exit 1; }
+}
 
 # The generate matrix: sync modes x client counts x variants.
 matrix_round() { # round
@@ -187,7 +195,9 @@ matrix_round() { # round
 # not the commit's flush), with their baselines: verify with a wrong token
 # (u1..u10000 all hold one) against one indexed SELECT on the token table,
 # both with the identifier in a literal (pgbench substitutes :id inside
-# quotes too), as an application passes it; verify with u1's right token,
+# quotes too), as an application passes it, and each reading one column as
+# an application does (verify's answers are checked before the runs, not by
+# an expression in the measured statement); verify with u1's right token,
 # which it does not consume; reset_password against the PL/pgSQL + pgcrypto
 # peer, each with a fresh pool of tokens (one per transaction, handed out in
 # order by a sequence).
@@ -195,6 +205,7 @@ calls_round() { # round
   local round=$1 variant tps right used
   reset_tables
   issue_tokens verify 1 "$verify_users"
+  check_wrong_tokens
   right=$(q -tA -F ' ' -c "SELECT identifier, token FROM bench.tokens WHERE purpose = 'verify' AND n = 1")
   for variant in verify_wrong token_select verify_right reset peer_reset; do
     case $variant in
@@ -274,6 +285,7 @@ if has_step paired; then
   paired_ratio wakeups_32 nile_reset nile_reset_no_wakeups paired_run 32 on
   reset_tables
   issue_tokens verify 1 "$verify_users"
+  check_wrong_tokens
   paired_ratio verify_wrong verify_wrong token_select paired_run 1 off
   stop_sender
 fi
@@ -314,7 +326,7 @@ if has_step statements; then
   reset_tables
   issue_tokens verify 1 "$verify_users"
   count_statements verify_wrong \
-    "SELECT status FROM auth.verify_password_token('u:n@example.com', '$(printf '0%.0s' {1..64})')"
+    "SELECT status FROM auth.verify_password_token('u:n@example.com', '$wrong_token')"
   count_statements verify_right "SELECT v.status FROM bench.tokens t, auth.verify_password_token(t.identifier, t.token) v
      WHERE t.purpose = 'verify' AND t.n = 1"
   for variant in reset peer_reset; do

@@ -21,10 +21,11 @@ use crate::token;
 /// The identifier's token row, read without a lock: a check with a wrong
 /// token must write nothing (no row lock, no transaction id, no WAL flush at
 /// commit), so that it costs the same whether or not the identifier has a
-/// token. `revoked` only for rows revoked by 0.1.0, which revoked on failures.
+/// token. Liveness is judged in Rust (`is_live`, `-infinity` marks a row
+/// revoked by 0.1.0, which revoked on failures): the statement projects
+/// plain columns, and a wrong token stops after reading two of them.
 const FIND_TOKEN: Statement = Statement {
-    sql: "SELECT t.identifier, t.user_id, t.token, t.expires,
-                 t.expires > now() AS live, t.expires = '-infinity' AS revoked
+    sql: "SELECT t.token, t.identifier, t.user_id, t.expires
             FROM nile_reset.verification_tokens t
            WHERE t.identifier = $1",
     args: &[PgBuiltInOids::TEXTOID],
@@ -83,6 +84,12 @@ enum TokenState {
     Invalid,
 }
 
+/// Whether a token expiring at `expires` is live: later than the
+/// transaction's start, which is what `now()` returns.
+fn is_live(expires: TimestampWithTimeZone) -> bool {
+    pg_sys::TimestampTz::from(expires) > unsafe { pg_sys::GetCurrentTransactionStartTimestamp() }
+}
+
 /// Whether the check may consume the token: a reset locks it first.
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Purpose {
@@ -110,15 +117,13 @@ fn check_token(
         let _ = token::digest(candidate);
         return TokenState::Invalid;
     };
-    let stored_identifier: String = not_null(&row, "identifier");
-    let user_id: String = not_null(&row, "user_id");
     let digest: String = not_null(&row, "token");
     let expires: TimestampWithTimeZone = not_null(&row, "expires");
-    let live: bool = not_null(&row, "live");
-    let revoked: bool = not_null(&row, "revoked");
-    if !token::matches(candidate, &digest) || revoked {
+    if !token::matches(candidate, &digest) || expires.is_neg_infinity() {
         return TokenState::Invalid;
     }
+    let stored_identifier: String = not_null(&row, "identifier");
+    let user_id: String = not_null(&row, "user_id");
     if purpose == Purpose::Reset {
         let args = [stored_identifier.as_str().into(), digest.as_str().into()];
         if first_row(execute(client, &LOCK_TOKEN, &args)).is_none() {
@@ -130,7 +135,7 @@ fn check_token(
         execute(client, &DELETE_TOKEN, &[stored_identifier.as_str().into()]);
         return TokenState::Invalid;
     };
-    if live {
+    if is_live(expires) {
         TokenState::Valid(expires, user, stored_identifier)
     } else {
         TokenState::Expired(expires)

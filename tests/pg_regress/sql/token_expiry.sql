@@ -24,3 +24,20 @@ SET nile_reset.min_resend_interval = 0;
 SELECT created FROM auth.generate_password_token('jane@example.com', 'http://localhost:3000/', 'http://localhost:3000/r');
 SELECT substring(body FROM 'token=([0-9a-f]{64})') AS token FROM nile_reset.email_outbox ORDER BY id DESC LIMIT 1 \gset
 SELECT auth.reset_password('jane@example.com', :'token', 'a new password') IS NOT NULL AS reset;
+
+-- Live means later than the transaction's start (now()), however long the
+-- transaction has run; a row revoked by 0.1.0 (expires = '-infinity') is
+-- invalid even with its right token.
+SELECT created FROM auth.generate_password_token('jane@example.com', 'http://localhost:3000/', 'http://localhost:3000/r');
+SELECT substring(body FROM 'token=([0-9a-f]{64})') AS token FROM nile_reset.email_outbox ORDER BY id DESC LIMIT 1 \gset
+BEGIN;
+UPDATE nile_reset.verification_tokens SET expires = now();
+SELECT status FROM auth.verify_password_token('jane@example.com', :'token');
+UPDATE nile_reset.verification_tokens SET expires = now() + interval '1 microsecond';
+SELECT pg_sleep(0.01);
+SELECT status FROM auth.verify_password_token('jane@example.com', :'token');
+UPDATE nile_reset.verification_tokens SET expires = '-infinity';
+SELECT status FROM auth.verify_password_token('jane@example.com', :'token');
+SELECT auth.reset_password('jane@example.com', :'token', 'another new password');
+\echo :LAST_ERROR_SQLSTATE
+ROLLBACK;
