@@ -6,6 +6,7 @@ use std::cell::RefCell;
 use std::rc::Rc;
 
 use pgrx::datum::TimestampWithTimeZone;
+use pgrx::fcinfo::pg_getarg;
 use pgrx::prelude::*;
 use pgrx::spi::SpiClient;
 
@@ -15,6 +16,7 @@ use crate::directory::{self, Directory, User};
 use crate::email::check_email;
 use crate::error::{internal_error, or_raise, required, ArgError};
 use crate::links::{origin_of, parse_http_url, LinkPattern};
+use crate::one_row::{self, one_row_function};
 use crate::outbox::{
     outbox_columns, wake, wake_args, wake_expression, Email, EMAIL_ARGS, EMAIL_TYPES, WAKE_ARGS,
     WAKE_TYPES,
@@ -276,20 +278,16 @@ impl Request {
 /// `created` is false, and nothing was written, when the email belongs to no
 /// live user (or to several), or a token was issued within `nile_reset.min_resend_interval`:
 /// the two cases look the same on purpose.
-#[pg_extern(security_definer)]
-#[search_path(pg_catalog, pg_temp)]
-fn generate_password_token(
-    email: Option<&str>,
-    callback_url: Option<&str>,
-    redirect_url: Option<&str>,
-) -> TableIterator<
-    'static,
-    (
-        name!(created, bool),
-        name!(expires, Option<TimestampWithTimeZone>),
-        name!(outbox_id, Option<i64>),
-    ),
-> {
+///
+/// `auth.generate_password_token(email text, callback_url text, redirect_url
+/// text) RETURNS TABLE (created bool, expires timestamptz, outbox_id bigint)`,
+/// its one row in one call (`one_row`).
+///
+/// # Safety
+/// `fcinfo` is that function's call.
+unsafe fn generate_password_token(fcinfo: pg_sys::FunctionCallInfo) -> pg_sys::Datum {
+    // SAFETY: the function's three arguments are text.
+    let (email, callback_url, redirect_url) = unsafe { text_arguments(fcinfo) };
     crate::cache::begin_call();
     let resend_interval = MIN_RESEND_INTERVAL_SECONDS.get();
     let row = Spi::connect_mut(|client| {
@@ -299,10 +297,59 @@ fn generate_password_token(
             wake_args(),
         )
     });
-    TableIterator::once(match row {
-        Some((expires, outbox_id)) => (true, Some(expires), Some(outbox_id)),
-        None => (false, None, None),
-    })
+    let (expires, outbox_id) = row.unzip();
+    // SAFETY: the row matches the declared (bool, timestamptz, bigint).
+    unsafe {
+        one_row::answer(
+            fcinfo,
+            [
+                expires.is_some().into_datum(),
+                expires.into_datum(),
+                outbox_id.into_datum(),
+            ],
+        )
+    }
+}
+one_row_function!(
+    pg_finfo_generate_password_token_wrapper,
+    generate_password_token_wrapper,
+    generate_password_token
+);
+extension_sql!(
+    r#"
+CREATE FUNCTION "generate_password_token"(
+	"email" TEXT,
+	"callback_url" TEXT,
+	"redirect_url" TEXT
+) RETURNS TABLE (
+	"created" bool,
+	"expires" timestamp with time zone,
+	"outbox_id" bigint
+)
+SECURITY DEFINER
+SET search_path TO pg_catalog, pg_temp
+LANGUAGE c
+AS 'MODULE_PATHNAME', 'generate_password_token_wrapper';
+"#,
+    name = "generate_password_token",
+    requires = ["schema"]
+);
+
+/// The three text arguments of `generate_password_token` and `_link`.
+///
+/// # Safety
+/// `fcinfo` is a call with three text arguments.
+unsafe fn text_arguments<'a>(
+    fcinfo: pg_sys::FunctionCallInfo,
+) -> (Option<&'a str>, Option<&'a str>, Option<&'a str>) {
+    // SAFETY: as the caller promises.
+    unsafe {
+        (
+            pg_getarg::<&str>(fcinfo, 0),
+            pg_getarg::<&str>(fcinfo, 1),
+            pg_getarg::<&str>(fcinfo, 2),
+        )
+    }
 }
 
 /// `generate_password_token` for many emails in one statement, e.g. every
@@ -362,20 +409,16 @@ fn generate_password_tokens(
 /// Like `generate_password_token`, but returns the link instead of emailing
 /// it (Nile's `json=true`). It hands out a credential for any account, so it
 /// is for trusted callers only: grant it separately.
-#[pg_extern(security_definer)]
-#[search_path(pg_catalog, pg_temp)]
-fn generate_password_link(
-    email: Option<&str>,
-    callback_url: Option<&str>,
-    redirect_url: Option<&str>,
-) -> TableIterator<
-    'static,
-    (
-        name!(created, bool),
-        name!(expires, Option<TimestampWithTimeZone>),
-        name!(link, Option<String>),
-    ),
-> {
+///
+/// `auth.generate_password_link(email text, callback_url text, redirect_url
+/// text) RETURNS TABLE (created bool, expires timestamptz, link text)`, its
+/// one row in one call (`one_row`).
+///
+/// # Safety
+/// `fcinfo` is that function's call.
+unsafe fn generate_password_link(fcinfo: pg_sys::FunctionCallInfo) -> pg_sys::Datum {
+    // SAFETY: the function's three arguments are text.
+    let (email, callback_url, redirect_url) = unsafe { text_arguments(fcinfo) };
     // No resend interval: the caller sends no email, so there is nothing to
     // flood, and Nile's SDK asks for a fresh link on every resetPassword().
     crate::cache::begin_call();
@@ -387,8 +430,40 @@ fn generate_password_link(
             request.link,
         ))
     });
-    TableIterator::once(match issued {
-        Some((expires, link)) => (true, Some(expires), Some(link)),
-        None => (false, None, None),
-    })
+    let (expires, link) = issued.unzip();
+    // SAFETY: the row matches the declared (bool, timestamptz, text).
+    unsafe {
+        one_row::answer(
+            fcinfo,
+            [
+                expires.is_some().into_datum(),
+                expires.into_datum(),
+                link.into_datum(),
+            ],
+        )
+    }
 }
+one_row_function!(
+    pg_finfo_generate_password_link_wrapper,
+    generate_password_link_wrapper,
+    generate_password_link
+);
+extension_sql!(
+    r#"
+CREATE FUNCTION "generate_password_link"(
+	"email" TEXT,
+	"callback_url" TEXT,
+	"redirect_url" TEXT
+) RETURNS TABLE (
+	"created" bool,
+	"expires" timestamp with time zone,
+	"link" TEXT
+)
+SECURITY DEFINER
+SET search_path TO pg_catalog, pg_temp
+LANGUAGE c
+AS 'MODULE_PATHNAME', 'generate_password_link_wrapper';
+"#,
+    name = "generate_password_link",
+    requires = ["schema"]
+);

@@ -32,6 +32,8 @@
 //! - `settings`   the `nile_reset.*` GUCs.
 //! - `cache`      the per-backend cache of the directory, origins and
 //!   templates, and its invalidation (`nile_reset.configuration_changed`).
+//! - `one_row`    set-returning functions answered in one call (their one
+//!   row ends the set).
 //! - `spi`        kept plans, columns read by name, running as another role.
 //! - `error`      SQLSTATEs and messages.
 //! - `sql/schema.sql`    install guard, the `nile_reset` schema and tables.
@@ -52,6 +54,7 @@ mod email;
 mod error;
 mod generate;
 mod links;
+mod one_row;
 mod origins;
 mod outbox;
 mod password;

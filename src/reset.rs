@@ -3,11 +3,13 @@
 //! new password in the application's user directory.
 
 use pgrx::datum::{DatumWithOid, TimestampWithTimeZone};
+use pgrx::fcinfo::pg_getarg;
 use pgrx::prelude::*;
 use pgrx::spi::SpiClient;
 
 use crate::directory::{self, Directory, User};
 use crate::error::{bad_token, internal_error, or_raise, required};
+use crate::one_row::{self, one_row_function};
 use crate::outbox::{
     outbox_columns, wake_args, wake_expression, Email, EMAIL_ARGS, EMAIL_TYPES, WAKE_ARGS,
     WAKE_TYPES,
@@ -155,18 +157,16 @@ fn status_of(state: &TokenState) -> (TokenStatus, Option<TimestampWithTimeZone>)
 /// now: indistinguishable) or `expired` (only said to a caller who holds
 /// the right token). A wrong token changes nothing. The token is not
 /// consumed.
-#[pg_extern(security_definer)]
-#[search_path(pg_catalog, pg_temp)]
-fn verify_password_token(
-    identifier: Option<&str>,
-    token: Option<&str>,
-) -> TableIterator<
-    'static,
-    (
-        name!(status, String),
-        name!(expires, Option<TimestampWithTimeZone>),
-    ),
-> {
+///
+/// `auth.verify_password_token(identifier text, token text) RETURNS TABLE
+/// (status text, expires timestamptz)`, its one row in one call (`one_row`).
+///
+/// # Safety
+/// `fcinfo` is that function's call.
+unsafe fn verify_password_token(fcinfo: pg_sys::FunctionCallInfo) -> pg_sys::Datum {
+    // SAFETY: the function's two arguments are text.
+    let (identifier, token) =
+        unsafe { (pg_getarg::<&str>(fcinfo, 0), pg_getarg::<&str>(fcinfo, 1)) };
     let identifier = required(identifier, "identifier");
     let candidate = required(token, "token");
     crate::cache::begin_call();
@@ -180,8 +180,31 @@ fn verify_password_token(
             Purpose::Verify,
         ))
     });
-    TableIterator::once((status.as_str().to_owned(), expires))
+    // SAFETY: the row matches the declared (text, timestamptz).
+    unsafe { one_row::answer(fcinfo, [status.as_str().into_datum(), expires.into_datum()]) }
 }
+one_row_function!(
+    pg_finfo_verify_password_token_wrapper,
+    verify_password_token_wrapper,
+    verify_password_token
+);
+extension_sql!(
+    r#"
+CREATE FUNCTION "verify_password_token"(
+	"identifier" TEXT,
+	"token" TEXT
+) RETURNS TABLE (
+	"status" TEXT,
+	"expires" timestamp with time zone
+)
+SECURITY DEFINER
+SET search_path TO pg_catalog, pg_temp
+LANGUAGE c
+AS 'MODULE_PATHNAME', 'verify_password_token_wrapper';
+"#,
+    name = "verify_password_token",
+    requires = ["schema"]
+);
 
 /// The text the directory stores: the hash itself, or for Nile's shape the
 /// credential payload around it. The hash keeps the scheme of the user's
