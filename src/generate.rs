@@ -297,18 +297,8 @@ unsafe fn generate_password_token(fcinfo: pg_sys::FunctionCallInfo) -> pg_sys::D
             wake_args(),
         )
     });
-    let (expires, outbox_id) = row.unzip();
-    // SAFETY: the row matches the declared (bool, timestamptz, bigint).
-    unsafe {
-        one_row::answer(
-            fcinfo,
-            [
-                expires.is_some().into_datum(),
-                expires.into_datum(),
-                outbox_id.into_datum(),
-            ],
-        )
-    }
+    // SAFETY: the function's third column is bigint.
+    unsafe { answer_issued(fcinfo, row) }
 }
 one_row_function!(
     pg_finfo_generate_password_token_wrapper,
@@ -334,6 +324,29 @@ AS 'MODULE_PATHNAME', 'generate_password_token_wrapper';
     name = "generate_password_token",
     requires = ["schema"]
 );
+
+/// The row `generate_password_token` and `_link` answer: `created`, and
+/// `expires` and the third column when a token was issued (NULL otherwise).
+///
+/// # Safety
+/// `fcinfo` is a call of one of them; `T` is its third column's type.
+unsafe fn answer_issued<T: IntoDatum>(
+    fcinfo: pg_sys::FunctionCallInfo,
+    issued: Option<(TimestampWithTimeZone, T)>,
+) -> pg_sys::Datum {
+    let (expires, third) = issued.unzip();
+    // SAFETY: (bool, timestamptz, T) is the row both declare.
+    unsafe {
+        one_row::answer(
+            fcinfo,
+            [
+                expires.is_some().into_datum(),
+                expires.into_datum(),
+                third.into_datum(),
+            ],
+        )
+    }
+}
 
 /// The three text arguments of `generate_password_token` and `_link`.
 ///
@@ -430,18 +443,8 @@ unsafe fn generate_password_link(fcinfo: pg_sys::FunctionCallInfo) -> pg_sys::Da
             request.link,
         ))
     });
-    let (expires, link) = issued.unzip();
-    // SAFETY: the row matches the declared (bool, timestamptz, text).
-    unsafe {
-        one_row::answer(
-            fcinfo,
-            [
-                expires.is_some().into_datum(),
-                expires.into_datum(),
-                link.into_datum(),
-            ],
-        )
-    }
+    // SAFETY: the function's third column is text.
+    unsafe { answer_issued(fcinfo, issued) }
 }
 one_row_function!(
     pg_finfo_generate_password_link_wrapper,
