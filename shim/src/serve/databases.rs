@@ -142,33 +142,38 @@ impl Database {
         &self.name
     }
 
-    /// Runs `sql` (a statement returning exactly one row) with a statement prepared once per
-    /// connection.
+    /// Runs `sql` (a `SELECT` without a top-level `LIMIT` or `OFFSET`, answering exactly one
+    /// row) with a statement prepared once per connection.
     ///
     /// The extension's calls run code the application's table owner wrote (a user filter,
     /// an `on_password_reset` function, triggers). A session-level advisory lock it takes would
-    /// stay with this pooled connection and pass to whoever's request comes next, so every
-    /// statement is followed, in the same round trip (pipelined), by one that releases them;
-    /// the shim itself never holds one. If that cannot run, the connection leaves the pool.
+    /// stay with this pooled connection and pass to whoever's request comes next, so the
+    /// statement releases them itself once its row is computed (see [`releasing_session_locks`]):
+    /// no second statement, transaction or round trip. When it stops before that (an error, no
+    /// row), the locks are released by a statement of their own; when the request is abandoned
+    /// mid-statement (its deadline), or that release fails, the connection leaves the pool, and
+    /// closing it ends the session and its locks. The shim itself never holds one.
     pub async fn query_one(
         &self,
         sql: &str,
         params: &[&(dyn ToSql + Sync)],
     ) -> Result<Row, ApiError> {
-        let client = self.client().await?;
-        let (statement, release) = tokio::try_join!(
-            client.prepare_cached(sql),
-            client.prepare_cached(RELEASE_SESSION_LOCKS)
-        )
-        .map_err(|error| self.query_error(error))?;
-        let (row, released) = tokio::join!(
-            client.query_one(&statement, params),
-            client.execute(&release, &[])
-        );
-        if released.is_err() {
-            drop(Object::take(client));
-        }
-        row.map_err(|error| self.query_error(error))
+        let in_use = Unfinished(Some(self.client().await?));
+        let client = in_use.client();
+        let answer = match client.prepare_cached(&releasing_session_locks(sql)).await {
+            // Nothing ran.
+            Err(error) => Err(error),
+            Ok(statement) => {
+                let answer = client.query_one(&statement, params).await;
+                if answer.is_err() && client.execute(RELEASE_SESSION_LOCKS, &[]).await.is_err() {
+                    // Dropping in_use closes the connection.
+                    return answer.map_err(|error| self.query_error(error));
+                }
+                answer
+            }
+        };
+        in_use.finish();
+        answer.map_err(|error| self.query_error(error))
     }
 
     /// The installed extension's version, when the database answers and has the version this
@@ -245,6 +250,43 @@ impl Database {
 
 /// Releases the session-level advisory locks of the connection (see `Database::query_one`).
 const RELEASE_SESSION_LOCKS: &str = "SELECT pg_catalog.pg_advisory_unlock_all()";
+
+/// `sql` with the connection's session-level advisory locks released after its row: the
+/// release is the last column of the outer query, computed from the row the subquery has
+/// already produced (`OFFSET 0` keeps the subquery a scan of its own rather than merged into
+/// the outer query), so it runs after everything `sql` calls.
+fn releasing_session_locks(sql: &str) -> String {
+    format!(
+        "SELECT answer.*, pg_catalog.pg_advisory_unlock_all() AS released_session_locks \
+         FROM ({sql} OFFSET 0) AS answer"
+    )
+}
+
+/// A pooled connection in the middle of a statement: dropped before [`Unfinished::finish`]
+/// (the request's deadline passed, or the statement's locks could not be released), it is
+/// taken out of the pool and closed, which ends its session and whatever locks it held.
+struct Unfinished(Option<Object>);
+
+impl Unfinished {
+    fn client(&self) -> &Object {
+        self.0
+            .as_ref()
+            .expect("the connection is in use until finish")
+    }
+
+    /// The statement is over and held nothing: back to the pool.
+    fn finish(mut self) {
+        drop(self.0.take());
+    }
+}
+
+impl Drop for Unfinished {
+    fn drop(&mut self) {
+        if let Some(client) = self.0.take() {
+            drop(Object::take(client));
+        }
+    }
+}
 
 fn is_user_error(sqlstate: &str) -> bool {
     sqlstate.starts_with("22") || sqlstate.starts_with("28")
