@@ -104,7 +104,7 @@ if statements or any(get("off", 1, v) is not None for v, *_ in calls):
 if "wakeup" in facts:
     p50, p90, p99, worst, sent, total = facts["wakeup"].split("\t")
     print()
-    print(f"Wake-up latency, idle sender (commit to sent, file transport, {sent}/{total} sent): "
+    print(f"Wake-up latency, idle sender (commit to sent, SMTP into smtp-sink, {sent}/{total} sent): "
           f"p50 {p50} ms, p90 {p90} ms, p99 {p99} ms, max {worst} ms.")
 if "smtp_rate" in facts:
     print(f"Sender throughput (emails queued before the sender starts, start to empty outbox): "

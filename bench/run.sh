@@ -75,7 +75,7 @@ read -ra step_list <<<"$steps"
 fact steps "${step_list[*]}"
 
 bash scripts/setup.sh
-if { has_step sender || has_step breach; } && ! command -v smtp-sink >/dev/null; then
+if ! command -v smtp-sink >/dev/null; then
   log "installing Postfix's smtp-sink (package postfix, no MTA configured)"
   echo "postfix postfix/main_mailer_type select No configuration" | debconf-set-selections
   DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends postfix >/dev/null
@@ -126,9 +126,19 @@ ALTER DATABASE bench SET nile_reset.bcrypt_cost = 4;
 VACUUM ANALYZE;
 SQL
 
+# Every sender delivers into smtp-sink, as a production sender into its relay:
+# nothing it sends touches the disk. (Until 2026-12-04 the senders running
+# beside the measured steps used the file transport: a file per email, whose
+# writeback competed with the WAL flushes of every synchronous_commit = on
+# row, and how much depended on how many such files the run had written
+# before.)
+smtp_port=$BENCH_SMTP_PORT
+smtp_flags=(--transport smtp --smtp-url "smtp://127.0.0.1:$smtp_port")
+smtp-sink -u nobody "127.0.0.1:$smtp_port" 1024 >"$work/smtp-sink.log" 2>&1 &
+pids+=("$!")
+
 start_sender() {
-  rm -rf "$work/mail"
-  "$bin" send --database-url "$dsn" --transport file --outbox-dir "$work/mail" \
+  "$bin" send --database-url "$dsn" "${smtp_flags[@]}" \
     --poll-interval 1s --batch-size 100 >"$work/sender.log" 2>&1 &
   sender_pid=$!
   pids+=("$sender_pid")
@@ -362,12 +372,6 @@ if has_step wakeup; then
   fact wakeup "$latency"
 fi
 
-smtp_port=$BENCH_SMTP_PORT
-smtp_flags=(--transport smtp --smtp-url "smtp://127.0.0.1:$smtp_port")
-if has_step sender || has_step breach; then
-  smtp-sink -u nobody "127.0.0.1:$smtp_port" 1024 >"$work/smtp-sink.log" 2>&1 &
-  pids+=("$!")
-fi
 # Throughput settings: big claims, many connections. Logs at warn: one info
 # line per email would be part of what is measured.
 fast_flags=(--poll-interval 1s --batch-size 1000 --concurrency 16)
