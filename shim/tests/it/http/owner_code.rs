@@ -17,22 +17,7 @@ const OWNER_LOCK: i64 = 424_242;
 #[tokio::test]
 async fn a_session_lock_taken_by_owner_code_does_not_outlive_the_request() {
     let f = Fixture::new("http_owner_lock").await;
-    f.db.batch_execute(&format!(
-        "CREATE TABLE public.accounts (id bigint PRIMARY KEY, email text NOT NULL,
-                                       password text NOT NULL, active boolean NOT NULL);
-         INSERT INTO public.accounts
-              VALUES (1, 'alice@example.com', '$2b$10$' || repeat('a', 53), true);
-         CREATE FUNCTION public.active_and_locked(active boolean) RETURNS boolean
-         LANGUAGE plpgsql AS $$
-         BEGIN
-             PERFORM pg_catalog.pg_advisory_lock({OWNER_LOCK});
-             RETURN active;
-         END $$;
-         SELECT auth.use_user_table('public.accounts', 'id', 'email', 'password', 'bcrypt',
-             user_filter => 'public.active_and_locked(active)');"
-    ))
-    .await
-    .unwrap();
+    accounts_with_locking_filter(&f, "", "").await;
 
     let response = f.request_reset(alice_request()).await;
     assert_eq!(response.status(), StatusCode::CREATED);
@@ -77,27 +62,15 @@ async fn a_reset_request_is_one_statement_that_releases_session_locks() {
 #[tokio::test]
 async fn a_session_lock_taken_before_an_error_does_not_outlive_the_request() {
     let f = Fixture::new("http_owner_lock_error").await;
-    f.db.batch_execute(&format!(
-        "CREATE TABLE public.accounts (id bigint PRIMARY KEY, email text NOT NULL,
-                                       password text NOT NULL, active boolean NOT NULL);
-         INSERT INTO public.accounts
-              VALUES (1, 'alice@example.com', '$2b$10$' || repeat('a', 53), true);
-         CREATE TABLE public.filter_broken (broken boolean NOT NULL);
-         INSERT INTO public.filter_broken VALUES (true);
-         CREATE FUNCTION public.locked_then_broken(active boolean) RETURNS boolean
-         LANGUAGE plpgsql AS $$
-         BEGIN
-             PERFORM pg_catalog.pg_advisory_lock({OWNER_LOCK});
-             IF (SELECT broken FROM public.filter_broken) THEN
-                 RAISE EXCEPTION 'the filter broke';
-             END IF;
-             RETURN active;
-         END $$;
-         SELECT auth.use_user_table('public.accounts', 'id', 'email', 'password', 'bcrypt',
-             user_filter => 'public.locked_then_broken(active)');"
-    ))
-    .await
-    .unwrap();
+    accounts_with_locking_filter(
+        &f,
+        "CREATE TABLE public.filter_broken (broken boolean NOT NULL);
+         INSERT INTO public.filter_broken VALUES (true);",
+        "IF (SELECT broken FROM public.filter_broken) THEN
+             RAISE EXCEPTION 'the filter broke';
+         END IF;",
+    )
+    .await;
 
     // A database failure, in Nile's words.
     let response = f.request_reset(alice_request()).await;
@@ -123,23 +96,7 @@ async fn a_session_lock_taken_before_an_error_does_not_outlive_the_request() {
 #[tokio::test]
 async fn a_session_lock_taken_by_a_request_that_timed_out_does_not_outlive_it() {
     let f = Fixture::with_args("http_owner_lock_timeout", &["--request-timeout", "1"]).await;
-    f.db.batch_execute(&format!(
-        "CREATE TABLE public.accounts (id bigint PRIMARY KEY, email text NOT NULL,
-                                       password text NOT NULL, active boolean NOT NULL);
-         INSERT INTO public.accounts
-              VALUES (1, 'alice@example.com', '$2b$10$' || repeat('a', 53), true);
-         CREATE FUNCTION public.locked_and_slow(active boolean) RETURNS boolean
-         LANGUAGE plpgsql AS $$
-         BEGIN
-             PERFORM pg_catalog.pg_advisory_lock({OWNER_LOCK});
-             PERFORM pg_catalog.pg_sleep(3);
-             RETURN active;
-         END $$;
-         SELECT auth.use_user_table('public.accounts', 'id', 'email', 'password', 'bcrypt',
-             user_filter => 'public.locked_and_slow(active)');"
-    ))
-    .await
-    .unwrap();
+    accounts_with_locking_filter(&f, "", "PERFORM pg_catalog.pg_sleep(3);").await;
 
     let response = f.request_reset(alice_request()).await;
     assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
@@ -168,4 +125,28 @@ async fn owner_locks_held(f: &Fixture) -> i64 {
     .await
     .unwrap()
     .get(0)
+}
+
+/// The application's own users table with Alice, read through the owner's filter
+/// `public.owner_filter(active)`, which takes the session-level lock `OWNER_LOCK`, then runs
+/// `after_lock`; `setup` runs first.
+async fn accounts_with_locking_filter(f: &Fixture, setup: &str, after_lock: &str) {
+    f.db.batch_execute(&format!(
+        "CREATE TABLE public.accounts (id bigint PRIMARY KEY, email text NOT NULL,
+                                       password text NOT NULL, active boolean NOT NULL);
+         INSERT INTO public.accounts
+              VALUES (1, 'alice@example.com', '$2b$10$' || repeat('a', 53), true);
+         {setup}
+         CREATE FUNCTION public.owner_filter(active boolean) RETURNS boolean
+         LANGUAGE plpgsql AS $$
+         BEGIN
+             PERFORM pg_catalog.pg_advisory_lock({OWNER_LOCK});
+             {after_lock}
+             RETURN active;
+         END $$;
+         SELECT auth.use_user_table('public.accounts', 'id', 'email', 'password', 'bcrypt',
+             user_filter => 'public.owner_filter(active)');"
+    ))
+    .await
+    .unwrap();
 }
