@@ -28,3 +28,18 @@ bench_installation() { # profile dir
   private_installation "$dir/postgresql"
   install_files "$dir/files" "$dir/postgresql${PG_CONFIG#"$PG_PREFIX"}"
 }
+
+# The mean tps of a pgbench run (-P 1) over its per-second progress lines
+# after the lead-in ("progress: 3.0 s, 5215.3 tps, ..."); the last line may
+# be missing when the run ends first, no more than that.
+tps_after_lead() { # lead seconds pgbench-output
+  awk -v lead="$1" -v seconds="$2" '
+    /^progress: / { t = $2 + 0; if (t > lead + 0.5 && t < lead + seconds + 0.5) { sum += $4; n++ } }
+    END {
+      if (n == 0 || n < seconds - 1) {
+        printf "pgbench printed %d progress lines after the lead-in, not %d\n", n, seconds > "/dev/stderr"
+        exit 1
+      }
+      printf "%.1f\n", sum / n
+    }' "$3"
+}

@@ -52,7 +52,8 @@ pg = subprocess.run(["pgbench", "--version"], capture_output=True, text=True).st
 cores = subprocess.run(["nproc"], capture_output=True, text=True).stdout.strip()
 load = os.getloadavg()[0]
 print(f"Machine: {cpu}, {cores} cores, {platform.system()} {platform.release()}; {pg}; "
-      f"mean of {facts['rounds']} interleaved run(s) of {facts['seconds']} s; load average {load:.1f} at the end.")
+      f"mean of {facts['rounds']} interleaved run(s) of {facts['seconds']} s after a lead-in of "
+      f"{facts.get('lead', '0')} s; load average {load:.1f} at the end.")
 
 matrix = ("nile_reset", "peer", "lean_peer", "floor", "nile_reset_no_wakeups")
 if all(get(sync, clients, v) is not None for sync in ("on", "off") for clients in (1, 8, 32) for v in matrix):
@@ -80,6 +81,9 @@ calls = [
     ("token_select", "one indexed SELECT on the token table", None, None),
     ("reset", "`auth.reset_password`, bcrypt cost 4", "peer_reset", "the PL/pgSQL + pgcrypto peer"),
     ("peer_reset", "PL/pgSQL + pgcrypto peer (`bench.peer_reset_password`, `gen_salt('bf', 4)`)", None, None),
+    ("nile_reset_connect", "`auth.generate_password_token`, a new connection for every call (`pgbench -C`)",
+     "floor_connect", "the floor, the same way"),
+    ("floor_connect", "floor, a new connection for every call", None, None),
 ]
 if statements or any(get("off", 1, v) is not None for v, *_ in calls):
     print()
@@ -95,6 +99,8 @@ if statements or any(get("off", 1, v) is not None for v, *_ in calls):
         count = statements.get(variant, "not measured")
         if variant == "token_select":
             count = "(one statement)"
+        if variant.endswith("_connect"):
+            count = "(as above)"
         if base is not None and value is not None and get("off", 1, base) is not None:
             b = get("off", 1, base)
             print(f"| {name} | {count} | {shown} | {base_name} | {b:,.0f} | {value / b:.2f}x |")
@@ -133,7 +139,8 @@ def paired_or(target, fallback):
 if pairs:
     print()
     print(f"The targets' ratios, each the median of {facts.get('pairs', '?')} pairs of "
-          f"{facts.get('slice', '?')} s runs back to back (order alternating):")
+          f"{facts.get('slice', '?')} s runs back to back (order alternating), each run measured after a "
+          f"lead-in of {facts.get('lead', '0')} s:")
     print()
     print("| target | pairs | median ratio | lowest | highest |")
     print("|---|---|---|---|---|")
@@ -179,7 +186,8 @@ print("| target | this run | previous run | met in both runs? |")
 print("|---|---|---|---|")
 with open(os.path.join(work, "targets.tsv"), "w") as out:
     print(f"#run\t{facts['started']}, BENCH_SECONDS={facts['seconds']}, BENCH_ROUNDS={facts['rounds']}, "
-          f"BENCH_PAIRS={facts.get('pairs', '?')}, BENCH_SLICE={facts.get('slice', '?')}", file=out)
+          f"BENCH_PAIRS={facts.get('pairs', '?')}, BENCH_SLICE={facts.get('slice', '?')}, "
+          f"BENCH_LEAD={facts.get('lead', '0')}", file=out)
     for key, name, value, bound, at_least, unit in targets:
         if value is None:
             print(f"| {name} | not measured | | |")

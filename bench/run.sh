@@ -14,6 +14,8 @@
 #   BENCH_PAIRS       pairs of short runs behind each target's ratio
 #                     (default 6)
 #   BENCH_SLICE       seconds per run of a pair                (default 2)
+#   BENCH_LEAD        seconds every pgbench/wrk run runs before it is
+#                     measured (default 1: the sender's poll interval)
 #   BENCH_STEPS       the steps to run, of: matrix calls paired statements
 #                     wakeup sender breach shim enumeration citus (default:
 #                     all).
@@ -42,10 +44,11 @@ mass=${BENCH_MASS:-100000}
 calls=${BENCH_CALLS:-200}
 pairs=${BENCH_PAIRS:-6}
 slice=${BENCH_SLICE:-2}
+lead=${BENCH_LEAD:-1}
 # The users of the verify rows, u1..u<verify_users>, each with a token; the
 # reset pools use the users after them.
 verify_users=10000
-reset_pool=${BENCH_RESET_POOL:-$((seconds * 2500))}
+reset_pool=${BENCH_RESET_POOL:-$(((seconds + lead) * 2500))}
 if [ $((verify_users + reset_pool)) -gt 100000 ]; then
   echo "BENCH_RESET_POOL is at most $((100000 - verify_users)) (the seeded users after the verify rows' ones)" >&2
   exit 2
@@ -68,6 +71,7 @@ fact() { printf '%s\t%s\n' "$1" "$2" >>"$facts"; }
 fact started "$(date -u '+%Y-%m-%d %H:%M UTC')"
 fact pairs "$pairs"
 fact slice "$slice"
+fact lead "$lead"
 fact seconds "$seconds"
 fact rounds "$rounds"
 fact calls "$calls"
@@ -150,18 +154,30 @@ reset_tables() {
 }
 
 # One pgbench run; prints tps. A failed transaction fails the benchmark.
+# Only the last $seconds of the run count (its per-second progress lines):
+# the first $lead are a lead-in. In it every variant's sessions make their
+# first calls (a session's first call loads the configuration and plans its
+# statements; the plan cache makes custom plans for the next few), and the
+# sender, asleep after the tables were emptied, finds the run's first rows:
+# at once when the variant wakes it, at its next poll (every second) when
+# not. Counted, that second compares a variant whose emails the sender is
+# already sending with one whose emails it has not started on.
 pgbench_tps() { # script clients sync_commit [extra PGOPTIONS [pgbench options...]]
   local script=$1 clients=$2 sync=$3 extra=${4:-}
   shift $(($# < 4 ? $# : 4))
   local threads=$((clients < 2 ? clients : 2))
   if ! PGOPTIONS="-c synchronous_commit=$sync $extra" \
-    pgbench -n -h 127.0.0.1 -p "$port" -U postgres -c "$clients" -j "$threads" -T "$seconds" "$@" \
+    pgbench -n -h 127.0.0.1 -p "$port" -U postgres -c "$clients" -j "$threads" -T "$((lead + seconds))" -P 1 "$@" \
     -f "bench/$script.pgbench" "$db" >"$work/pgbench.txt" 2>&1; then
     tail -n 20 "$work/pgbench.txt" >&2
     echo "pgbench failed: $script, $clients client(s), synchronous_commit=$sync" >&2
     return 1
   fi
-  awk '/^tps/ {print $3; exit}' "$work/pgbench.txt"
+  if [ "$lead" = 0 ]; then
+    awk '/^tps/ {print $3; exit}' "$work/pgbench.txt"
+    return
+  fi
+  tps_after_lead "$lead" "$seconds" "$work/pgbench.txt"
 }
 record() { # round sync clients variant tps
   printf '%s\t%s\t%s\t%s\t%s\n' "$@" >>"$results"
@@ -205,7 +221,8 @@ matrix_round() { # round
 }
 
 # Verify and reset, 1 client, synchronous_commit off (the work of the call,
-# not the commit's flush), with their baselines: verify with a wrong token
+# not the commit's flush), with their baselines, and generate and the floor
+# with a new connection for every call: verify with a wrong token
 # (u1..u10000 all hold one) against one indexed SELECT on the token table,
 # both with the identifier in a literal (pgbench substitutes :id inside
 # quotes too), as an application passes it, and each reading one column as
@@ -220,8 +237,15 @@ calls_round() { # round
   issue_tokens verify 1 "$verify_users"
   check_wrong_tokens
   right=$(q -tA -F ' ' -c "SELECT identifier, token FROM bench.tokens WHERE purpose = 'verify' AND n = 1")
-  for variant in verify_wrong token_select verify_right reset peer_reset; do
+  for variant in verify_wrong token_select verify_right reset peer_reset nile_reset_connect floor_connect; do
     case $variant in
+      # What the lead-in leaves out, on its own: every call a new
+      # connection's first (pgbench -C), the call's own work and the start of
+      # a session around it.
+      nile_reset_connect | floor_connect)
+        reset_tables
+        tps=$(pgbench_tps "${variant%_connect}" 1 off "" -C)
+        ;;
       verify_right)
         [ "$(q -tA -c "SELECT status FROM auth.verify_password_token('${right% *}', '${right#* }')")" = valid ] ||
           { echo "the verify row's token is not valid" >&2; exit 1; }
@@ -245,7 +269,7 @@ calls_round() { # round
 
 if has_step matrix || has_step calls; then
   log "throughput: $rounds round(s) of the generate matrix (2 sync modes x 3 client counts x 5 variants)" \
-    "and the verify and reset rows (5 at 1 client), as BENCH_STEPS selects, ${seconds}s each"
+    "and the verify, reset and new-connection rows (7 at 1 client), as BENCH_STEPS selects, ${seconds}s each"
   start_sender
   for round in $(seq "$rounds"); do
     if has_step matrix; then matrix_round "$round"; fi
@@ -465,10 +489,16 @@ if has_step shim; then
       return
     fi
     reset_tables
-    COOKIE="$cookie" wrk -t 2 -c 8 -d "${slice}s" -s bench/reset_password.lua \
-      "http://127.0.0.1:$http_port/v2/databases/$db/auth/reset-password" >"$work/wrk.txt"
-    # Every answer must be 201 (created) for the comparison to mean anything.
-    if grep -q "Non-2xx" "$work/wrk.txt"; then cat "$work/wrk.txt"; echo "wrk saw failed requests" >&2; exit 1; fi
+    # wrk has no lead-in of its own: a run of $lead seconds goes first, the
+    # same requests, uncounted (pgbench_tps's lead-in, above).
+    local duration
+    for duration in $lead $slice; do
+      [ "$duration" = 0 ] && continue
+      COOKIE="$cookie" wrk -t 2 -c 8 -d "${duration}s" -s bench/reset_password.lua \
+        "http://127.0.0.1:$http_port/v2/databases/$db/auth/reset-password" >"$work/wrk.txt"
+      # Every answer must be 201 (created) for the comparison to mean anything.
+      if grep -q "Non-2xx" "$work/wrk.txt"; then cat "$work/wrk.txt"; echo "wrk saw failed requests" >&2; exit 1; fi
+    done
     awk '/^Requests\/sec/ {print $2}' "$work/wrk.txt"
   }
   paired_ratio shim shim direct shim_or_direct_run

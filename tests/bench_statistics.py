@@ -2,8 +2,9 @@
 against their definitions: the single-request AUC (Mann-Whitney's U over
 n1*n2) against a count of every pair, its z-score against the exact null
 mean and variance, and the threshold classifier against groups it must
-split perfectly or cannot split at all; and bench/report.py's targets, from
-the pairs' median ratios where a run has them."""
+split perfectly or cannot split at all; bench/report.py's targets, from
+the pairs' median ratios where a run has them; and bench/lib.sh's
+throughput of a pgbench run after its lead-in."""
 import csv
 import math
 import random
@@ -89,6 +90,35 @@ with tempfile.TemporaryDirectory() as work:
           math.isclose(float(verify[0]), 0.8) and verify[1] == "missed", str(verify))
     check("the pairs' table shows median, lowest and highest",
           "| generate_floor | 3 | 0.86x | 0.80x | 0.90x |" in report.stdout, report.stdout)
+
+
+# bench/lib.sh's tps_after_lead: the mean of the progress lines after the
+# lead-in, pgbench's own total and the lead-in's lines left out.
+lib = Path(__file__).resolve().parent.parent / "bench" / "lib.sh"
+
+
+def after_lead(lead, seconds, lines):
+    with tempfile.NamedTemporaryFile("w", suffix=".txt") as out:
+        out.write("".join(line + "\n" for line in lines))
+        out.flush()
+        run = subprocess.run(["bash", "-c", f'. "{lib}" && tps_after_lead {lead} {seconds} "{out.name}"'],
+                             capture_output=True, text=True)
+    return run.returncode, run.stdout.strip(), run.stderr
+
+
+progress = ["pgbench (15.20)",
+            "progress: 1.0 s, 100.0 tps, lat 9.1 ms stddev 1.0, 0 failed",
+            "progress: 2.0 s, 300.0 tps, lat 3.1 ms stddev 1.0, 0 failed",
+            "progress: 3.0 s, 500.0 tps, lat 2.1 ms stddev 1.0, 0 failed",
+            "tps = 300.0 (without initial connection time)"]
+code, value, _ = after_lead(1, 2, progress)
+check("after a 1 s lead-in, the mean of seconds 2 and 3", code == 0 and value == "400.0", value)
+code, value, _ = after_lead(2, 1, progress)
+check("after a 2 s lead-in, second 3 alone", code == 0 and value == "500.0", value)
+code, value, _ = after_lead(1, 2, progress[:3])
+check("a missing last line leaves the others", code == 0 and value == "300.0", value)
+code, value, error = after_lead(1, 3, progress[:3])
+check("two missing lines fail the run", code != 0 and "1 progress lines" in error, f"{code} {value} {error}")
 
 print(f"bench_statistics: {passed} passed, {failed} failed")
 sys.exit(1 if failed else 0)
