@@ -17,6 +17,7 @@ mod catalog;
 mod configure;
 mod filter;
 mod hook;
+mod resolve;
 mod statements;
 
 use std::rc::Rc;
@@ -198,50 +199,33 @@ pub struct User {
     pub password_hash: Option<String>,
 }
 
-/// The configuration and the catalog names it resolves to. The columns
-/// added in 0.3.0 are read through `to_jsonb(d)`, which yields NULL for a
-/// column that is not there yet: a database still on 0.2.0's tables between
-/// a package upgrade and `ALTER EXTENSION nile_reset UPDATE` keeps issuing
-/// and using tokens as before.
+/// The configuration, with the OIDs of the tables and the function it names
+/// (`resolve` turns them into names and owners). The columns added in 0.3.0
+/// are read through `to_jsonb(d)`, which yields NULL for a column that is not
+/// there yet: a database still on 0.2.0's tables between a package upgrade
+/// and `ALTER EXTENSION nile_reset UPDATE` keeps issuing and using tokens as
+/// before.
 const LOAD: Statement = Statement {
     sql: "SELECT d.shape, d.id_type, d.password_format, d.disabled_type,
-                 c.oid AS users_oid, cc.oid AS credentials_oid, sc.oid AS sessions_oid,
-                 lc.oid AS lookup_oid,
-                 c.relowner AS users_owner,
-                 pg_catalog.quote_ident(n.nspname) || '.' || pg_catalog.quote_ident(c.relname) AS users,
+                 d.user_table::pg_catalog.oid AS users_oid,
+                 d.credentials_table::pg_catalog.oid AS credentials_oid,
+                 d.sessions_table::pg_catalog.oid AS sessions_oid,
+                 d.lookup_table::pg_catalog.oid AS lookup_oid,
                  pg_catalog.quote_ident(d.id_column) AS id_column,
                  pg_catalog.quote_ident(d.email_column) AS email_column,
                  pg_catalog.quote_ident(d.password_column) AS password_column,
                  pg_catalog.quote_ident(d.name_column) AS name_column,
                  pg_catalog.quote_ident(d.locale_column) AS locale_column,
                  pg_catalog.quote_ident(d.disabled_column) AS disabled_column,
-                 d.credentials_table IS NOT NULL AS wants_credentials,
-                 cc.relowner AS credentials_owner,
-                 pg_catalog.quote_ident(cn.nspname) || '.' || pg_catalog.quote_ident(cc.relname) AS credentials,
-                 sc.relowner AS sessions_owner,
-                 pg_catalog.quote_ident(sn.nspname) || '.' || pg_catalog.quote_ident(sc.relname) AS sessions,
-                 d.lookup_table IS NOT NULL AS wants_lookup,
-                 lc.relowner AS lookup_owner,
-                 pg_catalog.quote_ident(ln.nspname) || '.' || pg_catalog.quote_ident(lc.relname) AS lookup,
                  pg_catalog.quote_ident(d.lookup_email_column) AS lookup_email_column,
                  pg_catalog.quote_ident(d.lookup_id_column) AS lookup_id_column,
                  pg_catalog.to_jsonb(d) ->> 'user_filter' AS user_filter,
                  pg_catalog.to_jsonb(d) ->> 'on_password_reset' IS NOT NULL AS wants_hook,
-                 pg_catalog.quote_ident(pn.nspname) || '.' || pg_catalog.quote_ident(p.proname) AS hook,
-                 pg_catalog.format_type(p.proargtypes[0], NULL) AS hook_arg_type,
-                 p.oid::pg_catalog.regprocedure::pg_catalog.text AS hook_signature
-            FROM nile_reset.user_directory d
-            LEFT JOIN pg_catalog.pg_class c ON c.oid = d.user_table
-            LEFT JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
-            LEFT JOIN pg_catalog.pg_class cc ON cc.oid = d.credentials_table
-            LEFT JOIN pg_catalog.pg_namespace cn ON cn.oid = cc.relnamespace
-            LEFT JOIN pg_catalog.pg_class sc ON sc.oid = d.sessions_table
-            LEFT JOIN pg_catalog.pg_namespace sn ON sn.oid = sc.relnamespace
-            LEFT JOIN pg_catalog.pg_class lc ON lc.oid = d.lookup_table
-            LEFT JOIN pg_catalog.pg_namespace ln ON ln.oid = lc.relnamespace
-            LEFT JOIN pg_catalog.pg_proc p
-                   ON p.oid = pg_catalog.to_regprocedure(pg_catalog.to_jsonb(d) ->> 'on_password_reset')
-            LEFT JOIN pg_catalog.pg_namespace pn ON pn.oid = p.pronamespace",
+                 pg_catalog.to_regprocedure(pg_catalog.to_jsonb(d) ->> 'on_password_reset')::pg_catalog.oid
+                     AS hook_oid,
+                 pg_catalog.to_regprocedure(pg_catalog.to_jsonb(d) ->> 'on_password_reset')::pg_catalog.text
+                     AS hook_signature
+            FROM nile_reset.user_directory d",
     args: &[],
 };
 
@@ -265,38 +249,43 @@ fn read(client: &SpiClient<'_>) -> Directory {
     let Some(row) = first_row(query(client, &LOAD, &[])) else {
         not_configured("nile_reset has no user directory configured");
     };
-    for table in ["users_oid", "credentials_oid", "sessions_oid", "lookup_oid"] {
-        if let Some(oid) = column::<pg_sys::Oid>(&row, table) {
-            crate::cache::watch(oid);
-        }
-    }
+    // Each table that exists is watched: a rename, a drop or a new owner
+    // moves the cache on (src/cache.rs).
+    let table = |oid_column: &str| {
+        let oid = column::<pg_sys::Oid>(&row, oid_column)?;
+        let (name, owner) = resolve::relation(oid)?;
+        crate::cache::watch(oid);
+        Some(Relation { name, owner })
+    };
+    let wants = |oid_column: &str| column::<pg_sys::Oid>(&row, oid_column).is_some();
     let text = |name: &str| column::<String>(&row, name);
-    let Some(users) = text("users") else {
+    let Some(users) = table("users_oid") else {
         not_configured("the user table configured for nile_reset no longer exists");
     };
-    let relation = |name_col: &str, owner_col: &str| {
-        column::<String>(&row, name_col).map(|name| Relation {
-            name,
-            owner: not_null::<pg_sys::Oid>(&row, owner_col),
-        })
-    };
-    let credentials = relation("credentials", "credentials_owner");
-    if not_null::<bool>(&row, "wants_credentials") && credentials.is_none() {
+    let credentials = table("credentials_oid");
+    if wants("credentials_oid") && credentials.is_none() {
         not_configured("the credentials table configured for nile_reset no longer exists");
     }
-    let lookup = relation("lookup", "lookup_owner").map(|table| Lookup {
+    let sessions = table("sessions_oid");
+    let lookup = table("lookup_oid").map(|table| Lookup {
         table,
         email: not_null(&row, "lookup_email_column"),
         id: not_null(&row, "lookup_id_column"),
     });
-    if not_null::<bool>(&row, "wants_lookup") && lookup.is_none() {
+    if wants("lookup_oid") && lookup.is_none() {
         not_configured("the email lookup table configured for nile_reset no longer exists");
     }
-    let hook = text("hook").map(|name| Hook {
-        name,
-        arg_type: not_null(&row, "hook_arg_type"),
-        signature: not_null(&row, "hook_signature"),
-    });
+    let hook = column::<pg_sys::Oid>(&row, "hook_oid")
+        .and_then(resolve::function)
+        .map(|(name, arg_type)| Hook {
+            name,
+            arg_type: arg_type.unwrap_or_else(|| {
+                crate::error::internal_error(
+                    "nile_reset: the on_password_reset function takes no argument",
+                )
+            }),
+            signature: not_null(&row, "hook_signature"),
+        });
     if not_null::<bool>(&row, "wants_hook") && hook.is_none() {
         not_configured("the on_password_reset function configured for nile_reset no longer exists");
     }
@@ -313,10 +302,7 @@ fn read(client: &SpiClient<'_>) -> Directory {
     };
     Directory {
         shape: stored(&not_null::<String>(&row, "shape"), "shape"),
-        users: Relation {
-            name: users,
-            owner: not_null(&row, "users_owner"),
-        },
+        users,
         id: not_null(&row, "id_column"),
         id_type: stored(&not_null::<String>(&row, "id_type"), "id_type"),
         email: not_null(&row, "email_column"),
@@ -326,7 +312,7 @@ fn read(client: &SpiClient<'_>) -> Directory {
         format,
         disabled,
         credentials,
-        sessions: relation("sessions", "sessions_owner"),
+        sessions,
         lookup,
         filter: text("user_filter"),
         hook,
