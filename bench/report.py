@@ -38,6 +38,8 @@ for target, _pair, a, b in rows("paired.tsv"):
     pairs[target].append(float(a) / float(b))
 statements = {variant: value for variant, value in rows("statements.tsv")}
 facts = {name: "\t".join(value) for name, *value in rows("facts.tsv")}
+# Seconds each run ran before it was measured (0: runs before the lead-in).
+lead = facts.get("lead", "0")
 previous_rows = rows("previous.tsv")
 previous_run = next((row[1] for row in previous_rows if row[0] == "#run"), None)
 previous = {row[0]: (float(row[1]), row[2] == "met") for row in previous_rows if not row[0].startswith("#")}
@@ -53,7 +55,7 @@ cores = subprocess.run(["nproc"], capture_output=True, text=True).stdout.strip()
 load = os.getloadavg()[0]
 print(f"Machine: {cpu}, {cores} cores, {platform.system()} {platform.release()}; {pg}; "
       f"mean of {facts['rounds']} interleaved run(s) of {facts['seconds']} s after a lead-in of "
-      f"{facts.get('lead', '0')} s; load average {load:.1f} at the end.")
+      f"{lead} s; load average {load:.1f} at the end.")
 
 matrix = ("nile_reset", "peer", "lean_peer", "floor", "nile_reset_no_wakeups")
 if all(get(sync, clients, v) is not None for sync in ("on", "off") for clients in (1, 8, 32) for v in matrix):
@@ -140,7 +142,7 @@ if pairs:
     print()
     print(f"The targets' ratios, each the median of {facts.get('pairs', '?')} pairs of "
           f"{facts.get('slice', '?')} s runs back to back (order alternating), each run measured after a "
-          f"lead-in of {facts.get('lead', '0')} s:")
+          f"lead-in of {lead} s:")
     print()
     print("| target | pairs | median ratio | lowest | highest |")
     print("|---|---|---|---|---|")
@@ -187,7 +189,7 @@ print("|---|---|---|---|")
 with open(os.path.join(work, "targets.tsv"), "w") as out:
     print(f"#run\t{facts['started']}, BENCH_SECONDS={facts['seconds']}, BENCH_ROUNDS={facts['rounds']}, "
           f"BENCH_PAIRS={facts.get('pairs', '?')}, BENCH_SLICE={facts.get('slice', '?')}, "
-          f"BENCH_LEAD={facts.get('lead', '0')}", file=out)
+          f"BENCH_LEAD={lead}", file=out)
     for key, name, value, bound, at_least, unit in targets:
         if value is None:
             print(f"| {name} | not measured | | |")

@@ -8,7 +8,6 @@
 use std::panic::AssertUnwindSafe;
 
 use pgrx::prelude::*;
-use pgrx::spi::SpiClient;
 use pgrx::PgTryBuilder;
 
 use super::catalog::{
@@ -93,20 +92,10 @@ fn store(config: Config<'_>) {
     });
 }
 
-/// The table's schema-qualified, quoted name, as `load` builds it.
-fn quoted_name(client: &SpiClient<'_>, table: pg_sys::Oid) -> String {
-    client
-        .select(
-            "SELECT pg_catalog.quote_ident(n.nspname) || '.' || pg_catalog.quote_ident(c.relname)
-               FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
-              WHERE c.oid = $1",
-            None,
-            &[table.into()],
-        )
-        .unwrap_or_else(|e| crate::spi::spi_failed(e))
-        .first()
-        .get_one::<String>()
-        .unwrap_or_else(|e| crate::spi::spi_failed(e))
+/// The table's schema-qualified, quoted name, as `load` resolves it.
+fn quoted_name(table: pg_sys::Oid) -> String {
+    super::resolve::relation(table)
+        .map(|(name, _owner)| name)
         .unwrap_or_else(|| crate::error::internal_error("the user table vanished while checked"))
 }
 
@@ -278,7 +267,7 @@ pub mod nile_reset {
                 )
             });
             let hook = on_password_reset.map(|hook| check_hook(client, hook, table, id));
-            (id_type, disabled, owner, quoted_name(client, table), hook)
+            (id_type, disabled, owner, quoted_name(table), hook)
         });
         if let Some(filter) = user_filter {
             plan_filter(&users, owner, filter);
