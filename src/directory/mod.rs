@@ -266,7 +266,13 @@ fn read(client: &SpiClient<'_>) -> Directory {
     if wants("credentials_oid") && credentials.is_none() {
         not_configured("the credentials table configured for nile_reset no longer exists");
     }
+    // A reset that could not end the sessions it promises to end must not
+    // happen: refused like the credentials table (a migration that drops
+    // and recreates `auth.sessions` leaves the configured one gone).
     let sessions = table("sessions_oid");
+    if wants("sessions_oid") && sessions.is_none() {
+        not_configured("the sessions table configured for nile_reset no longer exists");
+    }
     let lookup = table("lookup_oid").map(|table| Lookup {
         table,
         email: not_null(&row, "lookup_email_column"),
