@@ -18,6 +18,18 @@ pub fn raise_with_hint(code: PgSqlErrorCode, message: String, hint: impl Into<St
     unreachable!("an ERROR report does not return")
 }
 
+/// Warns with `message` and, as its HINT, what to do about it; the statement
+/// goes on.
+pub fn warn_with_hint(message: String, hint: impl Into<String>) {
+    ErrorReport::new(
+        PgSqlErrorCode::ERRCODE_WARNING,
+        message,
+        pgrx::function_name!(),
+    )
+    .set_hint(hint)
+    .report(PgLogLevel::WARNING);
+}
+
 /// The error report inside a caught error, whichever kind it is.
 pub fn report_of(error: &CaughtError) -> &ErrorReportWithLevel {
     match error {

@@ -397,7 +397,19 @@ pub mod nile_reset {
             }
             let sessions = sessions.filter(|&table| {
                 check_table(client, table, "auth.sessions");
-                column_info(client, table, "user_id", "sessions").type_name == "uuid"
+                let user_id = column_info(client, table, "user_id", "sessions").type_name;
+                if user_id != "uuid" {
+                    // Not Nile's table: resets will not end its sessions, so say so
+                    // rather than leave the caller to assume they do.
+                    crate::error::warn_with_hint(
+                        format!(
+                            "auth.sessions is not adopted: its user_id is {user_id}, not uuid, \
+                             so resets will not end its sessions"
+                        ),
+                        "Give auth.sessions a uuid user_id and run auth.use_nile_users() again.",
+                    );
+                }
+                user_id == "uuid"
             });
             (users, credentials, sessions)
         });

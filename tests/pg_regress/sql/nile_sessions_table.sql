@@ -2,7 +2,9 @@
 -- auth.sessions is dropped (or dropped and created again by a migration: a
 -- new table, not the one configured), resets could no longer end them, so
 -- every call refuses with 55000, as for a dropped users or credentials
--- table, until auth.use_nile_users() adopts the table there is now.
+-- table, until auth.use_nile_users() adopts the table there is now. A table
+-- of that name that is not Nile's (user_id not uuid) is not adopted, with a
+-- WARNING saying that resets will not end its sessions.
 \set VERBOSITY terse
 DROP EXTENSION IF EXISTS nile_reset CASCADE;
 DROP TABLE IF EXISTS auth.sessions, auth.credentials, users.users;
@@ -69,6 +71,16 @@ DROP TABLE auth.sessions;
 SELECT pg_temp.sqlstate_of('SELECT created FROM auth.generate_password_token(''nile@example.com'', ''http://localhost:3000/'', ''http://localhost:3000/r'')');
 SELECT auth.use_nile_users();
 SELECT pg_temp.add_session('third');
+SELECT pg_temp.reset();
+SELECT count(*) AS sessions_left FROM auth.sessions;
+
+-- Not Nile's table: a WARNING, no sessions table configured, and a reset
+-- that leaves its rows alone.
+DROP TABLE auth.sessions;
+CREATE TABLE auth.sessions (user_id text NOT NULL, session_token text NOT NULL);
+INSERT INTO auth.sessions VALUES ('00000000-0000-0000-0000-00000000000a', 'fourth');
+SELECT auth.use_nile_users();
+SELECT sessions_table FROM nile_reset.user_directory;
 SELECT pg_temp.reset();
 SELECT count(*) AS sessions_left FROM auth.sessions;
 
