@@ -12,22 +12,30 @@ fn raise(code: PgSqlErrorCode, message: &str) -> ! {
 /// Raises `code` with `message` and, as the error's HINT, what to do about it
 /// (guidance is never DETAIL).
 pub fn raise_with_hint(code: PgSqlErrorCode, message: String, hint: impl Into<String>) -> ! {
-    ErrorReport::new(code, message, pgrx::function_name!())
-        .set_hint(hint)
-        .report(PgLogLevel::ERROR);
+    report_with_hint(PgLogLevel::ERROR, code, message, hint);
     unreachable!("an ERROR report does not return")
 }
 
 /// Warns with `message` and, as its HINT, what to do about it; the statement
 /// goes on.
 pub fn warn_with_hint(message: String, hint: impl Into<String>) {
-    ErrorReport::new(
+    report_with_hint(
+        PgLogLevel::WARNING,
         PgSqlErrorCode::ERRCODE_WARNING,
         message,
-        pgrx::function_name!(),
-    )
-    .set_hint(hint)
-    .report(PgLogLevel::WARNING);
+        hint,
+    );
+}
+
+fn report_with_hint(
+    level: PgLogLevel,
+    code: PgSqlErrorCode,
+    message: String,
+    hint: impl Into<String>,
+) {
+    ErrorReport::new(code, message, pgrx::function_name!())
+        .set_hint(hint)
+        .report(level);
 }
 
 /// The error report inside a caught error, whichever kind it is.
