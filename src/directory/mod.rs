@@ -222,9 +222,7 @@ const LOAD: Statement = Statement {
                  pg_catalog.to_jsonb(d) ->> 'user_filter' AS user_filter,
                  pg_catalog.to_jsonb(d) ->> 'on_password_reset' IS NOT NULL AS wants_hook,
                  pg_catalog.to_regprocedure(pg_catalog.to_jsonb(d) ->> 'on_password_reset')::pg_catalog.oid
-                     AS hook_oid,
-                 pg_catalog.to_regprocedure(pg_catalog.to_jsonb(d) ->> 'on_password_reset')::pg_catalog.text
-                     AS hook_signature
+                     AS hook_oid
             FROM nile_reset.user_directory d",
     args: &[],
 };
@@ -249,48 +247,43 @@ fn read(client: &SpiClient<'_>) -> Directory {
     let Some(row) = first_row(query(client, &LOAD, &[])) else {
         not_configured("nile_reset has no user directory configured");
     };
-    // Each table that exists is watched: a rename, a drop or a new owner
-    // moves the cache on (src/cache.rs).
-    let table = |oid_column: &str| {
+    // A configured table (None: none is configured), watched so that a
+    // rename, a drop or a new owner moves the cache on (src/cache.rs); one
+    // that no longer exists is refused: for the sessions table too, since a
+    // reset that could not end the sessions it promises to end must not
+    // happen (a migration that drops and recreates `auth.sessions` leaves the
+    // configured one gone).
+    let configured = |oid_column: &str, what: &str| {
         let oid = column::<pg_sys::Oid>(&row, oid_column)?;
-        let (name, owner) = resolve::relation(oid)?;
+        let Some((name, owner)) = resolve::relation(oid) else {
+            not_configured(&format!(
+                "the {what} configured for nile_reset no longer exists"
+            ));
+        };
         crate::cache::watch(oid);
         Some(Relation { name, owner })
     };
-    let wants = |oid_column: &str| column::<pg_sys::Oid>(&row, oid_column).is_some();
     let text = |name: &str| column::<String>(&row, name);
-    let Some(users) = table("users_oid") else {
+    let Some(users) = configured("users_oid", "user table") else {
         not_configured("the user table configured for nile_reset no longer exists");
     };
-    let credentials = table("credentials_oid");
-    if wants("credentials_oid") && credentials.is_none() {
-        not_configured("the credentials table configured for nile_reset no longer exists");
-    }
-    // A reset that could not end the sessions it promises to end must not
-    // happen: refused like the credentials table (a migration that drops
-    // and recreates `auth.sessions` leaves the configured one gone).
-    let sessions = table("sessions_oid");
-    if wants("sessions_oid") && sessions.is_none() {
-        not_configured("the sessions table configured for nile_reset no longer exists");
-    }
-    let lookup = table("lookup_oid").map(|table| Lookup {
+    let credentials = configured("credentials_oid", "credentials table");
+    let sessions = configured("sessions_oid", "sessions table");
+    let lookup = configured("lookup_oid", "email lookup table").map(|table| Lookup {
         table,
         email: not_null(&row, "lookup_email_column"),
         id: not_null(&row, "lookup_id_column"),
     });
-    if wants("lookup_oid") && lookup.is_none() {
-        not_configured("the email lookup table configured for nile_reset no longer exists");
-    }
     let hook = column::<pg_sys::Oid>(&row, "hook_oid")
         .and_then(resolve::function)
-        .map(|(name, arg_type)| Hook {
+        .map(|(name, arg_type, signature)| Hook {
             name,
             arg_type: arg_type.unwrap_or_else(|| {
                 crate::error::internal_error(
                     "nile_reset: the on_password_reset function takes no argument",
                 )
             }),
-            signature: not_null(&row, "hook_signature"),
+            signature,
         });
     if not_null::<bool>(&row, "wants_hook") && hook.is_none() {
         not_configured("the on_password_reset function configured for nile_reset no longer exists");

@@ -1,6 +1,6 @@
 //! What the stored configuration points at, by OID: a table's quoted,
-//! schema-qualified name and its owner, a function's name and argument
-//! type. Read from PostgreSQL's catalog caches, which a session fills anyway
+//! schema-qualified name and its owner, a function's name, argument type
+//! and signature. Read from PostgreSQL's catalog caches, which a session fills anyway
 //! for the tables its statements use. (A join over pg_class, pg_namespace
 //! and pg_proc did this until 0.3.0's per-connection measurements: planning
 //! it was most of a new session's first call.)
@@ -35,24 +35,43 @@ pub(super) fn relation(oid: pg_sys::Oid) -> Option<(String, pg_sys::Oid)> {
     Some((qualified(namespace, &name)?, owner))
 }
 
-/// A function's quoted, schema-qualified name and its first argument's type
-/// as `format_type(oid, NULL)` spells it (None: it takes no argument); None
-/// when no function has that OID any more.
-pub(super) fn function(oid: pg_sys::Oid) -> Option<(String, Option<String>)> {
-    // SAFETY: every pointer comes from the lsyscache function that returns it
-    // and is checked for NULL before it is read; argtypes has nargs entries.
-    unsafe {
-        let name = owned(pg_sys::get_func_name(oid))?;
-        let name = qualified(pg_sys::get_func_namespace(oid), &name)?;
-        let mut argtypes: *mut pg_sys::Oid = std::ptr::null_mut();
-        let mut nargs: i32 = 0;
-        pg_sys::get_func_signature(oid, &mut argtypes, &mut nargs);
-        let first = (nargs > 0 && !argtypes.is_null())
-            .then(|| owned(pg_sys::format_type_be(*argtypes)))
-            .flatten()
-            .map(|name| name.to_string_lossy().into_owned());
-        Some((name, first))
-    }
+/// A function's quoted, schema-qualified name, its first argument's type as
+/// `format_type(oid, NULL)` spells it (None: it takes no argument) and its
+/// signature as `regprocedure` spells it (for messages); None when no
+/// function has that OID any more.
+pub(super) fn function(oid: pg_sys::Oid) -> Option<(String, Option<String>, String)> {
+    // SAFETY: as in `relation`; proname is a NUL-terminated NameData, and
+    // proargtypes holds pronargs entries.
+    let (namespace, name, first_arg) = unsafe {
+        let tuple = pg_sys::SearchSysCache1(
+            pg_sys::SysCacheIdentifier::PROCOID as i32,
+            pg_sys::Datum::from(oid),
+        );
+        if tuple.is_null() {
+            return None;
+        }
+        let function = pg_sys::heap_tuple_get_struct::<pg_sys::FormData_pg_proc>(tuple);
+        let found = (
+            (*function).pronamespace,
+            CStr::from_ptr((*function).proname.data.as_ptr()).to_owned(),
+            ((*function).pronargs > 0).then(|| *(*function).proargtypes.values.as_ptr()),
+        );
+        pg_sys::ReleaseSysCache(tuple);
+        found
+    };
+    // SAFETY: format_type_be and format_procedure (what regprocedure's output
+    // calls) return palloc'd C strings.
+    let (arg_type, signature) = unsafe {
+        (
+            first_arg.and_then(|arg| owned(pg_sys::format_type_be(arg))),
+            owned(pg_sys::format_procedure(oid))?,
+        )
+    };
+    Some((
+        qualified(namespace, &name)?,
+        arg_type.map(|arg_type| arg_type.to_string_lossy().into_owned()),
+        signature.to_string_lossy().into_owned(),
+    ))
 }
 
 /// `namespace.name`, each part quoted as `quote_ident` would; None when the
