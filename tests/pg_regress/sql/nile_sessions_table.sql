@@ -6,14 +6,10 @@
 -- of that name that is not Nile's (user_id not uuid) is not adopted, with a
 -- WARNING saying that resets will not end its sessions.
 \set VERBOSITY terse
-DROP EXTENSION IF EXISTS nile_reset CASCADE;
-DROP TABLE IF EXISTS auth.sessions, auth.credentials, users.users;
-CREATE EXTENSION nile_reset;
-SELECT auth.add_trusted_origin('http://localhost:3000');
+\i tests/pg_regress/common/nile_users.sql
 SET nile_reset.bcrypt_cost = 4;
 SET nile_reset.min_resend_interval = 0;
 \i tests/pg_regress/common/sqlstate_of.sql
-SELECT auth.use_nile_users();
 INSERT INTO users.users (id, email) VALUES ('00000000-0000-0000-0000-00000000000a', 'nile@example.com');
 -- Resets nile@example.com with a fresh token.
 CREATE FUNCTION pg_temp.reset() RETURNS text
