@@ -45,7 +45,7 @@ pub fn parse_http_url(name: &str, raw: &str) -> Result<Url, ArgError> {
             "{name} must not contain a user name or password"
         )));
     }
-    if !nile_reset_urls::is_unambiguous(raw) {
+    if !nile_reset_urls::reads_alike(raw, &url) {
         return Err(ArgError::Invalid(format!(
             "{name} must name its host as every URL parser reads it: no backslash, no encoded, \
              full-width or numeric-shorthand host, no default-port or empty-authority tricks"

@@ -15,12 +15,19 @@ use url::Url;
 /// Whether WHATWG reads `raw` as an http(s) URL that other parsers may read otherwise. What it
 /// does not read as one at all is left to the database, which refuses it with its own message.
 pub fn is_ambiguous(raw: &str) -> bool {
-    let whatwg_http = Url::parse(raw).is_ok_and(|url| matches!(url.scheme(), "http" | "https"));
-    whatwg_http && !is_unambiguous(raw)
+    match Url::parse(raw) {
+        Ok(url) if matches!(url.scheme(), "http" | "https") => !reads_alike(raw, &url),
+        _ => false,
+    }
 }
 
 /// Whether `raw` is an absolute http(s) URL whose authority reads the same to every parser.
 pub fn is_unambiguous(raw: &str) -> bool {
+    Url::parse(raw).is_ok_and(|url| reads_alike(raw, &url))
+}
+
+/// [`is_unambiguous`] for a caller that has already parsed `raw` (WHATWG) into `url`.
+pub fn reads_alike(raw: &str, url: &Url) -> bool {
     if raw
         .chars()
         .any(|c| c == '\\' || c.is_control() || c.is_whitespace() || !c.is_ascii())
@@ -35,9 +42,6 @@ pub fn is_unambiguous(raw: &str) -> bool {
     }
     let end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
     let authority = &rest[..end];
-    let Ok(url) = Url::parse(raw) else {
-        return false;
-    };
     let Some(host) = url.host_str() else {
         return false;
     };
