@@ -127,6 +127,13 @@ if "wrk_rps" in facts:
     http, direct = float(facts["wrk_rps"]), float(facts["direct_tps"])
     print(f"HTTP shim (wrk, 8 connections): {http:,.0f} req/s; the same call through pgbench (8 clients): "
           f"{direct:,.0f} tps; ratio of the means {http / direct:.2f}x.")
+if "shim_cpu" in facts:
+    machine, own = (float(v) for v in facts["shim_cpu"].split("\t"))
+    direct_machine = float(facts["direct_cpu"])
+    print(f"CPU per request in those runs (both cores, every process; the means of the measured seconds): "
+          f"through the shim {machine:.0f} µs, the shim's own {own:.0f} µs of it; through pgbench "
+          f"{direct_machine:.0f} µs; the inverse ratio {direct_machine / machine:.2f}x is what the "
+          f"throughput ratio comes to when the cores are the limit.")
 
 
 def ratio(a, b):

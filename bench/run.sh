@@ -477,15 +477,38 @@ if has_step shim; then
   NILE_RESET_SECRET=bench-secret-bench-secret-bench-secret "$bin" serve --listen "127.0.0.1:$http_port" \
     --admin-listen "127.0.0.1:$admin_port" --rate-limit-per-minute 0 --min-response-time 0 \
     --database "$db=$dsn" >"$work/shim.log" 2>&1 &
-  pids+=("$!")
+  shim_pid=$!
+  pids+=("$shim_pid")
   for _ in $(seq 50); do curl -fsS "http://127.0.0.1:$admin_port/healthz" >/dev/null 2>&1 && break; sleep 0.2; done
   cookie=$(curl -fsS -D - -o /dev/null "http://127.0.0.1:$http_port/v2/databases/$db/auth/csrf" |
     awk -F': ' 'tolower($1) == "set-cookie" { split($2, c, ";"); print c[1]; exit }')
+  # CPU per request over each measured run: the whole machine's (PostgreSQL,
+  # the shim, the load generator, the sender: everything the two cores ran)
+  # and the shim's own. When the cores are the limit, the throughput ratio
+  # comes to about the inverse of the two sides' machine CPU per request.
+  clock_ticks=$(getconf CLK_TCK)
+  busy_us() { awk -v hz="$clock_ticks" '/^cpu / { printf "%.0f\n", ($2 + $3 + $4 + $7 + $8) * 1e6 / hz; exit }' /proc/stat; }
+  shim_us() { cat /proc/"$shim_pid"/task/*/schedstat | awk '{ ns += $1 } END { printf "%.0f\n", ns / 1000 }'; }
+  : >"$work/shim_cpu.tsv"
+  cpu_per_request() { # side rate busy_before busy_after shim_before shim_after
+    awk -v side="$1" -v rate="$2" -v busy=$(($4 - $3)) -v shim=$(($6 - $5)) -v seconds="$slice" \
+      'BEGIN { n = rate * seconds; printf "%s\t%.1f\t%.1f\n", side, busy / n, shim / n }' >>"$work/shim_cpu.tsv"
+  }
   # In pairs, like the paired step: the shim under wrk, the call through
   # pgbench (8 clients).
   shim_or_direct_run() { # shim | direct: requests or calls per second
+    local busy_before busy_after shim_before shim_after rate
     if [ "$1" = direct ]; then
-      paired_run nile_reset 8 on
+      reset_tables
+      # The measured seconds start after the lead-in: sample then.
+      (sleep "$lead" && busy_us >"$work/busy_before" && shim_us >"$work/shim_before") &
+      local sampler=$! seconds=$slice
+      rate=$(pgbench_tps nile_reset 8 on)
+      wait "$sampler"
+      busy_after=$(busy_us)
+      shim_after=$(shim_us)
+      cpu_per_request direct "$rate" "$(cat "$work/busy_before")" "$busy_after" "$(cat "$work/shim_before")" "$shim_after"
+      echo "$rate"
       return
     fi
     reset_tables
@@ -494,16 +517,24 @@ if has_step shim; then
     local duration
     for duration in $lead $slice; do
       [ "$duration" = 0 ] && continue
+      busy_before=$(busy_us)
+      shim_before=$(shim_us)
       COOKIE="$cookie" wrk -t 2 -c 8 -d "${duration}s" -s bench/reset_password.lua \
         "http://127.0.0.1:$http_port/v2/databases/$db/auth/reset-password" >"$work/wrk.txt"
+      busy_after=$(busy_us)
+      shim_after=$(shim_us)
       # Every answer must be 201 (created) for the comparison to mean anything.
       if grep -q "Non-2xx" "$work/wrk.txt"; then cat "$work/wrk.txt"; echo "wrk saw failed requests" >&2; exit 1; fi
     done
-    awk '/^Requests\/sec/ {print $2}' "$work/wrk.txt"
+    rate=$(awk '/^Requests\/sec/ {print $2}' "$work/wrk.txt")
+    cpu_per_request shim "$rate" "$busy_before" "$busy_after" "$shim_before" "$shim_after"
+    echo "$rate"
   }
   paired_ratio shim shim direct shim_or_direct_run
   fact wrk_rps "$(awk -F '\t' '$1 == "shim" { s += $3; n++ } END { printf "%.0f", s / n }' "$paired")"
   fact direct_tps "$(awk -F '\t' '$1 == "shim" { s += $4; n++ } END { printf "%.0f", s / n }' "$paired")"
+  fact shim_cpu "$(awk -F '\t' '$1 == "shim" { b += $2; s += $3; n++ } END { printf "%.1f\t%.1f", b / n, s / n }' "$work/shim_cpu.tsv")"
+  fact direct_cpu "$(awk -F '\t' '$1 == "direct" { b += $2; n++ } END { printf "%.1f", b / n }' "$work/shim_cpu.tsv")"
   stop_sender
 fi
 
