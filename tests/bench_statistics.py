@@ -91,6 +91,20 @@ with tempfile.TemporaryDirectory() as work:
     check("the pairs' table shows median, lowest and highest",
           "| generate_floor | 3 | 0.86x | 0.80x | 0.90x |" in report.stdout, report.stdout)
 
+# The shim's row: each side's CPU per request, and the throughput ratio they
+# predict when the cores are the limit (pgbench's 200 µs over the shim's 250).
+with tempfile.TemporaryDirectory() as work:
+    Path(work, "facts.tsv").write_text("started\t2026-12-04 19:00 UTC\nseconds\t6\nrounds\t2\ncalls\t200\n"
+                                       "wrk_rps\t900\ndirect_tps\t1000\nshim_cpu\t250.0\t50.0\ndirect_cpu\t200.0\n")
+    for name in ("paired.tsv", "results.tsv"):
+        Path(work, name).write_text("")
+    report = subprocess.run([sys.executable, str(Path(__file__).resolve().parent.parent / "bench" / "report.py"), work],
+                            capture_output=True, text=True)
+    check("report.py runs on the shim step alone", report.returncode == 0, report.stderr)
+    check("the shim's CPU line gives each side and the ratio they predict",
+          "through the shim 250 µs, the shim's own 50 µs of it; through pgbench 200 µs; the inverse ratio 0.80x"
+          in report.stdout, report.stdout)
+
 
 # bench/lib.sh's tps_after_lead: the mean of the progress lines after the
 # lead-in, pgbench's own total and the lead-in's lines left out.
