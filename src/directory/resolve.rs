@@ -13,25 +13,21 @@ use pgrx::pg_sys;
 /// '.' || quote_ident(relname)` spells it) and its owner; None when no
 /// relation has that OID any more.
 pub(super) fn relation(oid: pg_sys::Oid) -> Option<(String, pg_sys::Oid)> {
-    // SAFETY: the tuple is released before return and nothing is read from it
-    // afterwards; relname is a NUL-terminated NameData.
+    // SAFETY: pg_class rows are FormData_pg_class; relname is a NUL-terminated
+    // NameData, copied out.
     let (namespace, name, owner) = unsafe {
-        let tuple = pg_sys::SearchSysCache1(
-            pg_sys::SysCacheIdentifier::RELOID as i32,
-            pg_sys::Datum::from(oid),
-        );
-        if tuple.is_null() {
-            return None;
-        }
-        let class = pg_sys::heap_tuple_get_struct::<pg_sys::FormData_pg_class>(tuple);
-        let found = (
-            (*class).relnamespace,
-            CStr::from_ptr((*class).relname.data.as_ptr()).to_owned(),
-            (*class).relowner,
-        );
-        pg_sys::ReleaseSysCache(tuple);
-        found
-    };
+        cached_row(
+            pg_sys::SysCacheIdentifier::RELOID,
+            oid,
+            |class: &pg_sys::FormData_pg_class| {
+                (
+                    class.relnamespace,
+                    CStr::from_ptr(class.relname.data.as_ptr()).to_owned(),
+                    class.relowner,
+                )
+            },
+        )
+    }?;
     Some((qualified(namespace, &name)?, owner))
 }
 
@@ -40,25 +36,21 @@ pub(super) fn relation(oid: pg_sys::Oid) -> Option<(String, pg_sys::Oid)> {
 /// signature as `regprocedure` spells it (for messages); None when no
 /// function has that OID any more.
 pub(super) fn function(oid: pg_sys::Oid) -> Option<(String, Option<String>, String)> {
-    // SAFETY: as in `relation`; proname is a NUL-terminated NameData, and
-    // proargtypes holds pronargs entries.
+    // SAFETY: pg_proc rows are FormData_pg_proc; proname is a NUL-terminated
+    // NameData, copied out, and proargtypes holds pronargs entries.
     let (namespace, name, first_arg) = unsafe {
-        let tuple = pg_sys::SearchSysCache1(
-            pg_sys::SysCacheIdentifier::PROCOID as i32,
-            pg_sys::Datum::from(oid),
-        );
-        if tuple.is_null() {
-            return None;
-        }
-        let function = pg_sys::heap_tuple_get_struct::<pg_sys::FormData_pg_proc>(tuple);
-        let found = (
-            (*function).pronamespace,
-            CStr::from_ptr((*function).proname.data.as_ptr()).to_owned(),
-            ((*function).pronargs > 0).then(|| *(*function).proargtypes.values.as_ptr()),
-        );
-        pg_sys::ReleaseSysCache(tuple);
-        found
-    };
+        cached_row(
+            pg_sys::SysCacheIdentifier::PROCOID,
+            oid,
+            |function: &pg_sys::FormData_pg_proc| {
+                (
+                    function.pronamespace,
+                    CStr::from_ptr(function.proname.data.as_ptr()).to_owned(),
+                    (function.pronargs > 0).then(|| *function.proargtypes.values.as_ptr()),
+                )
+            },
+        )
+    }?;
     // SAFETY: format_type_be and format_procedure (what regprocedure's output
     // calls) return palloc'd C strings.
     let (arg_type, signature) = unsafe {
@@ -72,6 +64,30 @@ pub(super) fn function(oid: pg_sys::Oid) -> Option<(String, Option<String>, Stri
         arg_type.map(|arg_type| arg_type.to_string_lossy().into_owned()),
         signature.to_string_lossy().into_owned(),
     ))
+}
+
+/// What `read` takes from the catalog cache's row for `oid`, the row released
+/// before return; None when no row has that OID any more.
+///
+/// # Safety
+/// `T` is the row struct of `cache`'s catalog, and `read` keeps no pointer
+/// into the row.
+unsafe fn cached_row<T, R>(
+    cache: pg_sys::SysCacheIdentifier::Type,
+    oid: pg_sys::Oid,
+    read: impl FnOnce(&T) -> R,
+) -> Option<R> {
+    // SAFETY: a non-NULL tuple from SearchSysCache1 is valid until released,
+    // and holds a T, as the caller promises.
+    unsafe {
+        let tuple = pg_sys::SearchSysCache1(cache as i32, pg_sys::Datum::from(oid));
+        if tuple.is_null() {
+            return None;
+        }
+        let found = read(&*pg_sys::heap_tuple_get_struct::<T>(tuple));
+        pg_sys::ReleaseSysCache(tuple);
+        Some(found)
+    }
 }
 
 /// `namespace.name`, each part quoted as `quote_ident` would; None when the
